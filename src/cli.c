@@ -1,0 +1,190 @@
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+const cli_command cli_commands[] = {
+    {"keygen", "keygen --out DIR [--passphrase-file FILE]",
+     "create the archive and signing key pairs",
+     "Writes DIR/archive.key (0600) and archive.pub (X25519: archives are encrypted\n"
+     "to archive.pub, only archive.key can read them), and DIR/signing.key (0600)\n"
+     "and signing.pub (Ed25519: manifests are signed with signing.key and checked\n"
+     "with signing.pub).  Prints the key ids.  Never overwrites an existing file.\n"
+     "\n"
+     "  --out DIR               directory for the four files (created if missing)\n"
+     "  --passphrase-file FILE  wrap both secret files with a key derived from the\n"
+     "                          passphrase in FILE (Argon2id); commands then read the\n"
+     "                          passphrase from $NEO4J_OFFSITE_PASSPHRASE_FILE or ask\n"
+     "                          on the terminal\n"
+     "\n"
+     "Put archive.pub and signing.key on the backup host, archive.key and\n"
+     "signing.pub on the restore host (keep a copy of archive.key off-site: without\n"
+     "it no archive can be read), signing.pub with auditors.\n",
+     cmd_keygen},
+    {"backup", "backup [--database DB] [--remote NAME]... [--no-local-copy] [--no-prune]",
+     "dump, validate, encrypt and ship to the remotes",
+     "Takes the run lock, runs stop_command (if set), dumps each database with\n"
+     "dump_command, validates every byte of the dump, keeps a plain local copy in\n"
+     "[local] directory, runs start_command as soon as the dumps are read,\n"
+     "encrypts to [keys] public_key and uploads archive then signed manifest to\n"
+     "every remote.  Then applies retention (unless --no-prune).\n"
+     "\n"
+     "  --database DB      only this database (default: every [neo4j] database)\n"
+     "  --remote NAME      only this remote; repeatable (default: every remote)\n"
+     "  --no-local-copy    keep no plain copy; remotes are fed from the live dump\n"
+     "  --no-prune         skip retention after the backup\n"
+     "\n"
+     "Exit: 0 all done, 1 failed, 3 some databases or remotes failed, 4 invalid\n"
+     "dump (nothing published), 6 another run holds the lock.\n",
+     cmd_backup},
+    {"push", "push [--database DB] [--remote NAME]...",
+     "ship local dumps that a remote does not hold yet",
+     "Encrypts and uploads the dumps already in [local] directory (e.g. written by\n"
+     "an older backup script) that a remote does not hold yet, oldest first, then\n"
+     "applies retention.\n"
+     "\n"
+     "  --database DB      only this database\n"
+     "  --remote NAME      only this remote; repeatable\n"
+     "\n"
+     "Not implemented yet: this command exits 2.\n",
+     NULL},
+    {"list", "list [--remote NAME] [--database DB] [--all]", "list the archives on the remotes",
+     "One row per archive: remote, name, database, created (UTC), size, state.\n"
+     "Only archives with a manifest are listed ('complete'); signatures are\n"
+     "checked by verify and audit.\n"
+     "\n"
+     "  --remote NAME      only this remote (default: every remote)\n"
+     "  --database DB      only this database\n"
+     "  --all              also show incomplete uploads (no manifest)\n"
+     "  --json             (global) {\"archives\": [{remote, name, database, created,\n"
+     "                     size, state}...]}\n",
+     cmd_list},
+    {"verify", "verify [--remote NAME] (ARCHIVE | --latest | --all) [--deep] [--database DB]",
+     "check signatures, sizes and hashes of archives",
+     "Checks the manifest signature against [keys] verify_key, the archive size and\n"
+     "its BLAKE2b hash.  Needs only public keys.  ARCHIVE is the name without\n"
+     ".dump.enc (the full object name is accepted too).\n"
+     "\n"
+     "  --remote NAME      remote to read (default: the first one)\n"
+     "  --latest           the newest archive of the database\n"
+     "  --all              every archive on the remote\n"
+     "  --database DB      database for --latest (default: the first one)\n"
+     "  --deep             also decrypt and validate the dump inside (needs\n"
+     "                     [keys] secret_key)\n"
+     "\n"
+     "Exit: 0 all good, 4 any integrity finding, 1 remote unreadable.\n",
+     cmd_verify},
+    {"fetch", "fetch [--remote NAME] (ARCHIVE | --latest) --output PATH|- [--database DB]",
+     "download, verify and decrypt an archive",
+     "Downloads an archive, checks its manifest signature, size and hash, decrypts\n"
+     "and validates the dump.  PATH is written atomically (a temporary name,\n"
+     "renamed when everything passed): on any failure nothing is left.  With\n"
+     "'-', the dump goes to stdout (check the exit code before using it).\n"
+     "\n"
+     "  --remote NAME      remote to read (default: the first one)\n"
+     "  --latest           the newest archive of the database\n"
+     "  --database DB      database for --latest (default: the first one)\n"
+     "  --output PATH|-    where the plain dump goes (never overwritten)\n",
+     cmd_fetch},
+    {"restore",
+     "restore [--remote NAME] (ARCHIVE | --latest) [--database DB] [--as NAME] [--yes] "
+     "[--no-safety-backup]",
+     "verify an archive and load it into Neo4j",
+     "Full recovery: resolve, verify, download and validate the archive into the\n"
+     "local directory, confirm, stop Neo4j, take a safety dump, load, start.\n"
+     "\n"
+     "Not implemented yet: this command exits 2.\n",
+     NULL},
+    {"prune", "prune [--remote NAME | --local] [--dry-run]", "apply retention now",
+     "Deletes archives and local dumps older than keep_days, never leaving fewer\n"
+     "than min_keep complete ones per database.\n"
+     "\n"
+     "Not implemented yet: this command exits 2.\n",
+     NULL},
+    {"audit", "audit [--remote NAME] [--read-data] [--max-age HOURS]",
+     "prove with public keys only that archives are complete, signed and fresh",
+     "Per archive: manifest present, signature by a configured verify_key, size,\n"
+     "with --read-data the hash; overall: retention, freshness, stale uploads.\n"
+     "\n"
+     "Not implemented yet: this command exits 2.\n",
+     NULL},
+    {"status", "status [--max-age HOURS] [--nagios]",
+     "age of the newest archive per remote and database",
+     "Exit 5 when the newest archive is older than --max-age (default 25 h).\n"
+     "\n"
+     "Not implemented yet: this command exits 2.\n",
+     NULL},
+};
+
+static const size_t n_commands = sizeof cli_commands / sizeof cli_commands[0];
+
+const cli_command *cli_find(const char *name)
+{
+    for (size_t i = 0; i < n_commands; i++)
+        if (strcmp(cli_commands[i].name, name) == 0)
+            return &cli_commands[i];
+    return NULL;
+}
+
+void cli_print_help(const cli_command *cmd)
+{
+    printf("Usage: neo4j-offsite [global options] %s\n\n%s.\n\n%s", cmd->usage, cmd->summary,
+           cmd->help);
+    printf("\nGlobal options (before the command): -c FILE, -v, -q, --json, --progress,\n"
+           "--no-progress.  See 'neo4j-offsite --help'.\n");
+}
+
+void cli_print_overview(void *out_file)
+{
+    FILE *out = out_file;
+    fprintf(out,
+            "Usage: neo4j-offsite [global options] COMMAND [options]\n"
+            "\n"
+            "Gets Neo4j dumps off the machine they were made on: validates, encrypts\n"
+            "(only archive.key can read), signs and ships them to S3, SFTP or a mounted\n"
+            "directory, enforces retention, and restores them.\n"
+            "\n"
+            "Global options:\n"
+            "  -c, --config FILE  config file (default $NEO4J_OFFSITE_CONFIG, else\n"
+            "                     " CLI_DEFAULT_CONFIG ")\n"
+            "  -v, --verbose      more logging on stderr (repeat for more)\n"
+            "  -q, --quiet        only errors on stderr\n"
+            "  --json             machine-readable output on stdout\n"
+            "  --progress, --no-progress\n"
+            "                     progress on stderr (default: when stderr is a terminal)\n"
+            "  --version          print the version\n"
+            "  -h, --help         this help; 'neo4j-offsite COMMAND --help' for a command\n"
+            "\n"
+            "Commands:\n");
+    for (size_t i = 0; i < n_commands; i++)
+        fprintf(out, "  %-8s %s%s\n", cli_commands[i].name, cli_commands[i].summary,
+                cli_commands[i].fn ? "" : " (not implemented yet)");
+    fprintf(out, "\n"
+                 "Exit codes: 0 success, 1 failed, 2 usage or configuration error, 3 partial\n"
+                 "success, 4 integrity finding, 5 stale, 6 another run holds the lock.\n");
+}
+
+int cli_usage_error(const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "neo4j-offsite %s: ", name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'neo4j-offsite %s --help'.\n", name);
+    return 2;
+}
+
+int cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,13 @@
+/* cmd_backup: placeholder until the command lands. */
+#include <stdio.h>
+
+#include "commands.h"
+
+int cmd_backup(int argc, char **argv, const cli_globals *g)
+{
+    (void)argc;
+    (void)argv;
+    (void)g;
+    fprintf(stderr, "neo4j-offsite backup: not implemented yet\n");
+    return 2;
+}

@@ -1,0 +1,38 @@
+/* err: the error of the current thread, set where it is first detected.
+ *
+ * Functions return 0 / -1 (or NULL) and call err_set() at the first place
+ * that knows what failed; callers add context with err_prefix().  The kind
+ * decides the exit code, in one place: err_exit_code(). */
+#ifndef N4O_ERR_H
+#define N4O_ERR_H
+
+#include <stdarg.h>
+
+typedef enum {
+    ERR_NONE = 0,
+    ERR_FAIL,      /* operation failed: I/O, child process, remote unreachable -> 1 */
+    ERR_USAGE,     /* usage or configuration error -> 2 */
+    ERR_PARTIAL,   /* some work succeeded, some failed -> 3 */
+    ERR_INTEGRITY, /* bad signature, hash/size mismatch, invalid dump -> 4 */
+    ERR_STALE,     /* newest archive too old -> 5 */
+    ERR_LOCKED,    /* another run holds the lock -> 6 */
+} err_kind;
+
+/* Record an error (replacing any previous one); always returns -1. */
+int err_set(err_kind kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Like err_set() with ": strerror(errnum)" appended. */
+int err_sys(err_kind kind, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Prepend context ("remote nas: ") to the current message; returns -1. */
+int err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+err_kind err_get_kind(void);
+/* The current message, "" when none. */
+const char *err_msg(void);
+void err_clear(void);
+
+/* Exit code of SPEC.md for a kind (ERR_NONE -> 0). */
+int err_exit_code(err_kind kind);
+/* Of two outcomes, the one whose exit code wins (order 2, 6, 4, 1, 3, 5, 0). */
+err_kind err_worse(err_kind a, err_kind b);
+
+#endif

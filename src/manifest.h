@@ -1,0 +1,45 @@
+/* manifest: the signed JSON record written next to each archive (schema and
+ * canonical signing rule in docs/FORMAT.md). */
+#ifndef N4O_MANIFEST_H
+#define N4O_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "keys.h"
+
+#define MANIFEST_FORMAT_VERSION 1
+
+typedef struct {
+    int format_version;
+    char tool_version[32];
+    char database[128];
+    time_t dump_started, dump_ended; /* UTC; RFC 3339 in the JSON */
+    char host[256];
+    char archive[256]; /* archive name, without ".dump.enc" */
+    uint64_t archive_size;
+    uint8_t archive_blake2b[32];
+    uint64_t plaintext_size;
+    uint8_t plaintext_blake2b[32];
+    char dump_format[8]; /* "DZV1", "DGV1", "zstd", "gzip" */
+    char neo4j_era[8];   /* "5.x" or "3.5/4.x" */
+    uint64_t dump_files, dump_bytes;
+    uint32_t chunk_size;
+    uint8_t recipient_key_id[KEYS_ID_BYTES];
+    uint8_t signer_key_id[KEYS_ID_BYTES]; /* set by manifest_sign() */
+} manifest;
+
+/* Sign M with SIGNING (fills signer_key_id) and return the manifest file's
+ * text (malloc'd, NUL-terminated, *LEN without the NUL). */
+char *manifest_sign(manifest *m, const keys_secret *signing, size_t *len);
+
+/* Parse TEXT and verify its signature against TRUSTED.  ERR_INTEGRITY for
+ * malformed JSON, missing fields, unknown signer or bad signature. */
+int manifest_verify(const char *text, size_t len, const keys_public *trusted, size_t n_trusted,
+                    manifest *out);
+
+/* Parse without verifying (list, and to name the signer in errors). */
+int manifest_parse_unverified(const char *text, size_t len, manifest *out);
+
+#endif
