@@ -1,13 +1,478 @@
-/* cmd_backup: placeholder until the command lands. */
+/* cmd_backup: the nightly job.  Orchestrates lock, stop/start, the dump of
+ * each database through the pipeline, manifests and the report; the data
+ * path itself is pipeline.c. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
+#include <sodium.h>
+
+#include "archives.h"
+#include "catalog.h"
 #include "commands.h"
+#include "config.h"
+#include "err.h"
+#include "lock.h"
+#include "log.h"
+#include "manifest.h"
+#include "neo4j.h"
+#include "pipeline.h"
+#include "progress.h"
+#include "remotes.h"
+#include "signals.h"
+#include "stream.h"
+
+typedef struct {
+    const char *database;
+    char name[CATALOG_NAME_MAX];
+    char local_path[4096];
+    time_t started, ended;
+    int dumped; /* the dump was read and validated */
+    err_kind dump_err;
+    char dump_msg[1024];
+    pipeline_backup_result pass1, pass2;
+    const pipeline_backup_result *upload; /* the pass that fed the remotes */
+    err_kind remote_err[PIPELINE_MAX_REMOTES];
+    char remote_msg[PIPELINE_MAX_REMOTES][512];
+} db_run;
+
+typedef struct {
+    const config *cfg;
+    const cli_globals *g;
+    remote_set remotes;
+    keys_public recipient;
+    keys_secret *signer;
+    int local_copy;
+    db_run *dbs;
+    size_t n_dbs;
+} backup_ctx;
+
+static void record_dump_failure(db_run *d)
+{
+    d->dump_err = err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind();
+    snprintf(d->dump_msg, sizeof d->dump_msg, "%s", err_msg());
+    log_error("database %s: %s", d->database, d->dump_msg);
+}
+
+/* Is NAME free everywhere it will be written? */
+static int name_taken(backup_ctx *ctx, const db_run *d, const char *name)
+{
+    char path[4200];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s%s", ctx->cfg->local.directory, name, CATALOG_DUMP_SUFFIX);
+    if (ctx->local_copy && lstat(path, &st) == 0)
+        return 1;
+    for (size_t i = 0; i < ctx->remotes.n; i++) {
+        if (!ctx->remotes.b[i])
+            continue;
+        const char *suffixes[] = {CATALOG_ARCHIVE_SUFFIX, CATALOG_MANIFEST_SUFFIX};
+        for (int k = 0; k < 2; k++) {
+            char object[CATALOG_NAME_MAX + 32];
+            snprintf(object, sizeof object, "%s%s", name, suffixes[k]);
+            if (backend_stat(ctx->remotes.b[i], object, NULL) == 1)
+                return 1;
+        }
+    }
+    (void)d;
+    return 0;
+}
+
+/* Name the archive after the time its dump starts; the next free second
+ * when that name is taken. */
+static int choose_name(backup_ctx *ctx, db_run *d)
+{
+    d->started = time(NULL);
+    for (int tries = 0; tries < 3600; tries++, d->started++) {
+        if (catalog_name(d->name, sizeof d->name, ctx->cfg->local.name_prefix, d->database,
+                         d->started, 0) < 0)
+            return -1;
+        if (!name_taken(ctx, d, d->name)) {
+            snprintf(d->local_path, sizeof d->local_path, "%s/%s%s", ctx->cfg->local.directory,
+                     d->name, CATALOG_DUMP_SUFFIX);
+            return 0;
+        }
+    }
+    return err_set(ERR_FAIL, "no free archive name for database %s", d->database);
+}
+
+/* Size of the newest earlier local dump of DATABASE in DIR, 0 when none. */
+static uint64_t last_dump_size(const char *dir, const char *prefix, const char *database)
+{
+    DIR *d = opendir(dir);
+    uint64_t size = 0;
+    time_t newest = 0;
+    struct dirent *de;
+    if (!d)
+        return 0;
+    while ((de = readdir(d))) {
+        catalog_entry ce;
+        struct stat st;
+        if (catalog_parse(prefix, de->d_name, &ce) < 0 || ce.kind != CATALOG_DUMP ||
+            strcmp(ce.database, database) != 0 || ce.created < newest)
+            continue;
+        if (fstatat(dirfd(d), de->d_name, &st, 0) == 0 && S_ISREG(st.st_mode)) {
+            newest = ce.created;
+            size = (uint64_t)st.st_size;
+        }
+    }
+    closedir(d);
+    return size;
+}
+
+/* Refuse to start a local copy that the previous dump's size says will not
+ * fit. */
+static int check_free_space(backup_ctx *ctx, const db_run *d)
+{
+    const char *dir = ctx->cfg->local.directory;
+    uint64_t last = last_dump_size(dir, ctx->cfg->local.name_prefix, d->database);
+    if (last == 0)
+        return 0;
+    struct statvfs vfs;
+    if (statvfs(dir, &vfs) < 0)
+        return err_sys(ERR_FAIL, errno, "local directory %s", dir);
+    uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    uint64_t need = last + last / 10;
+    if (avail < need) {
+        char a[32], b[32];
+        return err_set(ERR_FAIL,
+                       "local directory %s has %s free; the last dump of %s took %s (need "
+                       "10%% headroom): free space or use --no-local-copy",
+                       dir, progress_human(avail, a), d->database, progress_human(last, b));
+    }
+    return 0;
+}
+
+static int run_template(const config *cfg, const char *what, const char *tmpl)
+{
+    if (!tmpl || !*tmpl)
+        return 0;
+    log_info("running %s", what);
+    if (neo4j_run(what, tmpl, cfg->neo4j.databases[0], cfg->neo4j.command_timeout) < 0) {
+        log_error("%s", err_msg());
+        return -1;
+    }
+    return 0;
+}
+
+/* Dump D through the pipeline; with REMOTES also encrypt and upload. */
+static void dump_database(backup_ctx *ctx, db_run *d, int to_remotes)
+{
+    const config *cfg = ctx->cfg;
+    if (signals_pending()) {
+        err_set(ERR_FAIL, "interrupted by signal %d before the dump", signals_pending());
+        record_dump_failure(d);
+        return;
+    }
+    if (choose_name(ctx, d) < 0 || (ctx->local_copy && check_free_space(ctx, d) < 0)) {
+        record_dump_failure(d);
+        return;
+    }
+    log_info("dumping database %s -> %s", d->database, d->name);
+    neo4j_child *child = neo4j_spawn("dump_command", cfg->neo4j.dump_command, d->database,
+                                     NEO4J_READ_STDOUT, cfg->neo4j.command_timeout);
+    if (!child) {
+        record_dump_failure(d);
+        return;
+    }
+    char label[160];
+    snprintf(label, sizeof label, "dump %s", d->database);
+    pipeline_backup_job job = {
+        .child = child,
+        .fd = -1,
+        .validate = 1,
+        .local_path = ctx->local_copy ? d->local_path : NULL,
+        .recipient = &ctx->recipient,
+        .remotes = to_remotes ? ctx->remotes.b : NULL,
+        .n_remotes = to_remotes ? ctx->remotes.n : 0,
+        .archive_name = d->name,
+        .progress = ctx->g->progress,
+        .label = label,
+    };
+    if (pipeline_backup(&job, &d->pass1) < 0) {
+        record_dump_failure(d);
+        return;
+    }
+    d->ended = time(NULL);
+    d->dumped = 1;
+    char a[32];
+    log_info("database %s: dump valid (%s, Neo4j %s, %llu files), %s", d->database,
+             d->pass1.dump.format, d->pass1.dump.era, (unsigned long long)d->pass1.dump.files,
+             progress_human(d->pass1.plain_size, a));
+    if (to_remotes)
+        d->upload = &d->pass1;
+}
+
+/* Second pass: feed the remotes from the verified local copy. */
+static void upload_local_copy(backup_ctx *ctx, db_run *d)
+{
+    int fd = open(d->local_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        err_sys(ERR_FAIL, errno, "cannot open %s", d->local_path);
+        record_dump_failure(d);
+        d->dumped = 0;
+        return;
+    }
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    char label[160];
+    snprintf(label, sizeof label, "upload %s", d->database);
+    pipeline_backup_job job = {
+        .child = NULL,
+        .fd = fd,
+        .size_hint = d->pass1.plain_size,
+        .validate = 0,
+        .expect_plain_blake2b = d->pass1.plain_blake2b,
+        .recipient = &ctx->recipient,
+        .remotes = ctx->remotes.b,
+        .n_remotes = ctx->remotes.n,
+        .archive_name = d->name,
+        .progress = ctx->g->progress,
+        .label = label,
+    };
+    int rc = pipeline_backup(&job, &d->pass2);
+    close(fd);
+    if (rc < 0) {
+        record_dump_failure(d);
+        d->dumped = 0;
+        return;
+    }
+    d->upload = &d->pass2;
+}
+
+static void publish_manifests(backup_ctx *ctx, db_run *d)
+{
+    manifest m;
+    memset(&m, 0, sizeof m);
+    m.format_version = MANIFEST_FORMAT_VERSION;
+    snprintf(m.tool_version, sizeof m.tool_version, "%s", N4O_VERSION);
+    snprintf(m.database, sizeof m.database, "%s", d->database);
+    m.dump_started = d->started;
+    m.dump_ended = d->ended;
+    if (gethostname(m.host, sizeof m.host - 1) < 0)
+        snprintf(m.host, sizeof m.host, "unknown");
+    snprintf(m.archive, sizeof m.archive, "%s", d->name);
+    m.archive_size = d->upload->archive_size;
+    memcpy(m.archive_blake2b, d->upload->archive_blake2b, 32);
+    m.plaintext_size = d->pass1.plain_size;
+    memcpy(m.plaintext_blake2b, d->pass1.plain_blake2b, 32);
+    snprintf(m.dump_format, sizeof m.dump_format, "%s", d->pass1.dump.format);
+    snprintf(m.neo4j_era, sizeof m.neo4j_era, "%s", d->pass1.dump.era);
+    m.dump_files = d->pass1.dump.files;
+    m.dump_bytes = d->pass1.dump.bytes;
+    m.chunk_size = STREAM_CHUNK_SIZE;
+    memcpy(m.recipient_key_id, ctx->recipient.id, KEYS_ID_BYTES);
+
+    size_t len = 0;
+    char *text = manifest_sign(&m, ctx->signer, &len);
+    char object[CATALOG_NAME_MAX + 32];
+    snprintf(object, sizeof object, "%s%s", d->name, CATALOG_MANIFEST_SUFFIX);
+    for (size_t i = 0; i < ctx->remotes.n; i++) {
+        d->remote_err[i] = d->upload->remote_err[i];
+        snprintf(d->remote_msg[i], sizeof d->remote_msg[i], "%s", d->upload->remote_msg[i]);
+        if (d->remote_err[i] != ERR_NONE)
+            continue;
+        if (!text || backend_write_all(ctx->remotes.b[i], object, text, len) < 0) {
+            d->remote_err[i] = err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind();
+            snprintf(d->remote_msg[i], sizeof d->remote_msg[i], "manifest: %s", err_msg());
+        }
+    }
+    free(text);
+}
+
+/* Print the outcome of one database; returns its exit kind. */
+static err_kind report(backup_ctx *ctx, db_run *d)
+{
+    if (!d->dumped)
+        return d->dump_err;
+    size_t ok = 0;
+    for (size_t i = 0; i < ctx->remotes.n; i++) {
+        if (d->remote_err[i] == ERR_NONE) {
+            ok++;
+        } else {
+            const char *msg = d->remote_msg[i];
+            log_error("database %s: remote %s failed: %s", d->database,
+                      ctx->remotes.names[i], msg);
+        }
+    }
+    char a[32], b[32], r[32];
+    double secs = d->pass1.seconds + (d->upload == &d->pass2 ? d->pass2.seconds : 0);
+    uint64_t rate = secs > 0 ? (uint64_t)((double)d->pass1.plain_size / secs) : 0;
+    printf("%s: dump %s, archive %s, %.1f s, %s/s", d->name,
+           progress_human(d->pass1.plain_size, a), progress_human(d->upload ? d->upload->archive_size : 0, b), secs,
+           progress_human(rate, r));
+    if (ctx->local_copy)
+        printf(", local copy %s", d->local_path);
+    printf(", remotes:");
+    for (size_t i = 0; i < ctx->remotes.n; i++)
+        printf(" %s %s", ctx->remotes.names[i], d->remote_err[i] == ERR_NONE ? "ok" : "FAILED");
+    printf("\n");
+    fflush(stdout);
+    if (ok == ctx->remotes.n)
+        return ERR_NONE;
+    return ok > 0 ? ERR_PARTIAL : ERR_FAIL;
+}
+
+static int parse_options(int argc, char **argv, const char **database, const char **remotes,
+                         size_t *n_remotes, int *no_local, int *no_prune)
+{
+    static const struct option opts[] = {{"database", required_argument, NULL, 'd'},
+                                         {"remote", required_argument, NULL, 'r'},
+                                         {"no-local-copy", no_argument, NULL, 'L'},
+                                         {"no-prune", no_argument, NULL, 'P'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            *database = optarg;
+            break;
+        case 'r':
+            if (*n_remotes >= PIPELINE_MAX_REMOTES)
+                return cli_usage_error("backup", "too many --remote options");
+            remotes[(*n_remotes)++] = optarg;
+            break;
+        case 'L':
+            *no_local = 1;
+            break;
+        case 'P':
+            *no_prune = 1;
+            break;
+        case ':':
+            return cli_usage_error("backup", "option %s needs a value", argv[optind - 1]);
+        default:
+            return cli_usage_error("backup", "unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("backup", "unexpected argument '%s'", argv[optind]);
+    return 0;
+}
+
+static err_kind run_backup(backup_ctx *ctx)
+{
+    const config *cfg = ctx->cfg;
+    const char *stop = cfg->neo4j.stop_command;
+    int two_pass = ctx->local_copy && stop && *stop;
+
+    if (stop && *stop) {
+        if (run_template(cfg, "stop_command", stop) < 0) {
+            /* It may have half-stopped the DBMS: start it again. */
+            run_template(cfg, "start_command", cfg->neo4j.start_command);
+            return ERR_FAIL;
+        }
+    }
+    for (size_t i = 0; i < ctx->n_dbs; i++)
+        dump_database(ctx, &ctx->dbs[i], !two_pass);
+    /* As soon as the dumps are read, whatever happened to them. */
+    if (run_template(cfg, "start_command", cfg->neo4j.start_command) < 0)
+        log_error("start_command failed: check that Neo4j is running");
+    if (two_pass)
+        for (size_t i = 0; i < ctx->n_dbs; i++)
+            if (ctx->dbs[i].dumped && !signals_pending())
+                upload_local_copy(ctx, &ctx->dbs[i]);
+
+    err_kind overall = ERR_NONE;
+    int any_ok = 0;
+    for (size_t i = 0; i < ctx->n_dbs; i++) {
+        db_run *d = &ctx->dbs[i];
+        if (d->dumped && !d->upload) {
+            d->dumped = 0;
+            d->dump_err = ERR_FAIL;
+            snprintf(d->dump_msg, sizeof d->dump_msg, "not uploaded (interrupted)");
+        }
+        if (d->dumped)
+            publish_manifests(ctx, d);
+        err_kind k = report(ctx, d);
+        if (k == ERR_NONE || k == ERR_PARTIAL)
+            any_ok = 1;
+        if (k != ERR_NONE)
+            overall = err_worse(overall, k == ERR_INTEGRITY ? ERR_INTEGRITY : ERR_FAIL);
+    }
+    if (ctx->remotes.n_failed > 0)
+        overall = err_worse(overall, ERR_FAIL);
+    if (signals_pending())
+        return err_worse(overall, ERR_FAIL);
+    if (overall == ERR_INTEGRITY || overall == ERR_NONE)
+        return overall;
+    return any_ok ? ERR_PARTIAL : ERR_FAIL;
+}
 
 int cmd_backup(int argc, char **argv, const cli_globals *g)
 {
-    (void)argc;
-    (void)argv;
-    (void)g;
-    fprintf(stderr, "neo4j-offsite backup: not implemented yet\n");
-    return 2;
+    const char *database = NULL, *remote_names[PIPELINE_MAX_REMOTES];
+    size_t n_remote_names = 0;
+    int no_local = 0, no_prune = 0;
+    int rc = parse_options(argc, argv, &database, remote_names, &n_remote_names, &no_local,
+                           &no_prune);
+    if (rc)
+        return rc;
+
+    backup_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    run_lock *lock = NULL;
+    err_kind outcome = ERR_FAIL;
+    config *cfg = config_load(g->config_path, CFG_CMD_BACKUP);
+    if (!cfg)
+        goto fail;
+    ctx.cfg = cfg;
+    ctx.g = g;
+    ctx.local_copy = !no_local;
+    if (database && catalog_check_database(database) < 0)
+        goto fail;
+    for (size_t i = 0; i < cfg->neo4j.n_databases; i++)
+        if (catalog_check_database(cfg->neo4j.databases[i]) < 0) {
+            err_prefix("%s: [neo4j] database: ", cfg->path);
+            goto fail;
+        }
+    ctx.n_dbs = database ? 1 : cfg->neo4j.n_databases;
+    ctx.dbs = calloc(ctx.n_dbs, sizeof *ctx.dbs);
+    if (!ctx.dbs) {
+        err_set(ERR_FAIL, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < ctx.n_dbs; i++)
+        ctx.dbs[i].database = database ? database : cfg->neo4j.databases[i];
+
+    if (!(lock = lock_acquire(cfg->general.lock_file)))
+        goto fail;
+    if (keys_load_public(cfg->keys.public_key, KEYS_ARCHIVE, &ctx.recipient) < 0)
+        goto fail;
+    if (!(ctx.signer = keys_load_secret(cfg->keys.signing_key, KEYS_SIGNING)))
+        goto fail;
+    if (ctx.local_copy) {
+        struct stat st;
+        if (stat(cfg->local.directory, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            err_set(ERR_FAIL, "local directory %s does not exist (set [local] directory, or "
+                              "use --no-local-copy)", cfg->local.directory);
+            goto fail;
+        }
+    }
+    if (remote_set_open(&ctx.remotes, cfg, remote_names, n_remote_names) < 0)
+        goto fail;
+    if (ctx.remotes.n == 0) {
+        err_set(ERR_FAIL, "no remote could be opened");
+        goto fail;
+    }
+    outcome = run_backup(&ctx);
+    if (!no_prune)
+        log_debug("retention is not applied by this version");
+    goto out;
+fail:
+    outcome = err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind();
+    log_error("backup: %s", err_msg());
+out:
+    remote_set_close(&ctx.remotes);
+    keys_secret_free(ctx.signer);
+    free(ctx.dbs);
+    lock_release(lock);
+    config_free(cfg);
+    return err_exit_code(outcome);
 }

@@ -1,13 +1,132 @@
-/* cmd_fetch: placeholder until the command lands. */
+/* cmd_fetch: download, verify, decrypt an archive to a file (atomically) or
+ * to stdout. */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "archives.h"
 #include "commands.h"
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "pipeline.h"
+#include "progress.h"
+#include "remotes.h"
+
+typedef struct {
+    const char *remote, *database, *archive, *output;
+    int latest;
+} fetch_opts;
+
+static int parse_options(int argc, char **argv, fetch_opts *o)
+{
+    static const struct option opts[] = {{"remote", required_argument, NULL, 'r'},
+                                         {"database", required_argument, NULL, 'd'},
+                                         {"latest", no_argument, NULL, 'l'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            o->remote = optarg;
+            break;
+        case 'd':
+            o->database = optarg;
+            break;
+        case 'l':
+            o->latest = 1;
+            break;
+        case 'o':
+            o->output = optarg;
+            break;
+        case ':':
+            return cli_usage_error("fetch", "option %s needs a value", argv[optind - 1]);
+        default:
+            return cli_usage_error("fetch", "unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        o->archive = argv[optind++];
+    if (optind < argc)
+        return cli_usage_error("fetch", "unexpected argument '%s'", argv[optind]);
+    if ((o->archive != NULL) + o->latest != 1)
+        return cli_usage_error("fetch", "give exactly one of ARCHIVE, --latest");
+    if (!o->output)
+        return cli_usage_error("fetch", "--output PATH (or - for stdout) is required");
+    return 0;
+}
 
 int cmd_fetch(int argc, char **argv, const cli_globals *g)
 {
-    (void)argc;
-    (void)argv;
-    (void)g;
-    fprintf(stderr, "neo4j-offsite fetch: not implemented yet\n");
-    return 2;
+    fetch_opts o;
+    memset(&o, 0, sizeof o);
+    int rc = parse_options(argc, argv, &o);
+    if (rc)
+        return rc;
+    int to_stdout = strcmp(o.output, "-") == 0;
+    struct stat st;
+    if (!to_stdout && lstat(o.output, &st) == 0)
+        return cli_usage_error("fetch", "%s exists; fetch never overwrites a file", o.output);
+    if (to_stdout && isatty(STDOUT_FILENO))
+        return cli_usage_error("fetch", "refusing to write a dump to a terminal; redirect "
+                                        "stdout or use --output PATH");
+
+    remote_set set;
+    memset(&set, 0, sizeof set);
+    keys_public *trusted = NULL;
+    size_t n_trusted = 0;
+    keys_secret *secret = NULL;
+    err_kind outcome = ERR_NONE;
+    manifest m;
+    pipeline_fetch_result res;
+    config *cfg = config_load(g->config_path, CFG_CMD_FETCH);
+    if (!cfg)
+        goto fail;
+    if (archives_load_verify_keys(cfg->keys.verify_keys, cfg->keys.n_verify_keys, &trusted,
+                                  &n_trusted) < 0)
+        goto fail;
+    if (!(secret = keys_load_secret(cfg->keys.secret_key, KEYS_ARCHIVE)))
+        goto fail;
+    if (remote_set_open_one(&set, cfg, o.remote) < 0)
+        goto fail;
+    char prefix[160], name[CATALOG_NAME_MAX];
+    snprintf(prefix, sizeof prefix, "%s_", cfg->local.name_prefix);
+    const char *database = o.database ? o.database : cfg->neo4j.databases[0];
+    if (archives_resolve(set.b[0], prefix, o.archive, o.latest, database, name) < 0)
+        goto fail;
+    if (archives_load_manifest(set.b[0], name, trusted, n_trusted, &m) < 0)
+        goto fail;
+    log_info("fetching %s from remote %s", name, set.names[0]);
+    pipeline_fetch_job job = {.remote = set.b[0],
+                              .m = &m,
+                              .secret = secret,
+                              .out_path = to_stdout ? NULL : o.output,
+                              .out_fd = to_stdout ? STDOUT_FILENO : -1,
+                              .progress = g->progress};
+    if (pipeline_fetch(&job, &res) < 0)
+        goto fail;
+    char a[32], b[32], r[32];
+    double rate = res.seconds > 0 ? (double)res.plain_size / res.seconds : 0;
+    log_info("fetched %s: archive %s, dump %s (%s, Neo4j %s, %llu files), %.1f s, %s/s -> %s",
+             name, progress_human(res.archive_size, a), progress_human(res.plain_size, b),
+             res.dump.format, res.dump.era, (unsigned long long)res.dump.files, res.seconds,
+             progress_human((uint64_t)rate, r), to_stdout ? "stdout" : o.output);
+    if (!to_stdout)
+        printf("%s\n", o.output);
+    goto out;
+fail:
+    outcome = err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind();
+    log_error("fetch: %s", err_msg());
+out:
+    free(trusted);
+    keys_secret_free(secret);
+    remote_set_close(&set);
+    config_free(cfg);
+    return err_exit_code(outcome);
 }

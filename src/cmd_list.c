@@ -1,13 +1,133 @@
-/* cmd_list: placeholder until the command lands. */
+/* cmd_list: archives per remote, as a table or JSON (SPEC.md "Listing"). */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include <jansson.h>
+
+#include "archives.h"
 #include "commands.h"
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "progress.h"
+#include "remotes.h"
+
+static const char *state_name(archive_state s)
+{
+    return s == ARCHIVE_COMPLETE ? "complete" : "incomplete";
+}
+
+static int parse_options(int argc, char **argv, const char **remote, const char **database,
+                         int *all)
+{
+    static const struct option opts[] = {{"remote", required_argument, NULL, 'r'},
+                                         {"database", required_argument, NULL, 'd'},
+                                         {"all", no_argument, NULL, 'a'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            *remote = optarg;
+            break;
+        case 'd':
+            *database = optarg;
+            break;
+        case 'a':
+            *all = 1;
+            break;
+        case ':':
+            return cli_usage_error("list", "option %s needs a value", argv[optind - 1]);
+        default:
+            return cli_usage_error("list", "unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("list", "unexpected argument '%s'", argv[optind]);
+    return 0;
+}
 
 int cmd_list(int argc, char **argv, const cli_globals *g)
 {
-    (void)argc;
-    (void)argv;
-    (void)g;
-    fprintf(stderr, "neo4j-offsite list: not implemented yet\n");
-    return 2;
+    const char *remote = NULL, *database = NULL;
+    int all = 0;
+    int rc = parse_options(argc, argv, &remote, &database, &all);
+    if (rc)
+        return rc;
+
+    remote_set set;
+    memset(&set, 0, sizeof set);
+    json_t *rows = json_array();
+    int human = isatty(STDOUT_FILENO);
+    size_t failed = 0, list_failed = 0, shown = 0;
+    config *cfg = config_load(g->config_path, CFG_CMD_LIST);
+    if (!cfg)
+        goto fail;
+    const char *one[1] = {remote};
+    if (remote_set_open(&set, cfg, one, remote ? 1 : 0) < 0)
+        goto fail;
+    failed = set.n_failed;
+    char prefix[160];
+    snprintf(prefix, sizeof prefix, "%s_", cfg->local.name_prefix);
+    if (!g->json)
+        printf("%-10s %-45s %-10s %-20s %12s  %s\n", "REMOTE", "NAME", "DATABASE", "CREATED (UTC)",
+               "SIZE", "STATE");
+    for (size_t r = 0; r < set.n; r++) {
+        archive_info *list;
+        size_t n;
+        if (archives_list(set.b[r], prefix, &list, &n) < 0) {
+            log_error("%s", err_msg());
+            list_failed++;
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const archive_info *a = &list[i];
+            if ((database && strcmp(a->database, database) != 0) ||
+                (!all && a->state != ARCHIVE_COMPLETE))
+                continue;
+            char created[32], size[32];
+            catalog_rfc3339(a->created, created);
+            shown++;
+            if (g->json) {
+                json_array_append_new(
+                    rows, json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "remote", set.names[r],
+                                    "name", a->name, "database", a->database, "created", created,
+                                    "size", (json_int_t)a->size, "state", state_name(a->state)));
+                continue;
+            }
+            if (human)
+                progress_human(a->size, size);
+            else
+                snprintf(size, sizeof size, "%llu", (unsigned long long)a->size);
+            printf("%-10s %-45s %-10s %-20s %12s  %s\n", set.names[r], a->name, a->database,
+                   created, size, state_name(a->state));
+        }
+        free(list);
+    }
+    if (g->json) {
+        json_t *doc = json_pack("{s:O}", "archives", rows);
+        json_dumpf(doc, stdout, JSON_INDENT(2));
+        printf("\n");
+        json_decref(doc);
+    } else if (shown == 0) {
+        printf("(no archives)\n");
+    }
+    json_decref(rows);
+    remote_set_close(&set);
+    config_free(cfg);
+    if (failed + list_failed == 0)
+        return 0;
+    /* a remote unreachable: partial when another one was listed */
+    return set.n > list_failed ? err_exit_code(ERR_PARTIAL) : err_exit_code(ERR_FAIL);
+fail:
+    log_error("list: %s", err_msg());
+    json_decref(rows);
+    remote_set_close(&set);
+    config_free(cfg);
+    return err_exit_code(err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind());
 }

@@ -1,13 +1,173 @@
-/* cmd_verify: placeholder until the command lands. */
+/* cmd_verify: check manifests, sizes and hashes of archives (public keys
+ * only); --deep also decrypts and validates the dump inside. */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <jansson.h>
+
+#include "archives.h"
 #include "commands.h"
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "pipeline.h"
+#include "progress.h"
+#include "remotes.h"
+
+typedef struct {
+    const char *remote, *database, *archive;
+    int latest, all, deep;
+} verify_opts;
+
+static int parse_options(int argc, char **argv, verify_opts *o)
+{
+    static const struct option opts[] = {{"remote", required_argument, NULL, 'r'},
+                                         {"database", required_argument, NULL, 'd'},
+                                         {"latest", no_argument, NULL, 'l'},
+                                         {"all", no_argument, NULL, 'a'},
+                                         {"deep", no_argument, NULL, 'D'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            o->remote = optarg;
+            break;
+        case 'd':
+            o->database = optarg;
+            break;
+        case 'l':
+            o->latest = 1;
+            break;
+        case 'a':
+            o->all = 1;
+            break;
+        case 'D':
+            o->deep = 1;
+            break;
+        case ':':
+            return cli_usage_error("verify", "option %s needs a value", argv[optind - 1]);
+        default:
+            return cli_usage_error("verify", "unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        o->archive = argv[optind++];
+    if (optind < argc)
+        return cli_usage_error("verify", "unexpected argument '%s'", argv[optind]);
+    if ((o->archive != NULL) + o->latest + o->all != 1)
+        return cli_usage_error("verify", "give exactly one of ARCHIVE, --latest, --all");
+    return 0;
+}
+
+/* Verify one archive; prints its line and returns its outcome. */
+static err_kind verify_one(backend *b, const char *name, const keys_public *trusted,
+                           size_t n_trusted, const keys_secret *secret, const cli_globals *g,
+                           json_t *rows)
+{
+    manifest m;
+    pipeline_fetch_result res;
+    err_kind k = ERR_NONE;
+    if (archives_load_manifest(b, name, trusted, n_trusted, &m) < 0) {
+        k = err_get_kind();
+    } else {
+        pipeline_fetch_job job = {.remote = b, .m = &m, .secret = secret, .out_fd = -1,
+                                  .progress = g->progress};
+        if (pipeline_fetch(&job, &res) < 0)
+            k = err_get_kind();
+    }
+    if (k == ERR_NONE && !g->json) {
+        char a[32];
+        printf("OK      %s: signed by %02x%02x..., %s, BLAKE2b matches%s\n", name, m.signer_key_id[0],
+               m.signer_key_id[1], progress_human(m.archive_size, a),
+               secret ? ", dump decrypted and valid" : "");
+    } else if (!g->json) {
+        printf("FAILED  %s: %s\n", name, err_msg());
+    }
+    if (g->json)
+        json_array_append_new(rows, json_pack("{s:s, s:s, s:b, s:b, s:s?}", "remote",
+                                              backend_name(b), "name", name, "ok", k == ERR_NONE,
+                                              "deep", secret != NULL, "error",
+                                              k == ERR_NONE ? NULL : err_msg()));
+    fflush(stdout);
+    return k == ERR_NONE ? ERR_NONE : (k == ERR_INTEGRITY ? ERR_INTEGRITY : ERR_FAIL);
+}
 
 int cmd_verify(int argc, char **argv, const cli_globals *g)
 {
-    (void)argc;
-    (void)argv;
-    (void)g;
-    fprintf(stderr, "neo4j-offsite verify: not implemented yet\n");
-    return 2;
+    verify_opts o;
+    memset(&o, 0, sizeof o);
+    int rc = parse_options(argc, argv, &o);
+    if (rc)
+        return rc;
+
+    remote_set set;
+    memset(&set, 0, sizeof set);
+    keys_public *trusted = NULL;
+    size_t n_trusted = 0;
+    keys_secret *secret = NULL;
+    archive_info *list = NULL;
+    size_t n = 0;
+    json_t *rows = json_array();
+    err_kind outcome = ERR_NONE;
+    config *cfg = config_load(g->config_path, CFG_CMD_VERIFY);
+    if (!cfg)
+        goto fail;
+    if (o.deep && config_require(cfg, "keys", "secret_key", "verify --deep") < 0)
+        goto fail;
+    if (archives_load_verify_keys(cfg->keys.verify_keys, cfg->keys.n_verify_keys, &trusted,
+                                  &n_trusted) < 0)
+        goto fail;
+    if (o.deep && !(secret = keys_load_secret(cfg->keys.secret_key, KEYS_ARCHIVE)))
+        goto fail;
+    if (remote_set_open_one(&set, cfg, o.remote) < 0)
+        goto fail;
+    char prefix[160];
+    snprintf(prefix, sizeof prefix, "%s_", cfg->local.name_prefix);
+    const char *database = o.database ? o.database : cfg->neo4j.databases[0];
+    if (o.all) {
+        if (archives_list(set.b[0], prefix, &list, &n) < 0)
+            goto fail;
+        size_t checked = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (o.database && strcmp(list[i].database, o.database) != 0)
+                continue;
+            if (list[i].state != ARCHIVE_COMPLETE) {
+                log_warn("%s: incomplete (no manifest): not an archive yet", list[i].name);
+                continue;
+            }
+            checked++;
+            outcome = err_worse(outcome, verify_one(set.b[0], list[i].name, trusted, n_trusted,
+                                                    secret, g, rows));
+        }
+        if (checked == 0)
+            log_warn("remote %s holds no complete archive", set.names[0]);
+    } else {
+        char name[CATALOG_NAME_MAX];
+        if (archives_resolve(set.b[0], prefix, o.archive, o.latest, database, name) < 0)
+            goto fail;
+        outcome = verify_one(set.b[0], name, trusted, n_trusted, secret, g, rows);
+    }
+    goto out;
+fail:
+    outcome = err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind();
+    log_error("verify: %s", err_msg());
+out:
+    if (g->json) {
+        json_t *doc = json_pack("{s:O, s:b}", "results", rows, "ok", outcome == ERR_NONE);
+        json_dumpf(doc, stdout, JSON_INDENT(2));
+        printf("\n");
+        json_decref(doc);
+    }
+    json_decref(rows);
+    free(list);
+    free(trusted);
+    keys_secret_free(secret);
+    remote_set_close(&set);
+    config_free(cfg);
+    return err_exit_code(outcome);
 }

@@ -1,0 +1,257 @@
+#include "backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "local/local.h"
+
+struct backend {
+    const backend_ops *ops;
+    void *impl;
+    char *name;
+};
+
+struct backend_writer {
+    backend *b;
+    void *impl;
+};
+
+struct backend_reader {
+    backend *b;
+    void *impl;
+};
+
+static const backend_ops *const backend_types[] = {
+    &local_backend_ops,
+};
+
+backend *backend_open(const config_remote *rc)
+{
+    const backend_ops *ops = NULL;
+    for (size_t i = 0; i < sizeof backend_types / sizeof backend_types[0]; i++)
+        if (strcmp(backend_types[i]->type, rc->type) == 0)
+            ops = backend_types[i];
+    if (!ops) {
+        err_set(ERR_USAGE, "remote %s: type %s is not supported yet", rc->name, rc->type);
+        return NULL;
+    }
+    backend *b = calloc(1, sizeof *b);
+    if (!b || !(b->name = strdup(rc->name))) {
+        free(b);
+        err_set(ERR_FAIL, "out of memory");
+        return NULL;
+    }
+    b->ops = ops;
+    b->impl = ops->open(rc);
+    if (!b->impl) {
+        err_prefix("remote %s: ", rc->name);
+        free(b->name);
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void backend_close(backend *b)
+{
+    if (!b)
+        return;
+    b->ops->close(b->impl);
+    free(b->name);
+    free(b);
+}
+
+const char *backend_name(const backend *b)
+{
+    return b->name;
+}
+
+unsigned backend_features(const backend *b)
+{
+    return b->ops->features;
+}
+
+static int fail(const backend *b)
+{
+    return err_prefix("remote %s: ", b->name);
+}
+
+backend_writer *backend_writer_open(backend *b, const char *name, uint64_t size_hint)
+{
+    backend_writer *w = calloc(1, sizeof *w);
+    if (!w) {
+        err_set(ERR_FAIL, "out of memory");
+        return NULL;
+    }
+    w->b = b;
+    w->impl = b->ops->writer_open(b->impl, name, size_hint);
+    if (!w->impl) {
+        fail(b);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+int backend_writer_write(backend_writer *w, const void *buf, size_t len)
+{
+    if (w->b->ops->writer_write(w->impl, buf, len) < 0)
+        return fail(w->b);
+    return 0;
+}
+
+int backend_writer_commit(backend_writer *w)
+{
+    int rc = w->b->ops->writer_commit(w->impl);
+    if (rc < 0)
+        fail(w->b);
+    free(w);
+    return rc;
+}
+
+void backend_writer_abort(backend_writer *w)
+{
+    if (!w)
+        return;
+    w->b->ops->writer_abort(w->impl);
+    free(w);
+}
+
+backend_reader *backend_reader_open(backend *b, const char *name, uint64_t offset)
+{
+    backend_reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        err_set(ERR_FAIL, "out of memory");
+        return NULL;
+    }
+    r->b = b;
+    r->impl = b->ops->reader_open(b->impl, name, offset);
+    if (!r->impl) {
+        fail(b);
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+ssize_t backend_reader_read(backend_reader *r, void *buf, size_t len)
+{
+    ssize_t n = r->b->ops->reader_read(r->impl, buf, len);
+    if (n < 0)
+        fail(r->b);
+    return n;
+}
+
+void backend_reader_close(backend_reader *r)
+{
+    if (!r)
+        return;
+    r->b->ops->reader_close(r->impl);
+    free(r);
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+    return strcmp(((const backend_entry *)a)->name, ((const backend_entry *)b)->name);
+}
+
+int backend_list(backend *b, const char *prefix, backend_entry **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (b->ops->list(b->impl, prefix ? prefix : "", out, n) < 0)
+        return fail(b);
+    if (*n > 1)
+        qsort(*out, *n, sizeof **out, entry_cmp);
+    return 0;
+}
+
+void backend_entries_free(backend_entry *e, size_t n)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(e[i].name);
+        free(e[i].upload_id);
+    }
+    free(e);
+}
+
+int backend_stat(backend *b, const char *name, backend_entry *out)
+{
+    backend_entry tmp;
+    memset(&tmp, 0, sizeof tmp);
+    int rc = b->ops->stat(b->impl, name, &tmp);
+    if (rc < 0)
+        return fail(b);
+    if (out)
+        *out = tmp;
+    else
+        free(tmp.name);
+    return rc;
+}
+
+int backend_remove(backend *b, const char *name)
+{
+    if (b->ops->remove(b->impl, name) < 0)
+        return fail(b);
+    return 0;
+}
+
+int backend_remove_incomplete(backend *b, const backend_entry *e)
+{
+    if (b->ops->remove_incomplete(b->impl, e) < 0)
+        return fail(b);
+    return 0;
+}
+
+char *backend_read_all(backend *b, const char *name, size_t max, size_t *len)
+{
+    backend_reader *r = backend_reader_open(b, name, 0);
+    if (!r)
+        return NULL;
+    size_t cap = 4096, used = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        if (used == cap) {
+            if (cap >= max) {
+                err_set(ERR_INTEGRITY, "remote %s: %s is larger than %zu bytes", b->name, name,
+                        max);
+                goto fail;
+            }
+            cap = cap * 2 > max ? max : cap * 2;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb)
+                break;
+            buf = nb;
+        }
+        ssize_t n = backend_reader_read(r, buf + used, cap - used);
+        if (n < 0)
+            goto fail;
+        if (n == 0) {
+            backend_reader_close(r);
+            buf[used] = '\0';
+            *len = used;
+            return buf;
+        }
+        used += (size_t)n;
+    }
+    err_set(ERR_FAIL, "out of memory");
+fail:
+    free(buf);
+    backend_reader_close(r);
+    return NULL;
+}
+
+int backend_write_all(backend *b, const char *name, const void *buf, size_t len)
+{
+    backend_writer *w = backend_writer_open(b, name, len);
+    if (!w)
+        return -1;
+    if (backend_writer_write(w, buf, len) < 0) {
+        backend_writer_abort(w);
+        return -1;
+    }
+    return backend_writer_commit(w);
+}

@@ -1,0 +1,95 @@
+/* backend: one interface for every kind of remote (local directory, SFTP,
+ * S3).  Each backend type provides one const table of operations plus a
+ * feature bitmask; commands and the pipeline only ever call the backend_*()
+ * functions below, never a backend directly.
+ *
+ * Backends move bytes and names: they know nothing of crypto or Neo4j.
+ * Every error carries the remote's name and the cause ("remote nas:
+ * /mnt/x/y.partial: No space left on device"). */
+#ifndef N4O_BACKEND_H
+#define N4O_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "config.h"
+
+enum {
+    BACKEND_F_RANGED_READ = 1u << 0,     /* reader_open at any offset is cheap */
+    BACKEND_F_ATOMIC_RENAME = 1u << 1,   /* commit = rename of a temporary object */
+    BACKEND_F_MULTIPART = 1u << 2,       /* commit = completion of a multipart upload */
+    BACKEND_F_PARALLEL_WRITE = 1u << 3,  /* several streams may write one object */
+};
+
+/* One object in a listing.  NAME is relative to the remote's path/prefix. */
+typedef struct {
+    char *name;
+    uint64_t size;
+    time_t mtime;
+    int incomplete; /* a temporary / unfinished upload, not an object */
+    char *upload_id; /* backend handle for remove_incomplete (may be NULL) */
+} backend_entry;
+
+typedef struct backend backend;
+typedef struct backend_writer backend_writer;
+typedef struct backend_reader backend_reader;
+
+/* The operations a backend type implements.  Implementations set errors
+ * with err_set(); the wrappers below prefix the remote's name. */
+typedef struct {
+    const char *type;
+    unsigned features;
+    void *(*open)(const config_remote *rc);
+    void (*close)(void *impl);
+    /* Start writing NAME, which must not exist; SIZE_HINT 0 when unknown. */
+    void *(*writer_open)(void *impl, const char *name, uint64_t size_hint);
+    int (*writer_write)(void *w, const void *buf, size_t len);
+    /* Make NAME appear, complete, atomically; fails if it exists. */
+    int (*writer_commit)(void *w);
+    /* Remove every trace of the write (no error reporting). */
+    void (*writer_abort)(void *w);
+    void *(*reader_open)(void *impl, const char *name, uint64_t offset);
+    /* >0 bytes, 0 at the end, -1 on error. */
+    ssize_t (*reader_read)(void *r, void *buf, size_t len);
+    void (*reader_close)(void *r);
+    /* Objects (and incomplete uploads) whose name starts with PREFIX. */
+    int (*list)(void *impl, const char *prefix, backend_entry **out, size_t *n);
+    /* 1 and *OUT filled when NAME exists, 0 when not, -1 on error. */
+    int (*stat)(void *impl, const char *name, backend_entry *out);
+    int (*remove)(void *impl, const char *name);
+    int (*remove_incomplete)(void *impl, const backend_entry *e);
+} backend_ops;
+
+/* Open the remote described by RC (type local, sftp or s3). */
+backend *backend_open(const config_remote *rc);
+void backend_close(backend *b);
+const char *backend_name(const backend *b);
+unsigned backend_features(const backend *b);
+
+backend_writer *backend_writer_open(backend *b, const char *name, uint64_t size_hint);
+int backend_writer_write(backend_writer *w, const void *buf, size_t len);
+/* Commit and free W; on failure the write is aborted too. */
+int backend_writer_commit(backend_writer *w);
+/* Abort and free W; NULL is a no-op. */
+void backend_writer_abort(backend_writer *w);
+
+backend_reader *backend_reader_open(backend *b, const char *name, uint64_t offset);
+ssize_t backend_reader_read(backend_reader *r, void *buf, size_t len);
+void backend_reader_close(backend_reader *r);
+
+/* Listing, sorted by name; free with backend_entries_free(). */
+int backend_list(backend *b, const char *prefix, backend_entry **out, size_t *n);
+void backend_entries_free(backend_entry *e, size_t n);
+int backend_stat(backend *b, const char *name, backend_entry *out);
+int backend_remove(backend *b, const char *name);
+int backend_remove_incomplete(backend *b, const backend_entry *e);
+
+/* Read all of NAME (at most MAX bytes) into a malloc'd NUL-terminated
+ * buffer. */
+char *backend_read_all(backend *b, const char *name, size_t max, size_t *len);
+/* Write BUF as NAME atomically (temporary + commit). */
+int backend_write_all(backend *b, const char *name, const void *buf, size_t len);
+
+#endif

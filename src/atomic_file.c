@@ -1,0 +1,143 @@
+#include "atomic_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+
+struct atomic_file {
+    int fd;
+    char *path;
+    char *tmp;
+    uint64_t size;
+};
+
+atomic_file *atomic_file_create(const char *path, mode_t mode)
+{
+    atomic_file *f = calloc(1, sizeof *f);
+    if (!f)
+        goto oom;
+    f->fd = -1;
+    f->path = strdup(path);
+    if (!f->path || asprintf(&f->tmp, "%s%s", path, ATOMIC_FILE_SUFFIX) < 0) {
+        f->tmp = NULL;
+        goto oom;
+    }
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (f->fd < 0) {
+        err_sys(ERR_FAIL, errno, "cannot create %s", f->tmp);
+        goto fail;
+    }
+    return f;
+oom:
+    err_set(ERR_FAIL, "out of memory");
+fail:
+    if (f) {
+        free(f->path);
+        free(f->tmp);
+        free(f);
+    }
+    return NULL;
+}
+
+int atomic_file_write(atomic_file *f, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(f->fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return err_sys(ERR_FAIL, errno, "cannot write %s", f->tmp);
+        }
+        p += n;
+        len -= (size_t)n;
+        f->size += (uint64_t)n;
+    }
+    return 0;
+}
+
+uint64_t atomic_file_size(const atomic_file *f)
+{
+    return f->size;
+}
+
+int atomic_file_rename_noreplace(const char *from, const char *to)
+{
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -1;
+    /* Filesystems without RENAME_NOREPLACE (some NFS): link() never
+     * replaces, then drop the old name. */
+    if (link(from, to) < 0)
+        return -1;
+    unlink(from);
+    return 0;
+}
+
+int atomic_file_sync_dir(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return err_set(ERR_FAIL, "out of memory");
+    const char *dir = dirname(copy);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = 0;
+    if (fd < 0 || fsync(fd) < 0)
+        rc = err_sys(ERR_FAIL, errno, "cannot sync directory %s", dir);
+    if (fd >= 0)
+        close(fd);
+    free(copy);
+    return rc;
+}
+
+static void release(atomic_file *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    free(f->path);
+    free(f->tmp);
+    free(f);
+}
+
+int atomic_file_commit(atomic_file *f)
+{
+    if (fsync(f->fd) < 0) {
+        err_sys(ERR_FAIL, errno, "cannot sync %s", f->tmp);
+        goto fail;
+    }
+    if (close(f->fd) < 0) {
+        f->fd = -1;
+        err_sys(ERR_FAIL, errno, "cannot close %s", f->tmp);
+        goto fail;
+    }
+    f->fd = -1;
+    if (atomic_file_rename_noreplace(f->tmp, f->path) < 0) {
+        if (errno == EEXIST)
+            err_set(ERR_FAIL, "%s already exists; not replaced", f->path);
+        else
+            err_sys(ERR_FAIL, errno, "cannot rename %s to %s", f->tmp, f->path);
+        goto fail;
+    }
+    int rc = atomic_file_sync_dir(f->path);
+    release(f);
+    return rc;
+fail:
+    unlink(f->tmp);
+    release(f);
+    return -1;
+}
+
+void atomic_file_abort(atomic_file *f)
+{
+    if (!f)
+        return;
+    unlink(f->tmp);
+    release(f);
+}

@@ -1,0 +1,84 @@
+/* pipeline: the data path of DESIGN.md, both directions.
+ *
+ * backup:  source (dump child stdout, or a local dump file)
+ *            -> dumpcheck -> plaintext size + BLAKE2b -> local plain copy
+ *            -> encrypt -> archive size + BLAKE2b
+ *            -> one writer thread per remote, fed through a bounded ring
+ *               (the slowest remote sets the pace)
+ *          Archives are committed only after the source ended cleanly and
+ *          validated; otherwise every writer aborts and nothing is published.
+ *          Manifests are written by the caller, after the archives.
+ * fetch:   remote reader -> archive size + BLAKE2b -> decrypt -> dumpcheck
+ *            + plaintext BLAKE2b -> output (atomic file, fd, or nothing)
+ *
+ * Memory is bounded by the constants below, never by the dump size. */
+#ifndef N4O_PIPELINE_H
+#define N4O_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "dumpcheck.h"
+#include "err.h"
+#include "keys.h"
+#include "manifest.h"
+#include "neo4j.h"
+
+#define PIPELINE_MAX_REMOTES 16
+#define PIPELINE_READ_SIZE (256u * 1024u)
+#define PIPELINE_RING_BLOCK (1024u * 1024u)
+#define PIPELINE_RING_BLOCKS 8u
+
+typedef struct {
+    neo4j_child *child; /* source: a running dump (owned: finished or killed) */
+    int fd;             /* source when CHILD is NULL */
+    uint64_t size_hint; /* for progress and backends; 0 when unknown */
+    int validate;       /* run dumpcheck over the plaintext */
+    const uint8_t *expect_plain_blake2b; /* re-reading a local copy: must match */
+    const char *local_path;              /* write a plain copy here (atomic); NULL none */
+    const keys_public *recipient;        /* needed with remotes */
+    backend *const *remotes;
+    size_t n_remotes;
+    const char *archive_name; /* "<prefix>_<db>_<stamp>" */
+    int progress;
+    const char *label;
+} pipeline_backup_job;
+
+typedef struct {
+    dumpcheck_result dump;
+    uint64_t plain_size;
+    uint8_t plain_blake2b[32];
+    uint64_t archive_size;
+    uint8_t archive_blake2b[32];
+    err_kind remote_err[PIPELINE_MAX_REMOTES]; /* ERR_NONE: archive committed there */
+    char remote_msg[PIPELINE_MAX_REMOTES][512];
+    double seconds;
+} pipeline_backup_result;
+
+/* 0 when the source was read completely and is valid (remote outcomes are
+ * in RES); -1 with err set when the source failed: then nothing was
+ * published and no temporary file is left. */
+int pipeline_backup(const pipeline_backup_job *job, pipeline_backup_result *res);
+
+typedef struct {
+    backend *remote;
+    const manifest *m;         /* verified manifest of the archive */
+    const keys_secret *secret; /* NULL: check size and hash only */
+    const char *out_path;      /* atomic output file; NULL none */
+    int out_fd;                /* or write here; -1 none */
+    int progress;
+} pipeline_fetch_job;
+
+typedef struct {
+    dumpcheck_result dump;
+    uint64_t archive_size, plain_size;
+    double seconds;
+} pipeline_fetch_result;
+
+/* Read, check against the manifest, and (with a secret) decrypt and validate
+ * an archive.  ERR_INTEGRITY for any mismatch; OUT_PATH appears only when
+ * everything passed. */
+int pipeline_fetch(const pipeline_fetch_job *job, pipeline_fetch_result *res);
+
+#endif
