@@ -133,7 +133,7 @@ static int fail(dumpcheck *dc, const char *fmt, ...)
 
 /* Describe bytes for a reason: quoted text when they are printable (a log
  * line, typically), else hex. */
-static void describe(const unsigned char *p, size_t n, char *out, size_t outsz)
+static void describe_h(const unsigned char *p, size_t n, char *out, size_t outsz, int hint)
 {
     size_t text = 0;
     while (text < n && ((p[text] >= 0x20 && p[text] < 0x7f) || p[text] == '\t'))
@@ -144,8 +144,8 @@ static void describe(const unsigned char *p, size_t n, char *out, size_t outsz)
         o += (size_t)snprintf(out + o, outsz - o, "\"");
         for (size_t i = 0; i < text && o + 4 < outsz; i++)
             out[o++] = p[i] == '"' ? '\'' : (char)p[i];
-        snprintf(out + o, outsz - o, "%s\" (a line of text, e.g. log output written into the dump)",
-                 text == n && n == SHOW_MAX ? "..." : "");
+        snprintf(out + o, outsz - o, "%s\"%s", text == n && n == SHOW_MAX ? "..." : "",
+                 hint ? " (a line of text, e.g. log output written into the dump)" : "");
         return;
     }
     o += (size_t)snprintf(out + o, outsz - o, "bytes");
@@ -154,6 +154,11 @@ static void describe(const unsigned char *p, size_t n, char *out, size_t outsz)
         o += (size_t)snprintf(out + o, outsz - o, " %02x", p[i]);
     if (n > lim)
         snprintf(out + o, outsz - o, " ...");
+}
+
+static void describe(const unsigned char *p, size_t n, char *out, size_t outsz)
+{
+    describe_h(p, n, out, outsz, 0);
 }
 
 dumpcheck *dumpcheck_new(void)
@@ -847,7 +852,7 @@ static int is_magic_prefix(const unsigned char *p, size_t n)
 static int not_a_dump(dumpcheck *dc)
 {
     char shown[400];
-    describe(dc->show, dc->show_len, shown, sizeof shown);
+    describe_h(dc->show, dc->show_len, shown, sizeof shown, 1);
     return fail(dc, "not a Neo4j dump: starts with %s", shown);
 }
 
@@ -1101,7 +1106,10 @@ static int finish_check(dumpcheck *dc)
         }
         if (dc->frame_no == 0)
             return fail(dc, "dump ended after the DZV1 prefix: no zstd frame (cut?)");
-        snprintf(why, sizeof why, "the zstd stream ends after %" PRIu64 " bytes but ", dc->off);
+        snprintf(why, sizeof why,
+                 "the zstd stream ends cleanly after %" PRIu64
+                 " bytes, but the tar is incomplete: ",
+                 dc->off);
         if (tar_incomplete(dc, why) < 0)
             return -1;
         break;
@@ -1124,7 +1132,10 @@ static int finish_check(dumpcheck *dc)
         }
         if (dc->member_no == 0)
             return fail(dc, "dump ended after the DGV1 prefix: no gzip stream (cut?)");
-        snprintf(why, sizeof why, "the gzip stream ends after %" PRIu64 " bytes but ", dc->off);
+        snprintf(why, sizeof why,
+                 "the gzip stream ends cleanly after %" PRIu64
+                 " bytes, but the tar is incomplete: ",
+                 dc->off);
         if (tar_incomplete(dc, why) < 0)
             return -1;
         break;
@@ -1133,7 +1144,7 @@ static int finish_check(dumpcheck *dc)
     }
     if (dc->trail_bytes) {
         char shown[400];
-        describe(dc->show, dc->show_len, shown, sizeof shown);
+        describe_h(dc->show, dc->show_len, shown, sizeof shown, 1);
         return fail(dc,
                     "%" PRIu64 " bytes after the end of the compressed stream (from dump offset "
                     "%" PRIu64 "): %s",
