@@ -1173,6 +1173,7 @@ int dumpcheck_finish(dumpcheck *dc, dumpcheck_result *out)
         out->bytes = dc->bytes;
         out->entries = dc->entries;
         out->dump_size = dc->off;
+        out->decompressed = dc->dec_off;
     }
     return rc;
 }

@@ -15,12 +15,13 @@
 #define DUMPCHECK_WINDOW_LOG_MAX 24
 
 typedef struct {
-    char format[8];     /* "DZV1", "DGV1", "zstd", "gzip" */
-    char era[8];        /* "5.x" or "3.5/4.x" */
-    uint64_t files;     /* regular files in the tar */
-    uint64_t bytes;     /* their total size */
-    uint64_t entries;   /* all tar entries */
-    uint64_t dump_size; /* bytes fed */
+    char format[8];        /* "DZV1", "DGV1", "zstd", "gzip" */
+    char era[8];           /* "5.x" or "3.5/4.x" */
+    uint64_t files;        /* regular files in the tar */
+    uint64_t bytes;        /* their total size */
+    uint64_t entries;      /* all tar entries */
+    uint64_t dump_size;    /* bytes fed */
+    uint64_t decompressed; /* bytes out of the decompressor (metadata + tar) */
 } dumpcheck_result;
 
 typedef struct dumpcheck dumpcheck;
