@@ -948,7 +948,7 @@ static void describe_stderr(const neo4j_child *c, char *out, size_t size)
     const char *pick[2] = {NULL, NULL};
     int k = 0;
     for (int i = (int)c->n_last - 1; i >= 0 && k < 2; i--) {
-        if (strstr(c->last[i], "Run with '--verbose'"))
+        if (strstr(c->last[i], "Run with") && strstr(c->last[i], "--verbose"))
             continue;
         pick[k++] = c->last[i];
     }
