@@ -78,7 +78,12 @@ int neo4j_last_db_missing(void);
 
 /* Run a template to completion (stop/start/check), stdout and stderr logged.
  * A NULL or empty template is a no-op returning 0.  Works while a signal is
- * pending (start_command is the cleanup path) and honours TIMEOUT_S. */
+ * pending (start_command is the cleanup path) and honours TIMEOUT_S.
+ * The caller's pattern for "start_command always":
+ *     neo4j_run(stop) ... c = neo4j_spawn(dump); while (neo4j_read(c) > 0) ...;
+ *     rc = neo4j_finish(c);  (kills the dump if the read failed or was
+ *     interrupted)  then neo4j_run(start) whatever rc and signals_pending()
+ *     say, and only then exit non-zero. */
 int neo4j_run(const char *what, const char *template_, const char *database, long timeout_s);
 
 /* Grace between SIGTERM and SIGKILL when a child is killed, in ms

@@ -146,7 +146,7 @@ static void assert_split_fails(const char *what, const char *tmpl, const char *d
  * else a small DZV1 file. */
 static void seed_standin(const char *home, const char *db, char **content, size_t *len)
 {
-    char path[4096], cmd[8192];
+    char path[4096], cmd[16384];
     snprintf(path, sizeof path, "%s/databases/%s", home, db);
     snprintf(cmd, sizeof cmd, "mkdir -p '%s'", path);
     assert_int_equal(system(cmd), 0);
