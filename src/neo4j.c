@@ -1,0 +1,1046 @@
+#include "neo4j.h"
+
+#include "err.h"
+#include "log.h"
+#include "signals.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define DB_PLACEHOLDER    "{database}"
+#define DB_NAME_MAX       63
+#define ENV_DATABASE      "NEO4J_OFFSITE_DATABASE"
+#define LOG_LINE_MAX      1024 /* longer child lines are logged cut, marked " [...]" */
+#define KEEP_LINES        4    /* stderr lines kept for the error message */
+#define KEEP_LINE_MAX     400
+#define POLL_SLICE_MS     250 /* bounds how late a signal or deadline is noticed */
+#define DRAIN_EVERY_READS 32
+
+static long kill_grace_ms = 3000;
+static _Thread_local int last_db_missing;
+
+void neo4j_set_kill_grace_ms(long ms)
+{
+    kill_grace_ms = ms < 0 ? 0 : ms;
+}
+
+int neo4j_last_db_missing(void)
+{
+    return last_db_missing;
+}
+
+/* ---------------------------------------------------------------- split */
+
+typedef struct {
+    char *s;
+    size_t n, cap;
+} sbuf;
+
+static int sbuf_add(sbuf *b, const char *p, size_t n)
+{
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 32;
+        while (cap < b->n + n + 1)
+            cap *= 2;
+        char *s = realloc(b->s, cap);
+        if (!s)
+            return err_set(ERR_FAIL, "out of memory");
+        b->s = s;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->n, p, n);
+    b->n += n;
+    b->s[b->n] = '\0';
+    return 0;
+}
+
+static int sbuf_addc(sbuf *b, char c)
+{
+    return sbuf_add(b, &c, 1);
+}
+
+typedef struct {
+    char **v;
+    size_t n, cap;
+} wordlist;
+
+/* Takes ownership of S (also on failure). */
+static int words_push(wordlist *w, char *s)
+{
+    if (w->n + 2 > w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 8;
+        char **v = realloc(w->v, cap * sizeof *v);
+        if (!v) {
+            free(s);
+            return err_set(ERR_FAIL, "out of memory");
+        }
+        w->v = v;
+        w->cap = cap;
+    }
+    w->v[w->n++] = s;
+    w->v[w->n] = NULL;
+    return 0;
+}
+
+void neo4j_argv_free(char **argv)
+{
+    if (!argv)
+        return;
+    for (char **p = argv; *p; p++)
+        free(*p);
+    free(argv);
+}
+
+int neo4j_check_database(const char *name)
+{
+    if (!name || !*name)
+        return err_set(ERR_USAGE, "database name is empty");
+    size_t n = strlen(name);
+    if (n > DB_NAME_MAX)
+        return err_set(ERR_USAGE, "database name '%.80s...' is longer than %d characters", name,
+                       DB_NAME_MAX);
+    /* A leading '-' would turn the name into an option of neo4j-admin, a
+     * leading '.' into a path component: Neo4j names start with a letter or
+     * digit anyway. */
+    if (!isalnum((unsigned char)name[0]))
+        return err_set(ERR_USAGE,
+                       "database name '%s' must start with a letter or digit (Neo4j names)", name);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!isalnum(c) && c != '.' && c != '_' && c != '-')
+            return err_set(ERR_USAGE,
+                           "database name '%s' contains '%c': only letters, digits, '.', '_' and "
+                           "'-' are allowed",
+                           name, isprint(c) ? c : '?');
+    }
+    return 0;
+}
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* A '$' that a shell would expand: refused rather than passed on literally,
+ * since the user surely meant the expansion. */
+static int is_expansion(const char *p)
+{
+    return p[0] == '$' && p[1] &&
+           (isalnum((unsigned char)p[1]) || strchr("_{(?@*#!$-", p[1]) != NULL);
+}
+
+/* Parse one word at *PP.  1 with *OUT set, 0 at the end, -1 on error. */
+static int next_word(const char *what, const char *tmpl, const char **pp, char **out)
+{
+    const char *p = *pp;
+    sbuf b = {0};
+    int in_word = 0;
+
+    while (is_blank(*p))
+        p++;
+    while (*p && !is_blank(*p)) {
+        size_t col = (size_t)(p - tmpl) + 1;
+        if (*p == '\'') {
+            const char *end = strchr(p + 1, '\'');
+            if (!end) {
+                err_set(ERR_USAGE, "%s: unbalanced ' quote (opened at character %zu)", what, col);
+                goto fail;
+            }
+            if (sbuf_add(&b, p + 1, (size_t)(end - p - 1)) < 0)
+                goto fail;
+            p = end + 1;
+            in_word = 1;
+        } else if (*p == '"') {
+            p++;
+            for (;;) {
+                if (!*p) {
+                    err_set(ERR_USAGE, "%s: unbalanced \" quote (opened at character %zu)", what,
+                            col);
+                    goto fail;
+                }
+                if (*p == '"')
+                    break;
+                if (*p == '\\' && p[1] && strchr("\"\\$`\n", p[1])) {
+                    if (p[1] != '\n' && sbuf_addc(&b, p[1]) < 0)
+                        goto fail;
+                    p += 2;
+                    continue;
+                }
+                if (*p == '`' || is_expansion(p)) {
+                    err_set(ERR_USAGE,
+                            "%s: '%.2s' at character %zu would need a shell: templates do no "
+                            "expansion (use '...' for a literal, or `sh -c '...'`)",
+                            what, p, (size_t)(p - tmpl) + 1);
+                    goto fail;
+                }
+                if (sbuf_addc(&b, *p) < 0)
+                    goto fail;
+                p++;
+            }
+            if (sbuf_add(&b, "", 0) < 0) /* "" is an empty word, not nothing */
+                goto fail;
+            p++;
+            in_word = 1;
+        } else if (*p == '\\') {
+            if (!p[1]) {
+                err_set(ERR_USAGE, "%s: a backslash ends the template", what);
+                goto fail;
+            }
+            if (p[1] != '\n' && sbuf_addc(&b, p[1]) < 0)
+                goto fail;
+            p += 2;
+            in_word = 1;
+        } else if (strchr("|&;<>()", *p) || (*p == '#' && !in_word)) {
+            err_set(ERR_USAGE, "%s: shell operator '%c' needs `sh -c '...'` (character %zu)", what,
+                    *p, col);
+            goto fail;
+        } else if (*p == '`' || is_expansion(p)) {
+            err_set(ERR_USAGE,
+                    "%s: '%.2s' at character %zu would need a shell: templates do no expansion "
+                    "(use '...' for a literal, or `sh -c '...'`)",
+                    what, p, col);
+            goto fail;
+        } else {
+            if (sbuf_addc(&b, *p) < 0)
+                goto fail;
+            p++;
+            in_word = 1;
+        }
+    }
+    *pp = p;
+    if (!in_word)
+        return 0;
+    *out = b.s;
+    return 1;
+fail:
+    free(b.s);
+    return -1;
+}
+
+/* WORD with every {database} replaced; NULL (err set) on failure. */
+static char *substitute(const char *what, const char *word, const char *database)
+{
+    sbuf b = {0};
+    const char *p = word, *hit;
+    if (sbuf_add(&b, "", 0) < 0)
+        return NULL;
+    while ((hit = strstr(p, DB_PLACEHOLDER)) != NULL) {
+        if (!database) {
+            err_set(ERR_USAGE, "%s uses {database} but no database was given", what);
+            goto fail;
+        }
+        if (sbuf_add(&b, p, (size_t)(hit - p)) < 0 || sbuf_add(&b, database, strlen(database)) < 0)
+            goto fail;
+        p = hit + strlen(DB_PLACEHOLDER);
+    }
+    if (sbuf_add(&b, p, strlen(p)) < 0)
+        goto fail;
+    return b.s;
+fail:
+    free(b.s);
+    return NULL;
+}
+
+static int is_shell(const char *w)
+{
+    return !strcmp(w, "sh") || !strcmp(w, "/bin/sh") || !strcmp(w, "bash") ||
+           !strcmp(w, "/bin/bash");
+}
+
+char **neo4j_split_what(const char *what, const char *template_, const char *database)
+{
+    wordlist w = {0};
+    const char *p = template_ ? template_ : "";
+    char *word = NULL;
+
+    if (!what)
+        what = "command template";
+    if (database && neo4j_check_database(database) < 0) {
+        err_prefix("%s: ", what);
+        return NULL;
+    }
+    for (;;) {
+        if (w.n == 2 && is_shell(w.v[0]) && !strcmp(w.v[1], "-c")) {
+            /* `sh -c` runs as written: an unquoted rest of the line is the
+             * script itself, operators and all. */
+            while (is_blank(*p))
+                p++;
+            if (!*p) {
+                err_set(ERR_USAGE, "%s: `%s -c` needs a script", what, w.v[0]);
+                goto fail;
+            }
+            if (*p != '\'' && *p != '"') {
+                size_t n = strlen(p);
+                while (n && is_blank(p[n - 1]))
+                    n--;
+                word = strndup(p, n);
+                if (!word) {
+                    err_set(ERR_FAIL, "out of memory");
+                    goto fail;
+                }
+                if (words_push(&w, word) < 0)
+                    goto fail;
+                break;
+            }
+        }
+        int r = next_word(what, template_ ? template_ : "", &p, &word);
+        if (r < 0)
+            goto fail;
+        if (r == 0)
+            break;
+        if (words_push(&w, word) < 0)
+            goto fail;
+    }
+    if (w.n == 0) {
+        err_set(ERR_USAGE, "%s is empty", what);
+        goto fail;
+    }
+    for (size_t i = 0; i < w.n; i++) {
+        char *s = substitute(what, w.v[i], database);
+        if (!s)
+            goto fail;
+        free(w.v[i]);
+        w.v[i] = s;
+    }
+    return w.v;
+fail:
+    neo4j_argv_free(w.v);
+    return NULL;
+}
+
+char **neo4j_split(const char *template_, const char *database)
+{
+    return neo4j_split_what(NULL, template_, database);
+}
+
+/* ---------------------------------------------------------------- child */
+
+typedef struct {
+    char buf[LOG_LINE_MAX + 1];
+    size_t n;
+    int skipping; /* the rest of an over-long line is dropped */
+} linebuf;
+
+typedef enum { ST_OK, ST_BROKEN, ST_INPUT_CLOSED } child_state;
+
+struct neo4j_child {
+    char what[64];
+    char database[DB_NAME_MAX + 1];
+    pid_t pid;
+    int reaped, status;
+    neo4j_pipe mode;
+    int out_fd;          /* stdout: data (READ_STDOUT) or logged (NO_PIPE) */
+    int in_fd;           /* stdin (WRITE_STDIN) */
+    int err_fd;          /* stderr, always logged */
+    int64_t deadline_ms; /* CLOCK_MONOTONIC; 0 = none */
+    long timeout_s;
+    unsigned long reads;
+    unsigned long long written;
+    linebuf err_lb, out_lb;
+    char last[KEEP_LINES][KEEP_LINE_MAX];
+    unsigned n_last;
+    int db_missing;
+    /* BROKEN: a read/write failed (timeout, signal, I/O): finish kills the
+     * child and reports SAVED.  INPUT_CLOSED: the child stopped reading its
+     * stdin; finish waits for it and classifies its exit. */
+    child_state state;
+    err_kind saved_kind;
+    char saved[512];
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* Milliseconds until the deadline, -1 when there is none. */
+static long left_ms(const neo4j_child *c)
+{
+    if (!c->deadline_ms)
+        return -1;
+    int64_t left = c->deadline_ms - now_ms();
+    return left > 0 ? (long)left : 0;
+}
+
+static const char *sig_name(int sig)
+{
+    switch (sig) {
+    case SIGINT:
+        return "SIGINT";
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGKILL:
+        return "SIGKILL";
+    case SIGPIPE:
+        return "SIGPIPE";
+    case SIGSEGV:
+        return "SIGSEGV";
+    case SIGABRT:
+        return "SIGABRT";
+    case SIGHUP:
+        return "SIGHUP";
+    default:
+        return "signal";
+    }
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+static void keep_line(neo4j_child *c, const char *line)
+{
+    if (!*line)
+        return;
+    if (c->n_last == KEEP_LINES) {
+        memmove(c->last[0], c->last[1], sizeof c->last[0] * (KEEP_LINES - 1));
+        c->n_last--;
+    }
+    /* Cut, not formatted: long lines are expected here. */
+    size_t n = strnlen(line, KEEP_LINE_MAX - 1);
+    memcpy(c->last[c->n_last], line, n);
+    c->last[c->n_last++][n] = '\0';
+}
+
+static void emit_line(neo4j_child *c, linebuf *lb, int is_err, int cut)
+{
+    char *s = lb->buf;
+    size_t n = lb->n;
+    while (n && (s[n - 1] == '\r' || s[n - 1] == ' '))
+        n--;
+    s[n] = '\0';
+    /* The child's bytes go to a terminal or syslog: no control sequences. */
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            s[i] = '?';
+    log_info("neo4j: %s: %s%s", c->what, s, cut ? " [...]" : "");
+    if (is_err) {
+        if (strcasestr(s, "database does not exist"))
+            c->db_missing = 1;
+        keep_line(c, s);
+    }
+    lb->n = 0;
+}
+
+static void feed_lines(neo4j_child *c, linebuf *lb, const char *data, size_t n, int is_err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (data[i] == '\n') {
+            if (!lb->skipping)
+                emit_line(c, lb, is_err, 0);
+            lb->skipping = 0;
+            lb->n = 0;
+        } else if (lb->skipping) {
+            continue;
+        } else if (lb->n < LOG_LINE_MAX) {
+            lb->buf[lb->n++] = data[i];
+        } else {
+            emit_line(c, lb, is_err, 1);
+            lb->skipping = 1;
+        }
+    }
+}
+
+/* Read what is available on a logged fd; at EOF flush and close it. */
+static void drain_log(neo4j_child *c, int *fd, linebuf *lb, int is_err)
+{
+    char buf[4096];
+    for (int i = 0; *fd >= 0 && i < 64; i++) {
+        ssize_t n = read(*fd, buf, sizeof buf);
+        if (n > 0) {
+            feed_lines(c, lb, buf, (size_t)n, is_err);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        /* EOF or a read error: either way nothing more will come. */
+        if (lb->n && !lb->skipping)
+            emit_line(c, lb, is_err, 0);
+        close_fd(fd);
+    }
+}
+
+static void drain_all(neo4j_child *c)
+{
+    drain_log(c, &c->err_fd, &c->err_lb, 1);
+    if (c->mode == NEO4J_NO_PIPE)
+        drain_log(c, &c->out_fd, &c->out_lb, 0);
+}
+
+static int try_reap(neo4j_child *c, int flags)
+{
+    if (c->reaped)
+        return 1;
+    for (;;) {
+        pid_t r = waitpid(c->pid, &c->status, flags);
+        if (r == c->pid) {
+            c->reaped = 1;
+            return 1;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) { /* ECHILD: someone else reaped it; treat as gone */
+            c->reaped = 1;
+            c->status = 0xff00; /* unknown: reported as exit 255 */
+            return 1;
+        }
+        return 0;
+    }
+}
+
+/* SIGTERM to the whole group, SIGKILL after the grace; reaps the leader.
+ * Never touches the current error. */
+static void kill_group(neo4j_child *c)
+{
+    int saved_errno = errno;
+    if (!c->reaped || kill(-c->pid, 0) == 0) {
+        kill(-c->pid, SIGTERM);
+        int64_t until = now_ms() + kill_grace_ms;
+        for (;;) {
+            try_reap(c, WNOHANG);
+            if (c->reaped && kill(-c->pid, 0) < 0)
+                break;
+            if (now_ms() >= until) {
+                kill(-c->pid, SIGKILL);
+                try_reap(c, 0);
+                break;
+            }
+            sleep_ms(10);
+        }
+    }
+    errno = saved_errno;
+}
+
+static void save_error(neo4j_child *c)
+{
+    c->state = ST_BROKEN;
+    c->saved_kind = err_get_kind() ? err_get_kind() : ERR_FAIL;
+    snprintf(c->saved, sizeof c->saved, "%s", err_msg());
+}
+
+static int timed_out(neo4j_child *c)
+{
+    kill_group(c);
+    err_set(ERR_FAIL, "%s timed out after %ld s (command_timeout)", c->what, c->timeout_s);
+    save_error(c);
+    return -1;
+}
+
+static int interrupted(neo4j_child *c)
+{
+    int sig = signals_pending();
+    err_set(ERR_FAIL, "%s interrupted by %s", c->what, sig_name(sig));
+    save_error(c);
+    return -1;
+}
+
+/* Wait until FD is ready for EVENTS, logging child output meanwhile; FD -1:
+ * one short round of logging only.  1 ready (or round done), 0 nothing left
+ * to wait for, -1 on timeout or (with HONOUR_SIGNALS) a pending signal. */
+static int wait_ready(neo4j_child *c, int fd, short events, int honour_signals)
+{
+    for (;;) {
+        if (honour_signals && signals_pending())
+            return interrupted(c);
+        long left = left_ms(c);
+        if (left == 0)
+            return timed_out(c);
+        struct pollfd pf[3];
+        int n = 0, ifd = -1, ierr = -1, iout = -1;
+        if (fd >= 0) {
+            ifd = n;
+            pf[n++] = (struct pollfd){.fd = fd, .events = events};
+        }
+        if (c->err_fd >= 0) {
+            ierr = n;
+            pf[n++] = (struct pollfd){.fd = c->err_fd, .events = POLLIN};
+        }
+        if (c->mode == NEO4J_NO_PIPE && c->out_fd >= 0) {
+            iout = n;
+            pf[n++] = (struct pollfd){.fd = c->out_fd, .events = POLLIN};
+        }
+        if (n == 0)
+            return 0;
+        int slice = fd >= 0 ? POLL_SLICE_MS : 50;
+        if (left >= 0 && left < slice)
+            slice = (int)left;
+        int r = poll(pf, (nfds_t)n, slice);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            err_sys(ERR_FAIL, errno, "%s: poll", c->what);
+            save_error(c);
+            return -1;
+        }
+        if (ierr >= 0 && pf[ierr].revents)
+            drain_log(c, &c->err_fd, &c->err_lb, 1);
+        if (iout >= 0 && pf[iout].revents)
+            drain_log(c, &c->out_fd, &c->out_lb, 0);
+        if ((ifd >= 0 && pf[ifd].revents) || fd < 0)
+            return 1;
+    }
+}
+
+/* argv[0] as a path to execute, searched in PATH before fork() so the child
+ * only calls async-signal-safe functions. */
+static char *resolve_program(const char *what, const char *name)
+{
+    if (strchr(name, '/')) {
+        if (access(name, X_OK) < 0) {
+            err_sys(ERR_FAIL, errno, "%s: cannot run '%s'", what, name);
+            return NULL;
+        }
+        return strdup(name);
+    }
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    for (const char *p = path;; p++) {
+        const char *e = strchr(p, ':');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char cand[PATH_MAX];
+        int n = len ? snprintf(cand, sizeof cand, "%.*s/%s", (int)len, p, name)
+                    : snprintf(cand, sizeof cand, "./%s", name);
+        struct stat st;
+        if (n > 0 && (size_t)n < sizeof cand && stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
+            access(cand, X_OK) == 0)
+            return strdup(cand);
+        if (!e)
+            break;
+        p = e;
+    }
+    err_set(ERR_FAIL, "%s: cannot run '%s': not found in PATH", what, name);
+    return NULL;
+}
+
+/* environ with NEO4J_OFFSITE_DATABASE set (or removed when DATABASE is
+ * NULL, so a stale value from our own environment is not passed on). */
+static char **build_env(const char *database, char **var)
+{
+    size_t n = 0, klen = strlen(ENV_DATABASE);
+    for (char **e = environ; e && *e; e++)
+        n++;
+    char **env = calloc(n + 2, sizeof *env);
+    if (!env)
+        return NULL;
+    size_t k = 0;
+    for (char **e = environ; e && *e; e++)
+        if (!(strncmp(*e, ENV_DATABASE, klen) == 0 && (*e)[klen] == '='))
+            env[k++] = *e;
+    *var = NULL;
+    if (database) {
+        if (asprintf(var, "%s=%s", ENV_DATABASE, database) < 0) {
+            free(env);
+            return NULL;
+        }
+        env[k++] = *var;
+    }
+    env[k] = NULL;
+    return env;
+}
+
+static int set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* In the child: put FROM on TARGET without the close-on-exec flag. */
+static void child_fd(int from, int target)
+{
+    if (from == target)
+        fcntl(target, F_SETFD, 0);
+    else
+        dup2(from, target);
+}
+
+neo4j_child *neo4j_spawn(const char *what, const char *template_, const char *database,
+                         neo4j_pipe pipe_mode, long timeout_s)
+{
+    neo4j_child *c = NULL;
+    char **argv = NULL, **env = NULL, *env_var = NULL, *prog = NULL;
+    int errp[2] = {-1, -1}, outp[2] = {-1, -1}, inp[2] = {-1, -1}, execp[2] = {-1, -1};
+    int devnull = -1;
+
+    if (!what)
+        what = "command";
+    argv = neo4j_split_what(what, template_, database);
+    if (!argv)
+        goto fail;
+    prog = resolve_program(what, argv[0]);
+    if (!prog)
+        goto fail;
+    env = build_env(database, &env_var);
+    c = calloc(1, sizeof *c);
+    if (!env || !c) {
+        err_set(ERR_FAIL, "out of memory");
+        goto fail;
+    }
+    snprintf(c->what, sizeof c->what, "%s", what);
+    snprintf(c->database, sizeof c->database, "%s", database ? database : "");
+    c->mode = pipe_mode;
+    c->out_fd = c->in_fd = c->err_fd = -1;
+    c->timeout_s = timeout_s > 0 ? timeout_s : 0;
+
+    if (pipe2(errp, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0 || pipe2(execp, O_CLOEXEC) < 0 ||
+        (pipe_mode == NEO4J_WRITE_STDIN && pipe2(inp, O_CLOEXEC) < 0)) {
+        err_sys(ERR_FAIL, errno, "%s: pipe", what);
+        goto fail;
+    }
+    if (pipe_mode != NEO4J_WRITE_STDIN && (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+        err_sys(ERR_FAIL, errno, "%s: /dev/null", what);
+        goto fail;
+    }
+
+    pid_t pid = fork();
+    if (pid < 0) {
+        err_sys(ERR_FAIL, errno, "%s: fork", what);
+        goto fail;
+    }
+    if (pid == 0) {
+        /* Child: async-signal-safe calls only. */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL); /* ignored dispositions survive exec */
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        setpgid(0, 0);
+        /* Lift the fds above 2 first so no dup2 clobbers a source. */
+        int in = fcntl(pipe_mode == NEO4J_WRITE_STDIN ? inp[0] : devnull, F_DUPFD_CLOEXEC, 3);
+        int out = fcntl(outp[1], F_DUPFD_CLOEXEC, 3);
+        int er = fcntl(errp[1], F_DUPFD_CLOEXEC, 3);
+        if (in >= 0 && out >= 0 && er >= 0) {
+            child_fd(in, 0);
+            child_fd(out, 1);
+            child_fd(er, 2);
+            execve(prog, argv, env);
+        }
+        int e = errno;
+        ssize_t wr = write(execp[1], &e, sizeof e);
+        (void)wr;
+        _exit(127);
+    }
+    c->pid = pid;
+    setpgid(pid, pid); /* also here: kill(-pid) must work as soon as we return */
+    close_fd(&execp[1]);
+    close_fd(&errp[1]);
+    close_fd(&outp[1]);
+    close_fd(&inp[0]);
+    close_fd(&devnull);
+    c->err_fd = errp[0];
+    c->out_fd = outp[0];
+    c->in_fd = inp[1];
+    errp[0] = outp[0] = inp[1] = -1;
+
+    int child_errno = 0;
+    ssize_t got;
+    while ((got = read(execp[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR)
+        ;
+    close_fd(&execp[0]);
+    if (got == (ssize_t)sizeof child_errno) {
+        err_sys(ERR_FAIL, child_errno, "%s: cannot run '%s'", what, prog);
+        try_reap(c, 0);
+        goto fail;
+    }
+    if (set_nonblock(c->err_fd) < 0 || set_nonblock(c->out_fd) < 0 ||
+        (c->in_fd >= 0 && set_nonblock(c->in_fd) < 0)) {
+        err_sys(ERR_FAIL, errno, "%s: fcntl", what);
+        kill_group(c);
+        goto fail;
+    }
+    if (c->timeout_s)
+        c->deadline_ms = now_ms() + (int64_t)c->timeout_s * 1000;
+    log_debug("neo4j: %s: started %s (pid %d)", what, prog, (int)pid);
+    neo4j_argv_free(argv);
+    free(env);
+    free(env_var);
+    free(prog);
+    return c;
+
+fail:
+    for (int i = 0; i < 2; i++) {
+        close_fd(&errp[i]);
+        close_fd(&outp[i]);
+        close_fd(&inp[i]);
+        close_fd(&execp[i]);
+    }
+    close_fd(&devnull);
+    if (c) {
+        close_fd(&c->err_fd);
+        close_fd(&c->out_fd);
+        close_fd(&c->in_fd);
+    }
+    free(c);
+    neo4j_argv_free(argv);
+    free(env);
+    free(env_var);
+    free(prog);
+    return NULL;
+}
+
+pid_t neo4j_pid(const neo4j_child *c)
+{
+    return c ? c->pid : -1;
+}
+
+static int refail(const neo4j_child *c)
+{
+    return err_set(c->saved_kind, "%s", c->saved);
+}
+
+ssize_t neo4j_read(neo4j_child *c, void *buf, size_t len)
+{
+    if (c->state == ST_BROKEN)
+        return refail(c);
+    if (c->mode != NEO4J_READ_STDOUT)
+        return err_set(ERR_FAIL, "%s: stdout is not piped", c->what);
+    if (c->out_fd < 0)
+        return 0;
+    if (signals_pending())
+        return interrupted(c);
+    if (left_ms(c) == 0)
+        return timed_out(c);
+    /* While stdout flows freely poll() is skipped: keep stderr moving too. */
+    if (++c->reads % DRAIN_EVERY_READS == 0)
+        drain_log(c, &c->err_fd, &c->err_lb, 1);
+    for (;;) {
+        ssize_t n = read(c->out_fd, buf, len);
+        if (n > 0)
+            return n;
+        if (n == 0) {
+            close_fd(&c->out_fd);
+            return 0;
+        }
+        if (errno == EINTR) {
+            if (signals_pending())
+                return interrupted(c);
+            continue;
+        }
+        if (errno != EAGAIN) {
+            err_sys(ERR_FAIL, errno, "%s: reading its output", c->what);
+            save_error(c);
+            return -1;
+        }
+        int r = wait_ready(c, c->out_fd, POLLIN, 1);
+        if (r < 0)
+            return -1;
+    }
+}
+
+int neo4j_write(neo4j_child *c, const void *buf, size_t len)
+{
+    const char *p = buf;
+    size_t off = 0;
+    int rc = 0, epipe = 0;
+
+    if (c->state != ST_OK)
+        return c->state == ST_BROKEN ? refail(c)
+                                     : err_set(ERR_FAIL, "%s stopped reading its input", c->what);
+    if (c->mode != NEO4J_WRITE_STDIN || c->in_fd < 0)
+        return err_set(ERR_FAIL, "%s: stdin is not piped", c->what);
+
+    /* A reader that went away must give EPIPE, not kill us, even when the
+     * caller did not install signals_install()'s SIG_IGN. */
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+
+    while (off < len) {
+        if (signals_pending()) {
+            rc = interrupted(c);
+            break;
+        }
+        if (left_ms(c) == 0) {
+            rc = timed_out(c);
+            break;
+        }
+        ssize_t n = write(c->in_fd, p + off, len - off);
+        if (n > 0) {
+            off += (size_t)n;
+            c->written += (unsigned long long)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            if (wait_ready(c, c->in_fd, POLLOUT, 1) < 0) {
+                rc = -1;
+                break;
+            }
+            continue;
+        }
+        if (n < 0 && errno == EPIPE) {
+            epipe = 1;
+            c->state = ST_INPUT_CLOSED;
+            close_fd(&c->in_fd);
+            rc = err_set(ERR_FAIL, "%s stopped reading its input after %llu bytes", c->what,
+                         c->written);
+            break;
+        }
+        rc = err_sys(ERR_FAIL, errno, "%s: writing its input", c->what);
+        save_error(c);
+        break;
+    }
+
+    if (epipe && !was_pending) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+static void free_child(neo4j_child *c)
+{
+    close_fd(&c->err_fd);
+    close_fd(&c->out_fd);
+    close_fd(&c->in_fd);
+    free(c);
+}
+
+void neo4j_kill(neo4j_child *c)
+{
+    if (!c)
+        return;
+    kill_group(c);
+    free_child(c);
+}
+
+/* The kept stderr lines for a message, skipping Neo4j's generic hint. */
+static void describe_stderr(const neo4j_child *c, char *out, size_t size)
+{
+    out[0] = '\0';
+    const char *pick[2] = {NULL, NULL};
+    int k = 0;
+    for (int i = (int)c->n_last - 1; i >= 0 && k < 2; i--) {
+        if (strstr(c->last[i], "Run with") && strstr(c->last[i], "--verbose"))
+            continue;
+        pick[k++] = c->last[i];
+    }
+    if (k == 2)
+        snprintf(out, size, ": %s / %s", pick[1], pick[0]);
+    else if (k == 1)
+        snprintf(out, size, ": %s", pick[0]);
+}
+
+int neo4j_finish(neo4j_child *c)
+{
+    if (!c)
+        return 0;
+    if (c->state == ST_BROKEN) {
+        kill_group(c);
+        drain_all(c);
+        last_db_missing = c->db_missing;
+        refail(c);
+        free_child(c);
+        return -1;
+    }
+    close_fd(&c->in_fd); /* EOF: a load sees the end of its input */
+    if (c->mode == NEO4J_READ_STDOUT)
+        close_fd(&c->out_fd);
+
+    long nap = 5;
+    while (!try_reap(c, WNOHANG)) {
+        long left = left_ms(c);
+        if (left == 0) {
+            timed_out(c);
+            last_db_missing = c->db_missing;
+            free_child(c);
+            return -1;
+        }
+        /* The child's output may stay open after it exits (a daemon it
+         * started): poll it, but decide by the exit of the child itself. */
+        if (c->err_fd >= 0 || (c->mode == NEO4J_NO_PIPE && c->out_fd >= 0)) {
+            if (wait_ready(c, -1, 0, 0) < 0 && c->state == ST_BROKEN) {
+                last_db_missing = c->db_missing;
+                free_child(c);
+                return -1;
+            }
+        } else {
+            sleep_ms(left >= 0 && left < nap ? left : nap);
+            if (nap < 50)
+                nap *= 2;
+        }
+    }
+    /* Collect what the child wrote just before exiting, without waiting for
+     * an EOF that a background process holding the pipe may never send. */
+    drain_all(c);
+    if (c->err_lb.n && !c->err_lb.skipping)
+        emit_line(c, &c->err_lb, 1, 0);
+    if (c->out_lb.n && !c->out_lb.skipping)
+        emit_line(c, &c->out_lb, 0, 0);
+
+    char detail[2 * KEEP_LINE_MAX + 8];
+    describe_stderr(c, detail, sizeof detail);
+    int rc = 0;
+    last_db_missing = 0;
+    if (WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0) {
+        if (c->state == ST_INPUT_CLOSED)
+            rc = err_set(ERR_FAIL, "%s exited (0) before reading all its input (%llu bytes taken)",
+                         c->what, c->written);
+    } else if (WIFEXITED(c->status)) {
+        last_db_missing = c->db_missing;
+        if (c->db_missing)
+            rc = err_set(ERR_FAIL, "%s failed (exit %d): database '%s' does not exist%s", c->what,
+                         WEXITSTATUS(c->status), c->database, detail);
+        else
+            rc =
+                err_set(ERR_FAIL, "%s failed (exit %d)%s", c->what, WEXITSTATUS(c->status), detail);
+    } else if (WIFSIGNALED(c->status)) {
+        last_db_missing = c->db_missing;
+        rc = err_set(ERR_FAIL, "%s killed by signal %d (%s)%s", c->what, WTERMSIG(c->status),
+                     sig_name(WTERMSIG(c->status)), detail);
+    }
+    free_child(c);
+    return rc;
+}
+
+int neo4j_run(const char *what, const char *template_, const char *database, long timeout_s)
+{
+    if (!template_)
+        return 0;
+    const char *p = template_;
+    while (is_blank(*p))
+        p++;
+    if (!*p)
+        return 0;
+    neo4j_child *c = neo4j_spawn(what, template_, database, NEO4J_NO_PIPE, timeout_s);
+    if (!c)
+        return -1;
+    return neo4j_finish(c);
+}
