@@ -43,7 +43,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* The reference text promises 199 characters per line (inih's buffer). */
+/* The reference text promises 198 characters per line (inih's buffer). */
 _Static_assert(INI_MAX_LINE == 200, "update the line limit in reference_intro");
 
 /* The reason given for a value whose quotes do not balance. */
@@ -426,6 +426,12 @@ static int store_value(const config_key *k, const char *raw, char *base, char *w
         }
         /* fall through */
     case CONFIG_T_STRING:
+        if (!*v && !(k->def && !*k->def)) {
+            /* "" would pass for a required key; only keys whose default is
+             * empty (prefix) take it. */
+            snprintf(why, whylen, "empty value (leave the value out to unset the key)");
+            goto fail;
+        }
         if (k->check && *v && k->check(v, why, whylen) < 0)
             goto fail;
         *(char **)field = v;
@@ -683,23 +689,26 @@ static int section_header(pstate *st, char *start, int line)
 static char *hand_over(pstate *st, char *str, int num, const char *out, size_t len, const char *key,
                        int cont)
 {
-    if (num < 2 || len + 1 > (size_t)num) {
+    if (num < 3 || len + 2 > (size_t)num) {
         const psection *sec = st->nsecs ? &st->secs[st->nsecs - 1] : NULL;
         if (cont)
             st_fail(st, st->lineno, sec, key,
                     "line too long: this continuation line holds %zu characters, at most %d "
                     "fit; split it over more indented lines",
-                    len - 1, num - 2);
+                    len - 1, num - 3);
         else
             st_fail(st, st->lineno, sec, key,
                     "line too long: key and value take %zu characters, at most %d fit; "
                     "continue the value on indented lines below the key (joined with one "
                     "space)",
-                    len, num - 1);
+                    len, num - 2);
         return NULL;
     }
     memcpy(str, out, len);
-    str[len] = '\0';
+    /* Always end with '\n': a libinih with ini_allow_realloc set would take a
+     * full buffer without it as a partial line and read on. */
+    str[len] = '\n';
+    str[len + 1] = '\0';
     return str;
 }
 
@@ -959,7 +968,6 @@ static int resolve_types(pstate *st)
         psection *sec = &st->secs[i];
         if (sec->kind != CONFIG_SEC_REMOTE)
             continue;
-        size_t ki = (size_t)(tk - config_key_table);
         const pentry *te = NULL;
         for (size_t j = 0; j < st->nents; j++) {
             if (st->ents[j].sec == i && st->ents[j].key == tk)
@@ -978,7 +986,6 @@ static int resolve_types(pstate *st)
             return -1;
         }
         free(v);
-        (void)ki;
     }
     return 0;
 }
@@ -1249,8 +1256,10 @@ int config_require(const config *cfg, const char *section, const char *key, cons
         while (*p == ' ')
             p++;
         size_t len = strlen(p);
-        if (len >= 2 && p[0] == '"' && p[len - 1] == '"')
-            p++, len -= 2;
+        if (len >= 2 && p[0] == '"' && p[len - 1] == '"') {
+            p++;
+            len -= 2;
+        }
         char rname[72];
         snprintf(rname, sizeof rname, "%.*s", (int)len, p);
         const config_remote *r = config_remote_find(cfg, rname);
@@ -1310,7 +1319,7 @@ static const char *const reference_intro[] = {
     "  value wholly enclosed in one pair of quotes is unquoted, except for templates,",
     "  which keep their quotes for the command splitter. Quotes must balance: write a",
     "  value holding an apostrophe in double quotes (`\"/mnt/bob's disk\"`).",
-    "- Long values: a line may hold at most 199 characters of key and value (comments",
+    "- Long values: a line may hold at most 198 characters of key and value (comments",
     "  and indentation do not count); a longer line is refused, never cut. Continue a",
     "  value on the following lines, indented by at least one space or tab; the pieces",
     "  are joined with one space. A blank or comment line ends the value.",

@@ -121,7 +121,7 @@ static void test_defaults(void **state)
                 "[remote \"b\"]\ntype = sftp\nhost = h\nuser = u\nidentity_file = /i\n"
                 "known_hosts = /k\npath = /p\n"
                 "[remote \"c\"]\ntype = s3\nendpoint = http://127.0.0.1:7480\nregion = r\n"
-                "bucket = bkt\n",
+                "bucket = bkt\nprefix = \"\"\n",
                 CFG_CMD_LIST);
     assert_int_equal(c->n_remotes, 3);
     assert_string_equal(c->remotes[0].name, "a");
@@ -319,6 +319,14 @@ static void test_values(void **state)
     assert_int_equal(c->retention.keep_days, 7);
     config_free(c);
 
+    /* Spaces inside the brackets and a comment after them; tabs in values. */
+    c = load_ok("[ retention ]   ; policy\n[remote \"n\"] # the NAS\ntype\t=\tlocal\n"
+                "path = /mnt/a\tb\n",
+                0);
+    assert_int_equal(c->section_line[CONFIG_SEC_RETENTION], 1);
+    assert_string_equal(c->remotes[0].path, "/mnt/a\tb");
+    config_free(c);
+
     /* CRLF line ends and a UTF-8 byte order mark. */
     c = load_ok("\xEF\xBB\xBF[retention]\r\nkeep_days = 12\r\nmin_keep = 4 ; c\r\n", 0);
     assert_int_equal(c->retention.keep_days, 12);
@@ -408,12 +416,13 @@ static void test_continuation(void **state)
     config_free(c);
 }
 
-/* inih's buffer holds INI_MAX_LINE bytes: key=value up to INI_MAX_LINE - 1
- * characters pass whole; one more is refused, never cut. */
+/* inih's buffer holds INI_MAX_LINE bytes, and we hand it key=value plus
+ * "\n\0": up to INI_MAX_LINE - 2 characters pass whole; one more is refused,
+ * never cut. */
 static void test_long_line(void **state)
 {
     (void)state;
-    int limit = INI_MAX_LINE - 1;
+    int limit = INI_MAX_LINE - 2;
     const char *key = "dump_command";
     int vlen = limit - (int)strlen(key) - 1;
     char value[512], text[1024];
@@ -545,6 +554,8 @@ static void test_error_values(void **state)
                ":2: [keys] public_key: \"~/archive.pub\": '~' is not expanded, write the full "
                "path");
     expect_err("[local]\ndirectory = \"\"\n", 0, ":2: [local] directory: empty path");
+    expect_err("[remote \"s\"]\ntype = s3\nregion = ''\n", 0,
+               ":3: [remote \"s\"] region: empty value (leave the value out to unset the key)");
     expect_err_prefix("[local]\nname_prefix = a/b\n", 0,
                       ":2: [local] name_prefix: \"a/b\": only letters, digits");
     expect_err("[neo4j]\ndatabase = neo4j,, system\n", 0,
@@ -563,6 +574,12 @@ static void test_error_values(void **state)
                       ":2: [local] directory: unbalanced ' quote");
     expect_err_prefix("[neo4j]\nstop_command = sh -c 'a\n# comment ends the value\n  b'\n", 0,
                       ":2: [neo4j] stop_command: unbalanced ' quote");
+    expect_err_prefix("[neo4j]\nstop_command = sh -c \"a\n\n", 0,
+                      ":2: [neo4j] stop_command: unbalanced \" quote");
+    expect_err_prefix("[neo4j]\nstop_command = sh -c 'a ; b\n  c\n[local]\n", 0,
+                      ":2: [neo4j] stop_command: unbalanced ' quote");
+    expect_err_prefix("[neo4j]\ncheck_command = echo \"x\n", 0,
+                      ":2: [neo4j] check_command: unbalanced \" quote");
 }
 
 static void test_error_required(void **state)
