@@ -88,10 +88,16 @@ typedef struct config {
     config_notify notify;
     config_remote *remotes; /* in file order */
     size_t n_remotes;
+    /* Line of the [general] [neo4j] [local] [retention] [keys] [notify]
+     * headers, in that order; 0 when the section is absent (for messages). */
+    int section_line[6];
 } config;
 
 /* Parse and validate PATH; check the keys that command CMD (a CFG_CMD_* bit,
- * 0 for none) requires.  NULL with ERR_USAGE set on any error. */
+ * 0 for none) requires.  NULL with ERR_USAGE set on any error, the message
+ * shaped "FILE:LINE: [section] key: reason".  Unset keys get their defaults;
+ * optional keys without a default stay NULL (lists: count 0), and a remote's
+ * keys for other remote types stay NULL / 0. */
 config *config_load(const char *path, unsigned cmd);
 void config_free(config *cfg);
 
@@ -106,8 +112,12 @@ int config_require(const config *cfg, const char *section, const char *key, cons
 /* Write the key reference (Markdown) generated from the table. */
 void config_write_reference(FILE *out);
 
-/* Parse "6h", "30m", "90s", "2d", "45" (seconds) / "8MiB", "5MB", "1024"
- * (bytes); 0 on success. */
+/* Name of a CFG_CMD_* bit ("backup"), "" for none. */
+const char *config_cmd_name(unsigned cmd);
+
+/* Parse "6h", "30m", "90s", "2d", "1w", "1h30m", "45" (seconds) / "8MiB",
+ * "8M", "5MB" (decimal), "1024" (bytes); 0 on success, -1 (no err set) on a
+ * malformed or overflowing value. */
 int config_parse_duration(const char *s, long *out);
 int config_parse_size(const char *s, uint64_t *out);
 
