@@ -16,12 +16,13 @@
 #include "err.h"
 
 /* A key file is a few hundred bytes; anything much larger is not one. */
-#define KEYFILE_MAX 4096
+#define KEYFILE_MAX    4096
 #define PASSPHRASE_MAX 1024
 
-#define SALT_BYTES 16 /* crypto_pwhash_SALTBYTES */
+#define SALT_BYTES       16 /* crypto_pwhash_SALTBYTES */
 #define WRAP_NONCE_BYTES crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-#define WRAP_BYTES (SALT_BYTES + 8 + 8 + WRAP_NONCE_BYTES + 32 + crypto_aead_xchacha20poly1305_ietf_ABYTES)
+#define WRAP_BYTES                                                                                 \
+    (SALT_BYTES + 8 + 8 + WRAP_NONCE_BYTES + 32 + crypto_aead_xchacha20poly1305_ietf_ABYTES)
 
 /* Sanity bounds on the Argon2id cost read from a wrapped file: a corrupt
  * file must not make us allocate terabytes or spin for hours. */
@@ -396,8 +397,9 @@ keys_secret *keys_load_secret(const char *path, keys_kind kind)
     } else if (strcmp(label, ki->wrapped_label) == 0) {
         wrapped = 1;
     } else {
-        err_set(ERR_USAGE, "%s holds a %s key, expected %s (or %s): give the %s secret key (%s.key)",
-                path, label, ki->key_label, ki->wrapped_label, ki->what, ki->file);
+        err_set(ERR_USAGE,
+                "%s holds a %s key, expected %s (or %s): give the %s secret key (%s.key)", path,
+                label, ki->key_label, ki->wrapped_label, ki->what, ki->file);
         goto fail;
     }
     raw = sodium_malloc(WRAP_BYTES);
@@ -583,8 +585,7 @@ int keys_generate(const char *dir, const char *passphrase_file, keys_public *arc
 
     char existing[64] = "";
     for (int i = 0; i < 4; i++) {
-        if ((size_t)snprintf(paths[i], sizeof paths[i], "%s/%s", dir, names[i]) >=
-            sizeof paths[i])
+        if ((size_t)snprintf(paths[i], sizeof paths[i], "%s/%s", dir, names[i]) >= sizeof paths[i])
             return err_set(ERR_USAGE, "path too long: %s/%s", dir, names[i]);
         if (lstat(paths[i], &st) == 0 || errno != ENOENT) {
             if (existing[0])

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define KEYS_ID_BYTES 8
-#define KEYS_ID_HEX (2 * KEYS_ID_BYTES + 1)
+#define KEYS_ID_HEX   (2 * KEYS_ID_BYTES + 1)
 
 /* Environment variable naming a file that holds the passphrase. */
 #define KEYS_PASSPHRASE_ENV "NEO4J_OFFSITE_PASSPHRASE_FILE"

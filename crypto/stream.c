@@ -9,21 +9,19 @@
 #include "err.h"
 
 #define FORMAT_VERSION 1
-#define OFF_VERSION 8
-#define OFF_HLEN 10
-#define OFF_CHUNK 12
-#define OFF_KEYID 16
-#define OFF_SEALED 24
-#define OFF_SSHDR (OFF_SEALED + SEALED_BYTES)
-#define SEALED_BYTES (crypto_box_SEALBYTES + crypto_secretstream_xchacha20poly1305_KEYBYTES)
+#define OFF_VERSION    8
+#define OFF_HLEN       10
+#define OFF_CHUNK      12
+#define OFF_KEYID      16
+#define OFF_SEALED     24
+#define OFF_SSHDR      (OFF_SEALED + SEALED_BYTES)
+#define SEALED_BYTES   (crypto_box_SEALBYTES + crypto_secretstream_xchacha20poly1305_KEYBYTES)
 
 static const uint8_t magic[8] = {0x89, 'N', '4', 'J', 'O', 'F', 'S', '\n'};
 
-_Static_assert(OFF_SSHDR + crypto_secretstream_xchacha20poly1305_HEADERBYTES ==
-                   STREAM_HEADER_SIZE,
+_Static_assert(OFF_SSHDR + crypto_secretstream_xchacha20poly1305_HEADERBYTES == STREAM_HEADER_SIZE,
                "header layout must add up to 128 bytes");
-_Static_assert(crypto_secretstream_xchacha20poly1305_ABYTES == STREAM_TAG_BYTES,
-               "chunk overhead");
+_Static_assert(crypto_secretstream_xchacha20poly1305_ABYTES == STREAM_TAG_BYTES, "chunk overhead");
 
 typedef crypto_secretstream_xchacha20poly1305_state ss_state;
 
@@ -60,8 +58,8 @@ static int check_header(const uint8_t *h, size_t len, uint32_t *chunk_size)
                        version, FORMAT_VERSION);
     uint16_t hlen = get_be16(h + OFF_HLEN);
     if (hlen != STREAM_HEADER_SIZE)
-        return err_set(ERR_INTEGRITY, "archive header length %u is invalid for version %d",
-                       hlen, FORMAT_VERSION);
+        return err_set(ERR_INTEGRITY, "archive header length %u is invalid for version %d", hlen,
+                       FORMAT_VERSION);
     uint32_t cs = get_be32(h + OFF_CHUNK);
     if (cs < STREAM_CHUNK_MIN || cs > STREAM_CHUNK_MAX)
         return err_set(ERR_INTEGRITY, "archive chunk size %u is out of range (%u..%u)", cs,
@@ -92,7 +90,7 @@ struct stream_writer {
     void *ctx;
     uint8_t header[STREAM_HEADER_SIZE];
     size_t chunk;
-    uint8_t *in;  /* one buffered plaintext chunk */
+    uint8_t *in; /* one buffered plaintext chunk */
     size_t fill;
     uint8_t *out; /* chunk + tag */
     int first;    /* next chunk is the first: header as AD */
@@ -228,8 +226,8 @@ struct stream_reader {
     void *ctx;
     uint8_t header[STREAM_HEADER_SIZE];
     size_t hfill;
-    size_t chunk;     /* plaintext bytes per full chunk */
-    uint8_t *in;      /* one ciphertext chunk */
+    size_t chunk; /* plaintext bytes per full chunk */
+    uint8_t *in;  /* one ciphertext chunk */
     size_t fill;
     uint8_t *out;
     uint64_t offset;  /* archive byte offset of the chunk being filled */

@@ -14,7 +14,7 @@
 
 #include "keys.h"
 
-#define STREAM_CHUNK_SIZE (64u * 1024u) /* plaintext bytes per chunk, see FORMAT.md */
+#define STREAM_CHUNK_SIZE  (64u * 1024u) /* plaintext bytes per chunk, see FORMAT.md */
 #define STREAM_HEADER_SIZE 128u
 
 /* Receives output bytes; return 0, or -1 (with err set) to stop the stream. */
@@ -23,7 +23,7 @@ typedef int (*stream_sink)(void *ctx, const uint8_t *buf, size_t len);
 typedef struct stream_writer stream_writer;
 typedef struct stream_reader stream_reader;
 
-#define STREAM_CHUNK_MIN 1024u               /* bounds a reader accepts in a header */
+#define STREAM_CHUNK_MIN 1024u /* bounds a reader accepts in a header */
 #define STREAM_CHUNK_MAX (16u * 1024u * 1024u)
 #define STREAM_TAG_BYTES 17u /* ciphertext chunk = plaintext chunk + this */
 

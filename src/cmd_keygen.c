@@ -56,8 +56,8 @@ int cmd_keygen(int argc, char **argv, const cli_globals *g)
            "       it decrypts every archive%s\n",
            out, sep, pwfile ? " (passphrase-protected)" : "");
     printf("signing key id %s\n", sid);
-    printf("  %s%ssigning.key  -> backup hosts only ([keys] signing_key): signs manifests%s\n",
-           out, sep, pwfile ? " (passphrase-protected)" : "");
+    printf("  %s%ssigning.key  -> backup hosts only ([keys] signing_key): signs manifests%s\n", out,
+           sep, pwfile ? " (passphrase-protected)" : "");
     printf("  %s%ssigning.pub  -> restore hosts and auditors ([keys] verify_key)\n", out, sep);
     return 0;
 }

@@ -15,7 +15,7 @@
 #include "sign.h"
 
 #define CANON_FLAGS (JSON_SORT_KEYS | JSON_COMPACT)
-#define TIME_LEN 20 /* "2026-11-28T03:00:00Z" */
+#define TIME_LEN    20 /* "2026-11-28T03:00:00Z" */
 #define SIG_B64_LEN 88
 
 /* ---- helpers shared by both directions ---- */
@@ -34,8 +34,7 @@ static int check_text(const char *field, const char *s, size_t cap)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7f)
-            return err_set(ERR_INTEGRITY, "manifest field %s contains a control character",
-                           field);
+            return err_set(ERR_INTEGRITY, "manifest field %s contains a control character", field);
     }
     return 0;
 }
@@ -147,8 +146,7 @@ static json_t *build_object(const manifest *m)
     if (set_u64(o, "format_version", MANIFEST_FORMAT_VERSION) ||
         set_str(o, "tool_version", m->tool_version, sizeof m->tool_version) ||
         set_str(o, "database", m->database, sizeof m->database) ||
-        set_time(o, "dump_started", m->dump_started) ||
-        set_time(o, "dump_ended", m->dump_ended) ||
+        set_time(o, "dump_started", m->dump_started) || set_time(o, "dump_ended", m->dump_ended) ||
         set_str(o, "host", m->host, sizeof m->host) ||
         set_str(o, "archive", m->archive, sizeof m->archive) ||
         set_u64(o, "archive_size", m->archive_size) ||
@@ -226,9 +224,11 @@ fail:
 /* ---- reading ---- */
 
 static const char *const top_fields[] = {
-    "format_version",   "tool_version",   "database",  "dump_started",      "dump_ended",
-    "host",             "archive",        "archive_size", "archive_blake2b", "plaintext_size",
-    "plaintext_blake2b", "dump",          "chunk_size", "recipient_key_id", "signer_key_id",
+    "format_version", "tool_version",      "database",
+    "dump_started",   "dump_ended",        "host",
+    "archive",        "archive_size",      "archive_blake2b",
+    "plaintext_size", "plaintext_blake2b", "dump",
+    "chunk_size",     "recipient_key_id",  "signer_key_id",
     "signature",
 };
 static const char *const dump_fields[] = {"format", "neo4j_era", "files", "bytes"};
@@ -329,7 +329,8 @@ static json_t *parse_checked(const char *text, size_t len, manifest *m)
     if (get_u64(o, "format_version", "format_version", INT32_MAX, &v) != 0)
         goto fail;
     if (v != MANIFEST_FORMAT_VERSION) {
-        err_set(ERR_INTEGRITY, "manifest format_version %llu is not supported (this version reads %d)",
+        err_set(ERR_INTEGRITY,
+                "manifest format_version %llu is not supported (this version reads %d)",
                 (unsigned long long)v, MANIFEST_FORMAT_VERSION);
         goto fail;
     }
