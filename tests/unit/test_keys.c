@@ -100,8 +100,8 @@ static void test_keygen_files_and_load(void **state)
     assert_int_equal(stat(dir, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0700);
     const char *names[4] = {"archive.key", "archive.pub", "signing.key", "signing.pub"};
-    const char *labels[4] = {"\nN4O-ARCHIVE-KEY-1 ", "\nN4O-ARCHIVE-PUB-1 ",
-                             "\nN4O-SIGNING-KEY-1 ", "\nN4O-SIGNING-PUB-1 "};
+    const char *labels[4] = {"\nN4O-ARCHIVE-KEY-1 ", "\nN4O-ARCHIVE-PUB-1 ", "\nN4O-SIGNING-KEY-1 ",
+                             "\nN4O-SIGNING-PUB-1 "};
     for (int i = 0; i < 4; i++) {
         path_in(p, sizeof p, dir, names[i]);
         assert_int_equal(stat(p, &st), 0);

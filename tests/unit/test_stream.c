@@ -16,9 +16,9 @@
 #include "keys.h"
 #include "stream.h"
 
-#define C STREAM_CHUNK_SIZE
+#define C  STREAM_CHUNK_SIZE
 #define CC (STREAM_CHUNK_SIZE + STREAM_TAG_BYTES) /* ciphertext chunk */
-#define H STREAM_HEADER_SIZE
+#define H  STREAM_HEADER_SIZE
 
 static char tmpdir[256];
 static keys_public pub, other_pub;
@@ -309,9 +309,8 @@ static void test_truncation_and_appending(void **state)
     (void)state;
     make_damage_archive();
     /* at every chunk boundary, inside each chunk, inside the header */
-    size_t cuts[] = {0,          1,          H - 1,      H,          H + 1,      H + CC - 1,
-                     H + CC,     H + CC + 5, H + 2 * CC, H + 3 * CC, H + 3 * CC + 16,
-                     darch.len - 1};
+    size_t cuts[] = {0,      1,          H - 1,      H,          H + 1,           H + CC - 1,
+                     H + CC, H + CC + 5, H + 2 * CC, H + 3 * CC, H + 3 * CC + 16, darch.len - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         size_t cut = cuts[i];
         size_t whole = cut < H ? 0 : (cut - H) / CC;
@@ -484,8 +483,7 @@ static size_t craft(uint8_t *out, const size_t *lens, const unsigned char *tags,
     for (size_t i = 0; i < n; i++) {
         unsigned long long clen;
         crypto_secretstream_xchacha20poly1305_push(&st, out + off, &clen, zeros, lens[i],
-                                                   i == 0 ? out : NULL, i == 0 ? H : 0,
-                                                   tags[i]);
+                                                   i == 0 ? out : NULL, i == 0 ? H : 0, tags[i]);
         off += (size_t)clen;
     }
     return off;
