@@ -9,6 +9,7 @@
 
 #define SIGN_BYTES 64
 
+/* Sign MSG with the signing secret key (ERR_USAGE for an archive key). */
 int sign_detached(const keys_secret *signing, const uint8_t *msg, size_t len,
                   uint8_t sig[SIGN_BYTES]);
 

@@ -14,7 +14,7 @@
 
 #include "keys.h"
 
-#define STREAM_CHUNK_SIZE (64u * 1024u) /* plaintext bytes per chunk, see FORMAT.md */
+#define STREAM_CHUNK_SIZE  (64u * 1024u) /* plaintext bytes per chunk, see FORMAT.md */
 #define STREAM_HEADER_SIZE 128u
 
 /* Receives output bytes; return 0, or -1 (with err set) to stop the stream. */
@@ -23,16 +23,28 @@ typedef int (*stream_sink)(void *ctx, const uint8_t *buf, size_t len);
 typedef struct stream_writer stream_writer;
 typedef struct stream_reader stream_reader;
 
-/* Start an archive for RECIPIENT; the header is emitted at once. */
+#define STREAM_CHUNK_MIN 1024u /* bounds a reader accepts in a header */
+#define STREAM_CHUNK_MAX (16u * 1024u * 1024u)
+#define STREAM_TAG_BYTES 17u /* ciphertext chunk = plaintext chunk + this */
+
+/* Start an archive for RECIPIENT (an archive public key); the header is
+ * emitted at once (the sink sees exactly STREAM_HEADER_SIZE bytes first). */
 stream_writer *stream_writer_new(const keys_public *recipient, stream_sink sink, void *ctx);
+/* Same with another plaintext chunk size (STREAM_CHUNK_MIN..MAX), for
+ * benchmarks and tests: archives in production use STREAM_CHUNK_SIZE. */
+stream_writer *stream_writer_new_sized(const keys_public *recipient, uint32_t chunk_size,
+                                       stream_sink sink, void *ctx);
 int stream_writer_update(stream_writer *w, const uint8_t *buf, size_t len);
-/* Emit the final chunk.  After this the archive is complete. */
+/* Emit the final chunk.  After this the archive is complete.  After a failure
+ * (of the sink, say) every further call returns -1 and keeps the error. */
 int stream_writer_finish(stream_writer *w);
 void stream_writer_free(stream_writer *w);
 
-/* Read an archive with SECRET; plaintext is passed to SINK chunk by chunk,
- * only after the chunk authenticated.  Any bad byte -> -1, ERR_INTEGRITY,
- * with the offset. */
+/* Read an archive with SECRET (an archive secret key, which must outlive the
+ * reader); plaintext is passed to SINK chunk by chunk, only after the chunk
+ * authenticated.  Any bad byte -> -1, ERR_INTEGRITY, with the offset.  The
+ * chunk size is taken from the header.  After a failure every further call
+ * returns -1 and leaves the first error in place. */
 stream_reader *stream_reader_new(const keys_secret *secret, stream_sink sink, void *ctx);
 int stream_reader_update(stream_reader *r, const uint8_t *buf, size_t len);
 /* Check that the final chunk was seen and nothing followed it. */
@@ -42,5 +54,7 @@ void stream_reader_free(stream_reader *r);
 /* Recipient key id from an archive's header (first STREAM_HEADER_SIZE
  * bytes), without any secret; -1 with ERR_INTEGRITY if not an archive. */
 int stream_header_recipient(const uint8_t *header, size_t len, uint8_t id[KEYS_ID_BYTES]);
+/* Plaintext chunk size from a header (checked like the reader does). */
+int stream_header_chunk_size(const uint8_t *header, size_t len, uint32_t *chunk_size);
 
 #endif
