@@ -45,9 +45,11 @@ int archives_list(backend *b, const char *prefix, archive_info **out, size_t *n)
 {
     backend_entry *ents = NULL;
     size_t nents = 0, cap = 0;
+    char list_prefix[CATALOG_NAME_MAX];
     *out = NULL;
     *n = 0;
-    if (backend_list(b, prefix, &ents, &nents) < 0)
+    snprintf(list_prefix, sizeof list_prefix, "%s_", prefix);
+    if (backend_list(b, list_prefix, &ents, &nents) < 0)
         return -1;
     for (size_t i = 0; i < nents; i++) {
         char name[CATALOG_NAME_MAX + 32];

@@ -27,7 +27,7 @@ typedef struct {
     int has_archive, has_manifest;
 } archive_info;
 
-/* Archives named with PREFIX on B, sorted by database then time (oldest
+/* Archives named with PREFIX ([local] name_prefix) on B, sorted by database then time (oldest
  * first).  Only objects matching the naming scheme are considered. */
 int archives_list(backend *b, const char *prefix, archive_info **out, size_t *n);
 

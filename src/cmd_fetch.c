@@ -96,7 +96,7 @@ int cmd_fetch(int argc, char **argv, const cli_globals *g)
     if (remote_set_open_one(&set, cfg, o.remote) < 0)
         goto fail;
     char prefix[160], name[CATALOG_NAME_MAX];
-    snprintf(prefix, sizeof prefix, "%s_", cfg->local.name_prefix);
+    snprintf(prefix, sizeof prefix, "%s", cfg->local.name_prefix);
     const char *database = o.database ? o.database : cfg->neo4j.databases[0];
     if (archives_resolve(set.b[0], prefix, o.archive, o.latest, database, name) < 0)
         goto fail;

@@ -73,7 +73,7 @@ int cmd_list(int argc, char **argv, const cli_globals *g)
         goto fail;
     failed = set.n_failed;
     char prefix[160];
-    snprintf(prefix, sizeof prefix, "%s_", cfg->local.name_prefix);
+    snprintf(prefix, sizeof prefix, "%s", cfg->local.name_prefix);
     if (!g->json)
         printf("%-10s %-45s %-10s %-20s %12s  %s\n", "REMOTE", "NAME", "DATABASE", "CREATED (UTC)",
                "SIZE", "STATE");

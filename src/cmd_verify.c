@@ -127,7 +127,7 @@ int cmd_verify(int argc, char **argv, const cli_globals *g)
     if (remote_set_open_one(&set, cfg, o.remote) < 0)
         goto fail;
     char prefix[160];
-    snprintf(prefix, sizeof prefix, "%s_", cfg->local.name_prefix);
+    snprintf(prefix, sizeof prefix, "%s", cfg->local.name_prefix);
     const char *database = o.database ? o.database : cfg->neo4j.databases[0];
     if (o.all) {
         if (archives_list(set.b[0], prefix, &list, &n) < 0)

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# User story: things go wrong during the nightly backup.  Every failure has
+# its exit code, Neo4j is started again, and nothing is published or left
+# half-written.
+. "$(dirname "$0")/common.bash"
+
+keygen
+write_config
+gen_dump "$T/source.dump" 2M 3
+seed_db neo4j "$T/source.dump"
+
+nothing_published() {
+    check "$1: no archive on the remote" test "$(ls "$T/nas" | wc -l)" = 0
+    check "$1: no local copy" test "$(ls "$T/local" | wc -l)" = 0
+    check "$1: no temporary file anywhere" no_partials "$T/local" "$T/nas"
+    check "$1: Neo4j was started again" test -e "$NEO4J_STANDIN_HOME/running"
+    : >"$NEO4J_STANDIN_HOME/events.log"
+}
+
+# The dump command fails.
+NEO4J_STANDIN_FAIL=dump run 1 backup
+expect_in "$T/err" "dump_command failed \(exit 1\)"
+nothing_published "failing dump"
+
+# A cut stream: the dump exits 0 but stops early.
+NEO4J_STANDIN_CUT_AT=100000 run 4 backup
+expect_in "$T/err" "database neo4j: .*(cut|ended|truncat)"
+nothing_published "cut dump"
+
+# Log lines injected into the stream (Neo4j 5.15-5.18 --verbose).
+NEO4J_STANDIN_INJECT="2024-01-01 12:00:00.000+0000 INFO  [o.n.c.d.DumpCommand] Starting dump" run 4 backup
+expect_in "$T/err" "database neo4j: "
+nothing_published "polluted dump"
+
+# Without a stop command and without a local copy, the remotes are fed from
+# the live stream: a bad dump must still publish nothing.
+write_config
+sed -i '/^stop_command/d; /^start_command/d' "$T/conf"
+"$STANDIN" server stop >/dev/null
+NEO4J_STANDIN_CUT_AT=500000 run 4 backup --no-local-copy
+check "live stream, cut dump: nothing on the remote" test "$(ls "$T/nas" | wc -l)" = 0
+check "live stream, cut dump: no temporary file" no_partials "$T/nas" "$T/local"
+"$STANDIN" server start >/dev/null
+write_config
+
+# Unknown config key: exit 2 naming file, line and key.
+printf '[neo4j]\ndatabse = neo4j\n' >"$T/typo.conf"
+"$N4O_BIN" -c "$T/typo.conf" backup >"$T/out" 2>"$T/err"
+check "unknown config key -> exit 2" test $? = 2
+expect_in "$T/err" "typo.conf:2: .*databse"
+
+# A remote that cannot be written (missing directory) while another works:
+# exit 3, the good remote holds a complete archive.
+mkdir -p "$T/nas2"
+write_config "[remote \"gone\"]
+type = local
+path = $T/does-not-exist
+[remote \"nas2\"]
+type = local
+path = $T/nas2"
+run 3 backup
+check "partial: the working remote has the archive" test "$(count_files "$T/nas2" '*.dump.manifest')" = 1
+rm -rf "$T/nas2" "$T/local"/* "$T/nas"/*
+write_config
+
+# SIGTERM in the middle of a dump: start_command runs, nothing published,
+# exit non-zero.
+: >"$NEO4J_STANDIN_HOME/events.log"
+NEO4J_STANDIN_DUMP_DELAY=7 "$N4O_BIN" -c "$T/conf" --no-progress backup >"$T/out" 2>"$T/err" &
+pid=$!
+for _ in $(seq 50); do grep -q "dump neo4j" "$NEO4J_STANDIN_HOME/events.log" 2>/dev/null && break; sleep 0.1; done
+sleep 0.3
+kill -TERM $pid
+wait $pid
+rc=$?
+check "SIGTERM mid-backup -> non-zero exit ($rc)" test $rc -ne 0
+check "SIGTERM mid-backup: start_command ran after the dump" \
+    test "$(tail -1 "$NEO4J_STANDIN_HOME/events.log")" = start
+expect_in "$T/err" "interrupted by SIGTERM"
+check "SIGTERM mid-backup: nothing on the remote" test "$(ls "$T/nas" | wc -l)" = 0
+check "SIGTERM mid-backup: no local copy, no temporary file" test "$(ls "$T/local" | wc -l)" = 0
+check "SIGTERM mid-backup: the dump child and its children are gone" \
+    test -z "$(procs_with_env NEO4J_STANDIN_DUMP_DELAY=7)"
+
+# Two overlapping backups: the second exits 6 at once, naming the holder.
+NEO4J_STANDIN_DUMP_DELAY=3 "$N4O_BIN" -c "$T/conf" --no-progress backup >"$T/out1" 2>"$T/err1" &
+pid=$!
+for _ in $(seq 50); do [ -s "$T/run/neo4j-offsite.lock" ] && break; sleep 0.1; done
+start=$(date +%s)
+run 6 backup
+expect_in "$T/err" "another run \(pid $pid\) holds the lock"
+check "the second run did not wait" test $(($(date +%s) - start)) -le 1
+wait $pid
+check "the first run completed" test $? = 0
+
+# kill -9 leaves nothing stale: the next run takes the lock.
+NEO4J_STANDIN_DUMP_DELAY=3 "$N4O_BIN" -c "$T/conf" --no-progress backup >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 50); do grep -q "dump neo4j" "$NEO4J_STANDIN_HOME/events.log" 2>/dev/null && break; sleep 0.1; done
+kill -9 $pid
+wait $pid 2>/dev/null
+pkill -f "neo4j-admin database dump" 2>/dev/null
+"$STANDIN" server start >/dev/null 2>&1
+sleep 1
+run 0 backup
+
+e2e_finish
