@@ -30,16 +30,22 @@ typedef struct {
     uint8_t signer_key_id[KEYS_ID_BYTES]; /* set by manifest_sign() */
 } manifest;
 
-/* Sign M with SIGNING (fills signer_key_id) and return the manifest file's
- * text (malloc'd, NUL-terminated, *LEN without the NUL). */
+/* Sign M with SIGNING (fills signer_key_id and format_version) and return
+ * the manifest file's text: the canonical JSON plus "\n" (malloc'd,
+ * NUL-terminated, *LEN without the NUL).  Refuses (ERR_INTEGRITY) empty
+ * strings, control characters, invalid UTF-8 and integers above 2^63-1. */
 char *manifest_sign(manifest *m, const keys_secret *signing, size_t *len);
 
-/* Parse TEXT and verify its signature against TRUSTED.  ERR_INTEGRITY for
- * malformed JSON, missing fields, unknown signer or bad signature. */
+/* Parse TEXT and verify its signature against TRUSTED (signing keys; the
+ * one whose id is signer_key_id is used).  ERR_INTEGRITY for malformed
+ * JSON, duplicate, missing, unknown or mistyped fields, another
+ * format_version, unknown signer or bad signature; OUT is filled only on
+ * success. */
 int manifest_verify(const char *text, size_t len, const keys_public *trusted, size_t n_trusted,
                     manifest *out);
 
-/* Parse without verifying (list, and to name the signer in errors). */
+/* Parse and type-check without verifying (list, and to name the signer in
+ * errors).  Nothing read this way may be trusted. */
 int manifest_parse_unverified(const char *text, size_t len, manifest *out);
 
 #endif

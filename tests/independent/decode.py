@@ -65,8 +65,7 @@ def read_key_file(path, labels):
     for i, line in enumerate(lines):
         if line == "" or line.startswith("#"):
             continue
-        rest = [l for l in lines[i + 1:] if l != ""]
-        if rest:
+        if lines[i + 1:] not in ([], [""]):  # only the final LF may follow
             raise Usage(f"{path}: text after the key line")
         data = line
         break

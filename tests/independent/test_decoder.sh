@@ -26,6 +26,21 @@ fail() {
 
 "$N4O_BIN" keygen --out "$t/keys" >"$t/keygen.out"
 K="$t/keys"
+# keygen prints the ids that FORMAT.md defines (BLAKE2b-256 of the key, 8 bytes)
+for f in archive signing; do
+    id=$("$PY" -c 'import base64,sys,nacl.hashlib
+line=[l for l in open(sys.argv[1]) if l.strip() and not l.startswith("#")][0]
+h=nacl.hashlib.blake2b(base64.b64decode(line.split()[1]), digest_size=32)
+print(h.hexdigest()[:16])' "$K/$f.pub")
+    grep -q "^$f key id $id\$" "$t/keygen.out" || fail "keygen did not print $f key id $id"
+done
+# keygen never overwrites: exit 2, files unchanged
+cp -a "$K" "$t/keys.before"
+rc=0
+"$N4O_BIN" keygen --out "$K" >/dev/null 2>"$t/keygen.err" || rc=$?
+[ "$rc" = 2 ] || fail "keygen over existing keys: exit $rc, want 2"
+diff -r "$K" "$t/keys.before" >/dev/null || fail "keygen changed existing key files"
+grep -q 'never overwrites' "$t/keygen.err" || fail "keygen refusal message: $(cat "$t/keygen.err")"
 
 seal() { # IN NAME [extra sealtool options...]
     local in=$1 name=$2
