@@ -40,7 +40,7 @@ typedef struct {
     pipeline_backup_result pass1, pass2;
     const pipeline_backup_result *upload; /* the pass that fed the remotes */
     err_kind remote_err[PIPELINE_MAX_REMOTES];
-    char remote_msg[PIPELINE_MAX_REMOTES][512];
+    char remote_msg[PIPELINE_MAX_REMOTES][1024];
 } db_run;
 
 typedef struct {

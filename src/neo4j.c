@@ -717,6 +717,13 @@ neo4j_child *neo4j_spawn(const char *what, const char *template_, const char *da
         err_sys(ERR_FAIL, errno, "%s: pipe", what);
         goto fail;
     }
+    /* A dump or load streams GiBs: a 1 MiB pipe (instead of 64 KiB) cuts the
+     * context switches per GiB sixteenfold.  Best effort: the limit may be
+     * lower for unprivileged users. */
+    if (pipe_mode == NEO4J_READ_STDOUT)
+        (void)fcntl(outp[0], F_SETPIPE_SZ, NEO4J_PIPE_SIZE);
+    if (pipe_mode == NEO4J_WRITE_STDIN)
+        (void)fcntl(inp[1], F_SETPIPE_SZ, NEO4J_PIPE_SIZE);
     if (pipe_mode != NEO4J_WRITE_STDIN && (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
         err_sys(ERR_FAIL, errno, "%s: /dev/null", what);
         goto fail;

@@ -45,6 +45,8 @@ void neo4j_argv_free(char **argv);
  * at most 63 characters); else -1 with ERR_USAGE. */
 int neo4j_check_database(const char *name);
 
+#define NEO4J_PIPE_SIZE (1024 * 1024) /* dump/load pipe buffer, bytes */
+
 typedef enum { NEO4J_NO_PIPE, NEO4J_READ_STDOUT, NEO4J_WRITE_STDIN } neo4j_pipe;
 
 typedef struct neo4j_child neo4j_child;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,191 @@
 #include "signals.h"
 #include "stream.h"
 
+/* ---- pieces shared by both directions ------------------------------------ */
+
+/* The first error of a stage thread (err.h is per thread). */
+typedef struct {
+    err_kind kind;
+    char msg[1024];
+} stage_err;
+
+static void stage_fail(stage_err *e)
+{
+    e->kind = err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind();
+    snprintf(e->msg, sizeof e->msg, "%s", err_msg());
+}
+
+/* Put a stage's error back into this thread's err; returns -1. */
+static int stage_raise(const stage_err *e)
+{
+    return err_set(e->kind, "%s", e->msg);
+}
+
+/* A consumer that hashes (BLAKE2b-256) and counts every byte of a ring. */
+typedef struct {
+    ring *r;
+    int index;
+    uint64_t size;
+    uint8_t digest[32];
+    int aborted;
+} hash_stage;
+
+static void *hash_stage_main(void *arg)
+{
+    hash_stage *h = arg;
+    crypto_generichash_state st;
+    const uint8_t *blk;
+    size_t len;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    while ((blk = ring_peek(h->r, h->index, &len, &h->aborted))) {
+        crypto_generichash_update(&st, blk, len);
+        h->size += len;
+        ring_release(h->r, h->index);
+    }
+    crypto_generichash_final(&st, h->digest, 32);
+    return NULL;
+}
+
+/* Copies a byte stream into the blocks of a ring (the producer side). */
+typedef struct {
+    ring *r;
+    uint8_t *blk;
+    size_t fill;
+    int gone; /* every consumer dropped out */
+} ring_filler;
+
+static void ring_fill(ring_filler *f, const uint8_t *buf, size_t len)
+{
+    size_t bs = ring_block_size(f->r);
+    while (len > 0 && !f->gone) {
+        if (!f->blk) {
+            f->blk = ring_acquire(f->r);
+            f->fill = 0;
+            if (!f->blk) {
+                f->gone = 1;
+                return;
+            }
+        }
+        size_t n = bs - f->fill < len ? bs - f->fill : len;
+        memcpy(f->blk + f->fill, buf, n);
+        f->fill += n;
+        buf += n;
+        len -= n;
+        if (f->fill == bs) {
+            ring_publish(f->r, f->fill);
+            f->blk = NULL;
+        }
+    }
+}
+
+static void ring_fill_flush(ring_filler *f)
+{
+    if (f->blk && f->fill > 0)
+        ring_publish(f->r, f->fill);
+    f->blk = NULL;
+}
+
+/* Start THREAD or report why not. */
+static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg, int *started)
+{
+    if (pthread_create(t, NULL, fn, arg) != 0)
+        return err_set(ERR_FAIL, "cannot start a pipeline thread");
+    *started = 1;
+    return 0;
+}
+
+static void join_thread(pthread_t t, int *started)
+{
+    if (*started)
+        pthread_join(t, NULL);
+    *started = 0;
+}
+
+/* Keep the current error while cleanup code runs. */
+typedef struct {
+    err_kind kind;
+    char msg[1024];
+} saved_err;
+
+static void err_save(saved_err *s)
+{
+    s->kind = err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind();
+    snprintf(s->msg, sizeof s->msg, "%s", err_msg());
+}
+
+static void err_restore(const saved_err *s)
+{
+    err_set(s->kind, "%s", s->msg);
+}
+
 /* ---- backup ------------------------------------------------------------ */
+
+/* Archives may be committed only once the source proved complete and valid:
+ * the encrypt stage waits for this verdict before writing the final chunk. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    int state; /* 0 pending, 1 publish, -1 abort */
+} verdict;
+
+static void verdict_set(verdict *v, int state)
+{
+    pthread_mutex_lock(&v->mu);
+    v->state = state;
+    pthread_cond_broadcast(&v->cond);
+    pthread_mutex_unlock(&v->mu);
+}
+
+static int verdict_wait(verdict *v)
+{
+    pthread_mutex_lock(&v->mu);
+    while (v->state == 0)
+        pthread_cond_wait(&v->cond, &v->mu);
+    int s = v->state;
+    pthread_mutex_unlock(&v->mu);
+    return s;
+}
+
+typedef struct {
+    ring *plain;    /* input: plaintext blocks */
+    int index;      /* our consumer index in PLAIN */
+    ring_filler out; /* output: archive blocks */
+    stream_writer *enc;
+    verdict *v;
+    stage_err err;
+} encrypt_stage;
+
+static int encrypt_sink(void *ctx, const uint8_t *buf, size_t len)
+{
+    encrypt_stage *e = ctx;
+    ring_fill(&e->out, buf, len);
+    return 0;
+}
+
+static void *encrypt_stage_main(void *arg)
+{
+    encrypt_stage *e = arg;
+    const uint8_t *blk;
+    size_t len;
+    int aborted = 0, failed = 0;
+    while ((blk = ring_peek(e->plain, e->index, &len, &aborted))) {
+        if (!failed && !e->out.gone && stream_writer_update(e->enc, blk, len) < 0) {
+            stage_fail(&e->err);
+            failed = 1;
+        }
+        ring_release(e->plain, e->index);
+    }
+    if (!aborted && !failed && verdict_wait(e->v) > 0) {
+        if (stream_writer_finish(e->enc) == 0) {
+            ring_fill_flush(&e->out);
+            ring_close(e->out.r, 0);
+            return NULL;
+        }
+        stage_fail(&e->err);
+    }
+    ring_close(e->out.r, 1);
+    return NULL;
+}
 
 typedef struct {
     ring *ring;
@@ -25,15 +210,8 @@ typedef struct {
     backend *remote;
     char object[CATALOG_NAME_MAX + 16];
     uint64_t size_hint;
-    err_kind err;
-    char msg[512];
+    stage_err err;
 } remote_writer;
-
-static void writer_failed(remote_writer *rw)
-{
-    rw->err = err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind();
-    snprintf(rw->msg, sizeof rw->msg, "%s", err_msg());
-}
 
 static void *remote_writer_main(void *arg)
 {
@@ -42,14 +220,14 @@ static void *remote_writer_main(void *arg)
     int aborted = 0;
     backend_writer *w = backend_writer_open(rw->remote, rw->object, rw->size_hint);
     if (!w) {
-        writer_failed(rw);
+        stage_fail(&rw->err);
         ring_drop(rw->ring, rw->index);
         return NULL;
     }
     const uint8_t *blk;
     while ((blk = ring_peek(rw->ring, rw->index, &len, &aborted))) {
         if (backend_writer_write(w, blk, len) < 0) {
-            writer_failed(rw);
+            stage_fail(&rw->err);
             ring_drop(rw->ring, rw->index);
             backend_writer_abort(w);
             return NULL;
@@ -58,83 +236,49 @@ static void *remote_writer_main(void *arg)
     }
     if (aborted) {
         backend_writer_abort(w);
-        rw->err = ERR_FAIL;
-        snprintf(rw->msg, sizeof rw->msg, "upload of %s aborted", rw->object);
+        rw->err.kind = ERR_FAIL;
+        snprintf(rw->err.msg, sizeof rw->err.msg, "upload of %s aborted", rw->object);
         return NULL;
     }
     if (backend_writer_commit(w) < 0)
-        writer_failed(rw);
+        stage_fail(&rw->err);
     return NULL;
 }
 
+/* Everything a backup run owns. */
 typedef struct {
     const pipeline_backup_job *job;
     pipeline_backup_result *res;
+    neo4j_child *child;
     dumpcheck *dc;
-    crypto_generichash_state plain_hash, archive_hash;
     atomic_file *local;
-    stream_writer *enc;
-    ring *ring;
-    uint8_t *blk;
-    size_t fill;
-    int remotes_gone;
     progress *prog;
+    uint8_t *buf; /* read buffer when nothing consumes the plaintext ring */
+    ring *plain;
+    hash_stage plain_hash;
+    pthread_t plain_hash_t;
+    int plain_hash_started;
+    verdict v;
+    encrypt_stage enc;
+    pthread_t enc_t;
+    int enc_started;
+    ring *archive;
+    hash_stage archive_hash;
+    pthread_t archive_hash_t;
+    int archive_hash_started;
+    remote_writer writers[PIPELINE_MAX_REMOTES];
+    pthread_t writer_t[PIPELINE_MAX_REMOTES];
+    int writer_started[PIPELINE_MAX_REMOTES];
 } backup_run;
 
-/* Encrypted bytes -> archive hash -> ring blocks. */
-static int archive_sink(void *ctx, const uint8_t *buf, size_t len)
+static ssize_t read_source(backup_run *run, uint8_t *buf, size_t len)
 {
-    backup_run *run = ctx;
-    crypto_generichash_update(&run->archive_hash, buf, len);
-    run->res->archive_size += len;
-    while (len > 0 && !run->remotes_gone) {
-        if (!run->blk) {
-            run->blk = ring_acquire(run->ring);
-            run->fill = 0;
-            if (!run->blk) {
-                run->remotes_gone = 1;
-                log_debug("every remote failed; the dump is still read to the end");
-                break;
-            }
-        }
-        size_t n = PIPELINE_RING_BLOCK - run->fill;
-        if (n > len)
-            n = len;
-        memcpy(run->blk + run->fill, buf, n);
-        run->fill += n;
-        buf += n;
-        len -= n;
-        if (run->fill == PIPELINE_RING_BLOCK) {
-            ring_publish(run->ring, run->fill);
-            run->blk = NULL;
-        }
-    }
-    return 0;
-}
-
-static int consume(backup_run *run, const uint8_t *buf, size_t len)
-{
-    const pipeline_backup_job *job = run->job;
-    if (job->validate && dumpcheck_update(run->dc, buf, len) < 0)
-        return -1;
-    crypto_generichash_update(&run->plain_hash, buf, len);
-    run->res->plain_size += len;
-    if (run->local && atomic_file_write(run->local, buf, len) < 0)
-        return -1;
-    if (run->enc && !run->remotes_gone && stream_writer_update(run->enc, buf, len) < 0)
-        return -1;
-    progress_add(run->prog, len);
-    return 0;
-}
-
-static ssize_t read_source(const pipeline_backup_job *job, uint8_t *buf, size_t len)
-{
-    if (job->child)
-        return neo4j_read(job->child, buf, len);
+    if (run->child)
+        return neo4j_read(run->child, buf, len);
     for (;;) {
         if (signals_pending())
             return err_set(ERR_FAIL, "interrupted by signal %d", signals_pending());
-        ssize_t n = read(job->fd, buf, len);
+        ssize_t n = read(run->job->fd, buf, len);
         if (n >= 0)
             return n;
         if (errno != EINTR)
@@ -142,19 +286,90 @@ static ssize_t read_source(const pipeline_backup_job *job, uint8_t *buf, size_t 
     }
 }
 
-/* The source ended: everything that must hold before anything is published. */
-static int finish_source(backup_run *run, neo4j_child **child)
+static int backup_start_stages(backup_run *run)
 {
     const pipeline_backup_job *job = run->job;
-    if (*child) {
-        neo4j_child *c = *child;
-        *child = NULL;
+    int consumers = 1 + (job->n_remotes > 0);
+    run->plain = ring_new(PIPELINE_READ_BLOCKS, PIPELINE_READ_SIZE, consumers);
+    if (!run->plain)
+        return err_set(ERR_FAIL, "out of memory");
+    run->plain_hash.r = run->plain;
+    run->plain_hash.index = 0;
+    if (start_thread(&run->plain_hash_t, hash_stage_main, &run->plain_hash,
+                     &run->plain_hash_started) < 0)
+        return -1;
+    if (job->n_remotes == 0)
+        return 0;
+
+    /* archive ring: consumer 0 hashes, 1..n write to the remotes */
+    run->archive = ring_new(PIPELINE_RING_BLOCKS, PIPELINE_RING_BLOCK, 1 + (int)job->n_remotes);
+    if (!run->archive)
+        return err_set(ERR_FAIL, "out of memory");
+    run->archive_hash.r = run->archive;
+    run->archive_hash.index = 0;
+    if (start_thread(&run->archive_hash_t, hash_stage_main, &run->archive_hash,
+                     &run->archive_hash_started) < 0)
+        return -1;
+    for (size_t i = 0; i < job->n_remotes; i++) {
+        remote_writer *rw = &run->writers[i];
+        rw->ring = run->archive;
+        rw->index = 1 + (int)i;
+        rw->remote = job->remotes[i];
+        rw->size_hint = 0;
+        snprintf(rw->object, sizeof rw->object, "%s%s", job->archive_name,
+                 CATALOG_ARCHIVE_SUFFIX);
+        if (start_thread(&run->writer_t[i], remote_writer_main, rw, &run->writer_started[i]) < 0)
+            return -1;
+    }
+    run->enc.plain = run->plain;
+    run->enc.index = 1;
+    run->enc.out.r = run->archive;
+    run->enc.v = &run->v;
+    run->enc.enc = stream_writer_new(job->recipient, encrypt_sink, &run->enc);
+    if (!run->enc.enc)
+        return -1;
+    return start_thread(&run->enc_t, encrypt_stage_main, &run->enc, &run->enc_started);
+}
+
+/* Read the whole source; dumpcheck and the local copy run here, the other
+ * stages on their threads. */
+static int backup_read_all(backup_run *run)
+{
+    const pipeline_backup_job *job = run->job;
+    for (;;) {
+        uint8_t *blk = ring_acquire(run->plain);
+        if (!blk)
+            return err_set(ERR_FAIL, "pipeline stopped");
+        ssize_t n = read_source(run, blk, PIPELINE_READ_SIZE);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return 0;
+        if (job->validate && dumpcheck_update(run->dc, blk, (size_t)n) < 0)
+            return -1;
+        if (run->local && atomic_file_write(run->local, blk, (size_t)n) < 0)
+            return -1;
+        ring_publish(run->plain, (size_t)n);
+        progress_add(run->prog, (uint64_t)n);
+    }
+}
+
+/* The source ended: everything that must hold before anything is published. */
+static int backup_finish_source(backup_run *run)
+{
+    const pipeline_backup_job *job = run->job;
+    if (run->child) {
+        neo4j_child *c = run->child;
+        run->child = NULL;
         if (neo4j_finish(c) < 0)
             return -1;
     }
     if (job->validate && dumpcheck_finish(run->dc, &run->res->dump) < 0)
         return -1;
-    crypto_generichash_final(&run->plain_hash, run->res->plain_blake2b, 32);
+    ring_close(run->plain, 0);
+    join_thread(run->plain_hash_t, &run->plain_hash_started);
+    run->res->plain_size = run->plain_hash.size;
+    memcpy(run->res->plain_blake2b, run->plain_hash.digest, 32);
     if (job->expect_plain_blake2b &&
         sodium_memcmp(job->expect_plain_blake2b, run->res->plain_blake2b, 32) != 0)
         return err_set(ERR_INTEGRITY,
@@ -166,131 +381,108 @@ static int finish_source(backup_run *run, neo4j_child **child)
         if (atomic_file_commit(f) < 0)
             return -1;
     }
-    if (run->enc && !run->remotes_gone) {
-        if (stream_writer_finish(run->enc) < 0)
-            return -1;
-        if (run->blk && run->fill > 0) {
-            ring_publish(run->ring, run->fill);
-            run->blk = NULL;
+    return 0;
+}
+
+static void backup_collect(backup_run *run, int ok)
+{
+    const pipeline_backup_job *job = run->job;
+    pipeline_backup_result *res = run->res;
+    verdict_set(&run->v, ok ? 1 : -1);
+    if (run->plain)
+        ring_close(run->plain, !ok);
+    join_thread(run->plain_hash_t, &run->plain_hash_started);
+    if (run->enc_started)
+        join_thread(run->enc_t, &run->enc_started); /* it closed the archive ring */
+    else if (run->archive)
+        ring_close(run->archive, 1);
+    for (size_t i = 0; i < job->n_remotes && i < PIPELINE_MAX_REMOTES; i++)
+        join_thread(run->writer_t[i], &run->writer_started[i]);
+    join_thread(run->archive_hash_t, &run->archive_hash_started);
+    res->archive_size = run->archive_hash.size;
+    memcpy(res->archive_blake2b, run->archive_hash.digest, 32);
+    for (size_t i = 0; i < job->n_remotes && i < PIPELINE_MAX_REMOTES; i++) {
+        const remote_writer *rw = &run->writers[i];
+        if (!ok || run->enc.err.kind != ERR_NONE) {
+            res->remote_err[i] = ERR_FAIL;
+            snprintf(res->remote_msg[i], sizeof res->remote_msg[i], "not uploaded: %.900s",
+                     run->enc.err.kind != ERR_NONE ? run->enc.err.msg : "the dump failed");
+        } else {
+            res->remote_err[i] = rw->err.kind;
+            memcpy(res->remote_msg[i], rw->err.msg, sizeof res->remote_msg[i]);
         }
     }
-    return 0;
 }
 
 int pipeline_backup(const pipeline_backup_job *job, pipeline_backup_result *res)
 {
-    backup_run run;
-    remote_writer writers[PIPELINE_MAX_REMOTES];
-    pthread_t threads[PIPELINE_MAX_REMOTES];
-    size_t started = 0;
-    neo4j_child *child = job->child;
-    uint8_t *buf = NULL;
+    backup_run *run = calloc(1, sizeof *run);
     int rc = -1;
     double t0 = progress_now();
 
     memset(res, 0, sizeof *res);
-    memset(&run, 0, sizeof run);
-    run.job = job;
-    run.res = res;
+    if (!run) {
+        if (job->child)
+            neo4j_kill(job->child);
+        return err_set(ERR_FAIL, "out of memory");
+    }
+    run->job = job;
+    run->res = res;
+    run->child = job->child;
+    pthread_mutex_init(&run->v.mu, NULL);
+    pthread_cond_init(&run->v.cond, NULL);
     if (job->n_remotes > PIPELINE_MAX_REMOTES) {
         err_set(ERR_USAGE, "at most %d remotes are supported", PIPELINE_MAX_REMOTES);
         goto out;
     }
-    crypto_generichash_init(&run.plain_hash, NULL, 0, 32);
-    crypto_generichash_init(&run.archive_hash, NULL, 0, 32);
-    buf = malloc(PIPELINE_READ_SIZE);
-    if (!buf || (job->validate && !(run.dc = dumpcheck_new()))) {
+    if (job->validate && !(run->dc = dumpcheck_new())) {
         err_set(ERR_FAIL, "out of memory");
         goto out;
     }
-    if (job->local_path && !(run.local = atomic_file_create(job->local_path, 0600)))
+    if (job->local_path && !(run->local = atomic_file_create(job->local_path, 0600)))
         goto out;
-    if (job->n_remotes > 0) {
-        run.ring = ring_new(PIPELINE_RING_BLOCKS, PIPELINE_RING_BLOCK, (int)job->n_remotes);
-        if (!run.ring) {
-            err_set(ERR_FAIL, "out of memory");
-            goto out;
-        }
-        for (size_t i = 0; i < job->n_remotes; i++) {
-            remote_writer *rw = &writers[i];
-            memset(rw, 0, sizeof *rw);
-            rw->ring = run.ring;
-            rw->index = (int)i;
-            rw->remote = job->remotes[i];
-            rw->size_hint = 0;
-            snprintf(rw->object, sizeof rw->object, "%s%s", job->archive_name,
-                     CATALOG_ARCHIVE_SUFFIX);
-        }
-        for (; started < job->n_remotes; started++) {
-            if (pthread_create(&threads[started], NULL, remote_writer_main, &writers[started])) {
-                err_set(ERR_FAIL, "cannot start a writer thread");
-                goto out;
-            }
-        }
-        run.enc = stream_writer_new(job->recipient, archive_sink, &run);
-        if (!run.enc)
-            goto out;
-    }
-    run.prog = progress_new(job->progress, job->label ? job->label : "backup", job->size_hint);
-
-    for (;;) {
-        ssize_t n = read_source(job, buf, PIPELINE_READ_SIZE);
-        if (n < 0)
-            goto out;
-        if (n == 0)
-            break;
-        if (consume(&run, buf, (size_t)n) < 0)
-            goto out;
-    }
-    if (finish_source(&run, &child) < 0)
+    if (backup_start_stages(run) < 0)
+        goto out;
+    run->prog = progress_new(job->progress, job->label ? job->label : "backup", job->size_hint);
+    if (backup_read_all(run) < 0 || backup_finish_source(run) < 0)
         goto out;
     rc = 0;
-
 out:
     if (rc < 0) {
-        /* Keep the first error: cleanup below must not replace it. */
-        err_kind kind = err_get_kind();
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", err_msg());
-        if (child)
-            neo4j_kill(child);
-        atomic_file_abort(run.local);
-        err_set(kind == ERR_NONE ? ERR_FAIL : kind, "%s", msg);
+        saved_err e;
+        err_save(&e);
+        if (run->child)
+            neo4j_kill(run->child);
+        atomic_file_abort(run->local);
+        backup_collect(run, 0);
+        err_restore(&e);
+    } else {
+        backup_collect(run, 1);
     }
-    if (run.ring) {
-        ring_close(run.ring, rc < 0);
-        for (size_t i = 0; i < started; i++)
-            pthread_join(threads[i], NULL);
-    }
-    for (size_t i = 0; i < job->n_remotes && i < PIPELINE_MAX_REMOTES; i++) {
-        if (rc < 0 || i >= started) {
-            res->remote_err[i] = ERR_FAIL;
-            snprintf(res->remote_msg[i], sizeof res->remote_msg[i], "not uploaded");
-        } else {
-            res->remote_err[i] = writers[i].err;
-            memcpy(res->remote_msg[i], writers[i].msg, sizeof res->remote_msg[i]);
-        }
-    }
-    if (run.enc)
-        crypto_generichash_final(&run.archive_hash, res->archive_blake2b, 32);
-    progress_done(run.prog);
-    stream_writer_free(run.enc);
-    ring_free(run.ring);
-    dumpcheck_free(run.dc);
-    free(buf);
+    progress_done(run->prog);
+    stream_writer_free(run->enc.enc);
+    ring_free(run->archive);
+    ring_free(run->plain);
+    dumpcheck_free(run->dc);
+    pthread_mutex_destroy(&run->v.mu);
+    pthread_cond_destroy(&run->v.cond);
+    free(run);
     res->seconds = progress_now() - t0;
     return rc;
 }
 
 /* ---- fetch / verify ------------------------------------------------------ */
 
+/* Plaintext after authentication: dumpcheck, then the output. */
 typedef struct {
-    const pipeline_fetch_job *job;
-    pipeline_fetch_result *res;
+    ring *r;
+    int index;
     dumpcheck *dc;
-    crypto_generichash_state plain_hash;
-    atomic_file *out;
-} fetch_run;
+    atomic_file *out_file;
+    int out_fd;
+    atomic_int *stop; /* tells the reading thread to give up early */
+    stage_err err;
+} output_stage;
 
 static int write_fd(int fd, const uint8_t *buf, size_t len)
 {
@@ -307,24 +499,71 @@ static int write_fd(int fd, const uint8_t *buf, size_t len)
     return 0;
 }
 
-/* Authenticated plaintext -> dumpcheck + hash -> output. */
-static int plain_sink(void *ctx, const uint8_t *buf, size_t len)
+static void *output_stage_main(void *arg)
 {
-    fetch_run *run = ctx;
-    if (dumpcheck_update(run->dc, buf, len) < 0)
-        return -1;
-    crypto_generichash_update(&run->plain_hash, buf, len);
-    run->res->plain_size += len;
-    if (run->out)
-        return atomic_file_write(run->out, buf, len);
-    if (run->job->out_fd >= 0)
-        return write_fd(run->job->out_fd, buf, len);
+    output_stage *o = arg;
+    const uint8_t *blk;
+    size_t len;
+    int aborted;
+    while ((blk = ring_peek(o->r, o->index, &len, &aborted))) {
+        int rc = dumpcheck_update(o->dc, blk, len);
+        if (rc == 0 && o->out_file)
+            rc = atomic_file_write(o->out_file, blk, len);
+        else if (rc == 0 && o->out_fd >= 0)
+            rc = write_fd(o->out_fd, blk, len);
+        if (rc < 0) {
+            stage_fail(&o->err);
+            atomic_store(o->stop, 1);
+            ring_drop(o->r, o->index);
+            return NULL;
+        }
+        ring_release(o->r, o->index);
+    }
+    return NULL;
+}
+
+/* Archive blocks -> decrypt -> plaintext ring. */
+typedef struct {
+    ring *in;
+    int index;
+    ring_filler out;
+    stream_reader *dec;
+    atomic_int *stop; /* tells the reading thread to give up early */
+    stage_err err;
+} decrypt_stage;
+
+static int decrypt_sink(void *ctx, const uint8_t *buf, size_t len)
+{
+    decrypt_stage *d = ctx;
+    ring_fill(&d->out, buf, len);
+    if (d->out.gone)
+        return err_set(ERR_FAIL, "output stopped");
     return 0;
 }
 
-static void hex(const uint8_t *h, size_t n, char *out)
+static void *decrypt_stage_main(void *arg)
 {
-    sodium_bin2hex(out, 2 * n + 1, h, n);
+    decrypt_stage *d = arg;
+    const uint8_t *blk;
+    size_t len;
+    int aborted = 0;
+    while ((blk = ring_peek(d->in, d->index, &len, &aborted))) {
+        if (stream_reader_update(d->dec, blk, len) < 0)
+            goto fail;
+        ring_release(d->in, d->index);
+    }
+    if (aborted || stream_reader_finish(d->dec) < 0)
+        goto fail;
+    ring_fill_flush(&d->out);
+    ring_close(d->out.r, 0);
+    return NULL;
+fail:
+    if (!aborted)
+        stage_fail(&d->err);
+    atomic_store(d->stop, 1);
+    ring_drop(d->in, d->index);
+    ring_close(d->out.r, 1);
+    return NULL;
 }
 
 static int check_hash(const char *what, const char *object, const uint8_t want[32],
@@ -333,119 +572,188 @@ static int check_hash(const char *what, const char *object, const uint8_t want[3
     if (sodium_memcmp(want, got, 32) == 0)
         return 0;
     char a[65], b[65];
-    hex(want, 32, a);
-    hex(got, 32, b);
+    sodium_bin2hex(a, sizeof a, want, 32);
+    sodium_bin2hex(b, sizeof b, got, 32);
     return err_set(ERR_INTEGRITY, "%s: %s BLAKE2b mismatch: manifest %s, found %s", object, what,
                    a, b);
 }
 
+typedef struct {
+    const pipeline_fetch_job *job;
+    char object[CATALOG_NAME_MAX + 16];
+    backend_reader *rd;
+    progress *prog;
+    atomic_int stop;
+    ring *archive; /* consumer 0: hash, 1: decrypt */
+    hash_stage archive_hash;
+    pthread_t archive_hash_t;
+    int archive_hash_started;
+    decrypt_stage dec;
+    pthread_t dec_t;
+    int dec_started;
+    ring *plain; /* consumer 0: hash, 1: output */
+    hash_stage plain_hash;
+    pthread_t plain_hash_t;
+    int plain_hash_started;
+    output_stage out;
+    pthread_t out_t;
+    int out_started;
+} fetch_run;
+
+static int fetch_start_stages(fetch_run *run)
+{
+    const pipeline_fetch_job *job = run->job;
+    int deep = job->secret != NULL;
+    run->archive = ring_new(PIPELINE_READ_BLOCKS, PIPELINE_READ_SIZE, 1 + deep);
+    if (!run->archive)
+        return err_set(ERR_FAIL, "out of memory");
+    run->archive_hash.r = run->archive;
+    if (start_thread(&run->archive_hash_t, hash_stage_main, &run->archive_hash,
+                     &run->archive_hash_started) < 0)
+        return -1;
+    if (!deep)
+        return 0;
+    run->plain = ring_new(PIPELINE_READ_BLOCKS, PIPELINE_READ_SIZE, 2);
+    run->out.dc = dumpcheck_new();
+    if (!run->plain || !run->out.dc)
+        return err_set(ERR_FAIL, "out of memory");
+    run->out.r = run->plain;
+    run->out.index = 1;
+    run->out.out_fd = job->out_fd;
+    run->out.stop = &run->stop;
+    if (job->out_path && !(run->out.out_file = atomic_file_create(job->out_path, 0600)))
+        return -1;
+    run->plain_hash.r = run->plain;
+    run->dec.in = run->archive;
+    run->dec.index = 1;
+    run->dec.out.r = run->plain;
+    run->dec.stop = &run->stop;
+    if (!(run->dec.dec = stream_reader_new(job->secret, decrypt_sink, &run->dec)))
+        return -1;
+    if (start_thread(&run->plain_hash_t, hash_stage_main, &run->plain_hash,
+                     &run->plain_hash_started) < 0 ||
+        start_thread(&run->out_t, output_stage_main, &run->out, &run->out_started) < 0)
+        return -1;
+    return start_thread(&run->dec_t, decrypt_stage_main, &run->dec, &run->dec_started);
+}
+
+static int fetch_read_all(fetch_run *run, uint64_t limit)
+{
+    uint64_t total = 0;
+    for (;;) {
+        if (signals_pending())
+            return err_set(ERR_FAIL, "interrupted by signal %d", signals_pending());
+        if (atomic_load(&run->stop))
+            return 0; /* a later stage failed: its error is the one to report */
+        uint8_t *blk = ring_acquire(run->archive);
+        if (!blk)
+            return err_set(ERR_FAIL, "pipeline stopped");
+        ssize_t n = backend_reader_read(run->rd, blk, PIPELINE_READ_SIZE);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return 0;
+        total += (uint64_t)n;
+        if (total > limit)
+            return err_set(ERR_INTEGRITY, "%s: larger than the %llu bytes of its manifest",
+                           run->object, (unsigned long long)limit);
+        ring_publish(run->archive, (size_t)n);
+        progress_add(run->prog, (uint64_t)n);
+    }
+}
+
+/* Stop every stage and wait for them; OK says whether the input ended
+ * normally. */
+static void fetch_join(fetch_run *run, int ok)
+{
+    if (run->archive)
+        ring_close(run->archive, !ok);
+    join_thread(run->archive_hash_t, &run->archive_hash_started);
+    join_thread(run->dec_t, &run->dec_started);
+    if (run->plain && (!ok || !run->job->secret))
+        ring_close(run->plain, 1);
+    join_thread(run->plain_hash_t, &run->plain_hash_started);
+    join_thread(run->out_t, &run->out_started);
+}
+
+static int fetch_check(fetch_run *run, pipeline_fetch_result *res)
+{
+    const manifest *m = run->job->m;
+    if (run->dec.err.kind != ERR_NONE) {
+        stage_raise(&run->dec.err);
+        return err_prefix("%s: ", run->object);
+    }
+    res->archive_size = run->archive_hash.size;
+    if (res->archive_size != m->archive_size)
+        return err_set(ERR_INTEGRITY, "%s: %llu bytes, manifest says %llu (truncated?)",
+                       run->object, (unsigned long long)res->archive_size,
+                       (unsigned long long)m->archive_size);
+    if (check_hash("archive", run->object, m->archive_blake2b, run->archive_hash.digest) < 0)
+        return -1;
+    if (!run->job->secret)
+        return 0;
+    if (run->out.err.kind != ERR_NONE) {
+        stage_raise(&run->out.err);
+        return err_prefix("%s: dump inside: ", run->object);
+    }
+    if (dumpcheck_finish(run->out.dc, &res->dump) < 0)
+        return err_prefix("%s: dump inside: ", run->object);
+    res->plain_size = run->plain_hash.size;
+    if (res->plain_size != m->plaintext_size)
+        return err_set(ERR_INTEGRITY, "%s: dump is %llu bytes, manifest says %llu", run->object,
+                       (unsigned long long)res->plain_size,
+                       (unsigned long long)m->plaintext_size);
+    if (check_hash("dump", run->object, m->plaintext_blake2b, run->plain_hash.digest) < 0)
+        return -1;
+    if (run->out.out_file) {
+        atomic_file *f = run->out.out_file;
+        run->out.out_file = NULL;
+        return atomic_file_commit(f);
+    }
+    return 0;
+}
+
 int pipeline_fetch(const pipeline_fetch_job *job, pipeline_fetch_result *res)
 {
-    const manifest *m = job->m;
-    fetch_run run;
-    crypto_generichash_state archive_hash;
-    uint8_t digest[32];
-    stream_reader *dec = NULL;
-    backend_reader *rd = NULL;
-    uint8_t *buf = NULL;
-    progress *prog = NULL;
-    char object[CATALOG_NAME_MAX + 16];
-    int rc = -1;
+    fetch_run *run = calloc(1, sizeof *run);
+    int rc = -1, read_ok = 0;
     double t0 = progress_now();
 
     memset(res, 0, sizeof *res);
-    memset(&run, 0, sizeof run);
-    run.job = job;
-    run.res = res;
-    snprintf(object, sizeof object, "%s%s", m->archive, CATALOG_ARCHIVE_SUFFIX);
-    crypto_generichash_init(&archive_hash, NULL, 0, 32);
-    crypto_generichash_init(&run.plain_hash, NULL, 0, 32);
-    if (!(buf = malloc(PIPELINE_READ_SIZE))) {
-        err_set(ERR_FAIL, "out of memory");
+    if (!run)
+        return err_set(ERR_FAIL, "out of memory");
+    run->job = job;
+    run->out.out_fd = -1;
+    atomic_init(&run->stop, 0);
+    snprintf(run->object, sizeof run->object, "%s%s", job->m->archive, CATALOG_ARCHIVE_SUFFIX);
+    if (!(run->rd = backend_reader_open(job->remote, run->object, 0)))
         goto out;
-    }
-    if (job->secret) {
-        if (!(run.dc = dumpcheck_new())) {
-            err_set(ERR_FAIL, "out of memory");
-            goto out;
-        }
-        if (!(dec = stream_reader_new(job->secret, plain_sink, &run)))
-            goto out;
-        if (job->out_path && !(run.out = atomic_file_create(job->out_path, 0600)))
-            goto out;
-    }
-    if (!(rd = backend_reader_open(job->remote, object, 0)))
+    if (fetch_start_stages(run) < 0)
         goto out;
-    prog = progress_new(job->progress, m->archive, m->archive_size);
-    for (;;) {
-        if (signals_pending()) {
-            err_set(ERR_FAIL, "interrupted by signal %d", signals_pending());
-            goto out;
-        }
-        ssize_t n = backend_reader_read(rd, buf, PIPELINE_READ_SIZE);
-        if (n < 0)
-            goto out;
-        if (n == 0)
-            break;
-        res->archive_size += (uint64_t)n;
-        if (res->archive_size > m->archive_size) {
-            err_set(ERR_INTEGRITY, "%s: larger than the %llu bytes of its manifest", object,
-                    (unsigned long long)m->archive_size);
-            goto out;
-        }
-        crypto_generichash_update(&archive_hash, buf, (size_t)n);
-        if (dec && stream_reader_update(dec, buf, (size_t)n) < 0) {
-            err_prefix("%s: ", object);
-            goto out;
-        }
-        progress_add(prog, (uint64_t)n);
-    }
-    if (res->archive_size != m->archive_size) {
-        err_set(ERR_INTEGRITY, "%s: %llu bytes, manifest says %llu (truncated?)", object,
-                (unsigned long long)res->archive_size, (unsigned long long)m->archive_size);
+    run->prog = progress_new(job->progress, job->m->archive, job->m->archive_size);
+    if (fetch_read_all(run, job->m->archive_size) < 0)
         goto out;
-    }
-    crypto_generichash_final(&archive_hash, digest, 32);
-    if (check_hash("archive", object, m->archive_blake2b, digest) < 0)
+    read_ok = 1;
+    fetch_join(run, 1);
+    if (fetch_check(run, res) < 0)
         goto out;
-    if (dec) {
-        if (stream_reader_finish(dec) < 0) {
-            err_prefix("%s: ", object);
-            goto out;
-        }
-        if (dumpcheck_finish(run.dc, &res->dump) < 0) {
-            err_prefix("%s: dump inside: ", object);
-            goto out;
-        }
-        crypto_generichash_final(&run.plain_hash, digest, 32);
-        if (res->plain_size != m->plaintext_size) {
-            err_set(ERR_INTEGRITY, "%s: dump is %llu bytes, manifest says %llu", object,
-                    (unsigned long long)res->plain_size, (unsigned long long)m->plaintext_size);
-            goto out;
-        }
-        if (check_hash("dump", object, m->plaintext_blake2b, digest) < 0)
-            goto out;
-        if (run.out) {
-            atomic_file *f = run.out;
-            run.out = NULL;
-            if (atomic_file_commit(f) < 0)
-                goto out;
-        }
-    }
     rc = 0;
 out:
     if (rc < 0) {
-        err_kind kind = err_get_kind();
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", err_msg());
-        atomic_file_abort(run.out);
-        err_set(kind == ERR_NONE ? ERR_FAIL : kind, "%s", msg);
+        saved_err e;
+        err_save(&e);
+        if (!read_ok)
+            fetch_join(run, 0);
+        atomic_file_abort(run->out.out_file);
+        err_restore(&e);
     }
-    progress_done(prog);
-    backend_reader_close(rd);
-    stream_reader_free(dec);
-    dumpcheck_free(run.dc);
-    free(buf);
+    progress_done(run->prog);
+    backend_reader_close(run->rd);
+    stream_reader_free(run->dec.dec);
+    dumpcheck_free(run->out.dc);
+    ring_free(run->archive);
+    ring_free(run->plain);
+    free(run);
     res->seconds = progress_now() - t0;
     return rc;
 }

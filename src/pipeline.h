@@ -1,15 +1,20 @@
 /* pipeline: the data path of DESIGN.md, both directions.
  *
  * backup:  source (dump child stdout, or a local dump file)
- *            -> dumpcheck -> plaintext size + BLAKE2b -> local plain copy
- *            -> encrypt -> archive size + BLAKE2b
- *            -> one writer thread per remote, fed through a bounded ring
- *               (the slowest remote sets the pace)
+ *            -> dumpcheck -> local plain copy            (reading thread)
+ *            => plaintext size + BLAKE2b                  (hash thread)
+ *            => encrypt                                   (encrypt thread)
+ *            => archive size + BLAKE2b                    (hash thread)
+ *            => one writer thread per remote
+ *          "=>" is a bounded ring (ring.h): every stage sees every block in
+ *          order, the slowest consumer sets the pace, and the stages run on
+ *          separate cores.
  *          Archives are committed only after the source ended cleanly and
  *          validated; otherwise every writer aborts and nothing is published.
  *          Manifests are written by the caller, after the archives.
- * fetch:   remote reader -> archive size + BLAKE2b -> decrypt -> dumpcheck
- *            + plaintext BLAKE2b -> output (atomic file, fd, or nothing)
+ * fetch:   remote reader => archive size + BLAKE2b
+ *                         => decrypt => plaintext size + BLAKE2b
+ *                                    => dumpcheck -> output (atomic file, fd)
  *
  * Memory is bounded by the constants below, never by the dump size. */
 #ifndef N4O_PIPELINE_H
@@ -26,8 +31,9 @@
 #include "neo4j.h"
 
 #define PIPELINE_MAX_REMOTES 16
-#define PIPELINE_READ_SIZE (256u * 1024u)
-#define PIPELINE_RING_BLOCK (1024u * 1024u)
+#define PIPELINE_READ_SIZE (256u * 1024u) /* plaintext / read blocks */
+#define PIPELINE_READ_BLOCKS 8u
+#define PIPELINE_RING_BLOCK (1024u * 1024u) /* archive blocks to the remotes */
 #define PIPELINE_RING_BLOCKS 8u
 
 typedef struct {
@@ -52,7 +58,7 @@ typedef struct {
     uint64_t archive_size;
     uint8_t archive_blake2b[32];
     err_kind remote_err[PIPELINE_MAX_REMOTES]; /* ERR_NONE: archive committed there */
-    char remote_msg[PIPELINE_MAX_REMOTES][512];
+    char remote_msg[PIPELINE_MAX_REMOTES][1024];
     double seconds;
 } pipeline_backup_result;
 

@@ -14,6 +14,7 @@ struct ring {
     int *live;
     int nconsumers, nlive;
     int closed, aborted;
+    int producer_waiting, consumers_waiting; /* wake only who sleeps */
 };
 
 ring *ring_new(size_t nblocks, size_t block_size, int nconsumers)
@@ -71,8 +72,11 @@ static uint64_t min_tail(const ring *r)
 uint8_t *ring_acquire(ring *r)
 {
     pthread_mutex_lock(&r->mu);
-    while (r->nlive > 0 && !r->aborted && r->head - min_tail(r) >= r->nblocks)
+    while (r->nlive > 0 && !r->aborted && r->head - min_tail(r) >= r->nblocks) {
+        r->producer_waiting = 1;
         pthread_cond_wait(&r->cond, &r->mu);
+        r->producer_waiting = 0;
+    }
     uint8_t *blk = NULL;
     if (r->nlive > 0 && !r->aborted)
         blk = r->mem + (r->head % r->nblocks) * r->block_size;
@@ -85,7 +89,8 @@ void ring_publish(ring *r, size_t len)
     pthread_mutex_lock(&r->mu);
     r->lens[r->head % r->nblocks] = len;
     r->head++;
-    pthread_cond_broadcast(&r->cond);
+    if (r->consumers_waiting)
+        pthread_cond_broadcast(&r->cond);
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -103,8 +108,11 @@ const uint8_t *ring_peek(ring *r, int c, size_t *len, int *aborted)
 {
     const uint8_t *blk = NULL;
     pthread_mutex_lock(&r->mu);
-    while (!r->aborted && r->tail[c] == r->head && !r->closed)
+    while (!r->aborted && r->tail[c] == r->head && !r->closed) {
+        r->consumers_waiting++;
         pthread_cond_wait(&r->cond, &r->mu);
+        r->consumers_waiting--;
+    }
     if (!r->aborted && r->tail[c] < r->head) {
         size_t slot = r->tail[c] % r->nblocks;
         blk = r->mem + slot * r->block_size;
@@ -120,7 +128,8 @@ void ring_release(ring *r, int c)
 {
     pthread_mutex_lock(&r->mu);
     r->tail[c]++;
-    pthread_cond_broadcast(&r->cond);
+    if (r->producer_waiting)
+        pthread_cond_broadcast(&r->cond);
     pthread_mutex_unlock(&r->mu);
 }
 
