@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -176,6 +177,13 @@ int cli_usage_error(const char *name, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nTry 'neo4j-offsite %s --help'.\n", name);
     return 2;
+}
+
+int cli_option_error(const char *name, int c, char **argv)
+{
+    if (c == ':')
+        return cli_usage_error(name, "option %s needs a value", argv[optind - 1]);
+    return cli_usage_error(name, "unknown option %s", argv[optind - 1]);
 }
 
 int cli_wants_help(int argc, char **argv)

@@ -31,6 +31,9 @@ void cli_print_help(const cli_command *cmd);
 void cli_print_overview(void *out_file);
 /* Report a usage error for command NAME on stderr; returns exit code 2. */
 int cli_usage_error(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Report getopt_long()'s ':' (missing value) or '?' (unknown option)
+ * result C for command NAME; returns exit code 2. */
+int cli_option_error(const char *name, int c, char **argv);
 /* True if argv (after the command name) asks for --help / -h. */
 int cli_wants_help(int argc, char **argv);
 

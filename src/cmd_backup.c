@@ -345,10 +345,8 @@ static int parse_options(int argc, char **argv, const char **database, const cha
         case 'P':
             *no_prune = 1;
             break;
-        case ':':
-            return cli_usage_error("backup", "option %s needs a value", argv[optind - 1]);
         default:
-            return cli_usage_error("backup", "unknown option %s", argv[optind - 1]);
+            return cli_option_error("backup", c, argv);
         }
     }
     if (optind < argc)

@@ -45,10 +45,8 @@ static int parse_options(int argc, char **argv, fetch_opts *o)
         case 'o':
             o->output = optarg;
             break;
-        case ':':
-            return cli_usage_error("fetch", "option %s needs a value", argv[optind - 1]);
         default:
-            return cli_usage_error("fetch", "unknown option %s", argv[optind - 1]);
+            return cli_option_error("fetch", c, argv);
         }
     }
     if (optind < argc)

@@ -41,10 +41,8 @@ static int parse_options(int argc, char **argv, const char **remote, const char 
         case 'a':
             *all = 1;
             break;
-        case ':':
-            return cli_usage_error("list", "option %s needs a value", argv[optind - 1]);
         default:
-            return cli_usage_error("list", "unknown option %s", argv[optind - 1]);
+            return cli_option_error("list", c, argv);
         }
     }
     if (optind < argc)

@@ -49,10 +49,8 @@ static int parse_options(int argc, char **argv, verify_opts *o)
         case 'D':
             o->deep = 1;
             break;
-        case ':':
-            return cli_usage_error("verify", "option %s needs a value", argv[optind - 1]);
         default:
-            return cli_usage_error("verify", "unknown option %s", argv[optind - 1]);
+            return cli_option_error("verify", c, argv);
         }
     }
     if (optind < argc)

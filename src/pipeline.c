@@ -20,7 +20,7 @@
 
 /* ---- pieces shared by both directions ------------------------------------ */
 
-/* The first error of a stage thread (err.h is per thread). */
+/* An error carried across threads or cleanup code (err.h is per thread). */
 typedef struct {
     err_kind kind;
     char msg[1024];
@@ -116,23 +116,6 @@ static void join_thread(pthread_t t, int *started)
     if (*started)
         pthread_join(t, NULL);
     *started = 0;
-}
-
-/* Keep the current error while cleanup code runs. */
-typedef struct {
-    err_kind kind;
-    char msg[1024];
-} saved_err;
-
-static void err_save(saved_err *s)
-{
-    s->kind = err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind();
-    snprintf(s->msg, sizeof s->msg, "%s", err_msg());
-}
-
-static void err_restore(const saved_err *s)
-{
-    err_set(s->kind, "%s", s->msg);
 }
 
 /* ---- backup ------------------------------------------------------------ */
@@ -449,13 +432,13 @@ int pipeline_backup(const pipeline_backup_job *job, pipeline_backup_result *res)
     rc = 0;
 out:
     if (rc < 0) {
-        saved_err e;
-        err_save(&e);
+        stage_err e; /* cleanup must not replace the error */
+        stage_fail(&e);
         if (run->child)
             neo4j_kill(run->child);
         atomic_file_abort(run->local);
         backup_collect(run, 0);
-        err_restore(&e);
+        stage_raise(&e);
     } else {
         backup_collect(run, 1);
     }
@@ -740,12 +723,12 @@ int pipeline_fetch(const pipeline_fetch_job *job, pipeline_fetch_result *res)
     rc = 0;
 out:
     if (rc < 0) {
-        saved_err e;
-        err_save(&e);
+        stage_err e; /* cleanup must not replace the error */
+        stage_fail(&e);
         if (!read_ok)
             fetch_join(run, 0);
         atomic_file_abort(run->out.out_file);
-        err_restore(&e);
+        stage_raise(&e);
     }
     progress_done(run->prog);
     backend_reader_close(run->rd);
