@@ -17,10 +17,10 @@
 #include "config.h"
 
 enum {
-    BACKEND_F_RANGED_READ = 1u << 0,     /* reader_open at any offset is cheap */
-    BACKEND_F_ATOMIC_RENAME = 1u << 1,   /* commit = rename of a temporary object */
-    BACKEND_F_MULTIPART = 1u << 2,       /* commit = completion of a multipart upload */
-    BACKEND_F_PARALLEL_WRITE = 1u << 3,  /* several streams may write one object */
+    BACKEND_F_RANGED_READ = 1u << 0,    /* reader_open at any offset is cheap */
+    BACKEND_F_ATOMIC_RENAME = 1u << 1,  /* commit = rename of a temporary object */
+    BACKEND_F_MULTIPART = 1u << 2,      /* commit = completion of a multipart upload */
+    BACKEND_F_PARALLEL_WRITE = 1u << 3, /* several streams may write one object */
 };
 
 /* One object in a listing.  NAME is relative to the remote's path/prefix. */
@@ -28,7 +28,7 @@ typedef struct {
     char *name;
     uint64_t size;
     time_t mtime;
-    int incomplete; /* a temporary / unfinished upload, not an object */
+    int incomplete;  /* a temporary / unfinished upload, not an object */
     char *upload_id; /* backend handle for remove_incomplete (may be NULL) */
 } backend_entry;
 

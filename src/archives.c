@@ -121,8 +121,8 @@ int archives_resolve(backend *b, const char *prefix, const char *arg, int latest
     if (a)
         snprintf(name_out, CATALOG_NAME_MAX, "%s", a->name);
     else
-        rc = err_set(ERR_FAIL, "remote %s has no complete archive of database %s",
-                     backend_name(b), database);
+        rc = err_set(ERR_FAIL, "remote %s has no complete archive of database %s", backend_name(b),
+                     database);
     free(list);
     return rc;
 }

@@ -22,7 +22,7 @@ typedef struct {
     char name[CATALOG_NAME_MAX];
     char database[128];
     time_t created;
-    uint64_t size;        /* of the .dump.enc (or the partial upload) */
+    uint64_t size; /* of the .dump.enc (or the partial upload) */
     archive_state state;
     int has_archive, has_manifest;
 } archive_info;

@@ -14,8 +14,7 @@ int catalog_check_database(const char *db)
     for (const char *p = db; *p; p++)
         if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
             return err_set(ERR_USAGE,
-                           "database name '%s': only letters, digits, '.' and '-' are allowed",
-                           db);
+                           "database name '%s': only letters, digits, '.' and '-' are allowed", db);
     return 0;
 }
 
@@ -26,8 +25,7 @@ int catalog_name(char *out, size_t n, const char *prefix, const char *database, 
     char stamp[32];
     gmtime_r(&t, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%d_%H%M%S", &tm);
-    int len = snprintf(out, n, "%s_%s_%s%s", prefix, database, safety ? "pre_restore_" : "",
-                       stamp);
+    int len = snprintf(out, n, "%s_%s_%s%s", prefix, database, safety ? "pre_restore_" : "", stamp);
     if (len < 0 || (size_t)len >= n)
         return err_set(ERR_USAGE, "archive name for database %s is too long", database);
     return 0;
@@ -119,8 +117,7 @@ void catalog_archive_arg(const char *arg, char *out, size_t n)
         arg = slash + 1;
     snprintf(out, n, "%s", arg);
     size_t len = strlen(out);
-    const char *suffixes[] = {CATALOG_ARCHIVE_SUFFIX, CATALOG_MANIFEST_SUFFIX,
-                              CATALOG_DUMP_SUFFIX};
+    const char *suffixes[] = {CATALOG_ARCHIVE_SUFFIX, CATALOG_MANIFEST_SUFFIX, CATALOG_DUMP_SUFFIX};
     for (size_t i = 0; i < 3; i++) {
         if (ends_with(out, len, suffixes[i])) {
             out[len - strlen(suffixes[i])] = '\0';

@@ -11,10 +11,10 @@
 #include <stddef.h>
 #include <time.h>
 
-#define CATALOG_NAME_MAX 256
-#define CATALOG_ARCHIVE_SUFFIX ".dump.enc"
+#define CATALOG_NAME_MAX        256
+#define CATALOG_ARCHIVE_SUFFIX  ".dump.enc"
 #define CATALOG_MANIFEST_SUFFIX ".dump.manifest"
-#define CATALOG_DUMP_SUFFIX ".dump"
+#define CATALOG_DUMP_SUFFIX     ".dump"
 
 typedef enum { CATALOG_DUMP, CATALOG_SAFETY_DUMP, CATALOG_ARCHIVE, CATALOG_MANIFEST } catalog_kind;
 

@@ -141,25 +141,24 @@ void cli_print_help(const cli_command *cmd)
 void cli_print_overview(void *out_file)
 {
     FILE *out = out_file;
-    fprintf(out,
-            "Usage: neo4j-offsite [global options] COMMAND [options]\n"
-            "\n"
-            "Gets Neo4j dumps off the machine they were made on: validates, encrypts\n"
-            "(only archive.key can read), signs and ships them to S3, SFTP or a mounted\n"
-            "directory, enforces retention, and restores them.\n"
-            "\n"
-            "Global options:\n"
-            "  -c, --config FILE  config file (default $NEO4J_OFFSITE_CONFIG, else\n"
-            "                     " CLI_DEFAULT_CONFIG ")\n"
-            "  -v, --verbose      more logging on stderr (repeat for more)\n"
-            "  -q, --quiet        only errors on stderr\n"
-            "  --json             machine-readable output on stdout\n"
-            "  --progress, --no-progress\n"
-            "                     progress on stderr (default: when stderr is a terminal)\n"
-            "  --version          print the version\n"
-            "  -h, --help         this help; 'neo4j-offsite COMMAND --help' for a command\n"
-            "\n"
-            "Commands:\n");
+    fprintf(out, "Usage: neo4j-offsite [global options] COMMAND [options]\n"
+                 "\n"
+                 "Gets Neo4j dumps off the machine they were made on: validates, encrypts\n"
+                 "(only archive.key can read), signs and ships them to S3, SFTP or a mounted\n"
+                 "directory, enforces retention, and restores them.\n"
+                 "\n"
+                 "Global options:\n"
+                 "  -c, --config FILE  config file (default $NEO4J_OFFSITE_CONFIG, else\n"
+                 "                     " CLI_DEFAULT_CONFIG ")\n"
+                 "  -v, --verbose      more logging on stderr (repeat for more)\n"
+                 "  -q, --quiet        only errors on stderr\n"
+                 "  --json             machine-readable output on stdout\n"
+                 "  --progress, --no-progress\n"
+                 "                     progress on stderr (default: when stderr is a terminal)\n"
+                 "  --version          print the version\n"
+                 "  -h, --help         this help; 'neo4j-offsite COMMAND --help' for a command\n"
+                 "\n"
+                 "Commands:\n");
     for (size_t i = 0; i < n_commands; i++)
         fprintf(out, "  %-8s %s%s\n", cli_commands[i].name, cli_commands[i].summary,
                 cli_commands[i].fn ? "" : " (not implemented yet)");

@@ -62,7 +62,7 @@ static void record_dump_failure(db_run *d)
 }
 
 /* Is NAME free everywhere it will be written? */
-static int name_taken(backup_ctx *ctx, const db_run *d, const char *name)
+static int name_taken(backup_ctx *ctx, const char *name)
 {
     char path[4200];
     struct stat st;
@@ -70,8 +70,6 @@ static int name_taken(backup_ctx *ctx, const db_run *d, const char *name)
     if (ctx->local_copy && lstat(path, &st) == 0)
         return 1;
     for (size_t i = 0; i < ctx->remotes.n; i++) {
-        if (!ctx->remotes.b[i])
-            continue;
         const char *suffixes[] = {CATALOG_ARCHIVE_SUFFIX, CATALOG_MANIFEST_SUFFIX};
         for (int k = 0; k < 2; k++) {
             char object[CATALOG_NAME_MAX + 32];
@@ -80,7 +78,6 @@ static int name_taken(backup_ctx *ctx, const db_run *d, const char *name)
                 return 1;
         }
     }
-    (void)d;
     return 0;
 }
 
@@ -93,7 +90,7 @@ static int choose_name(backup_ctx *ctx, db_run *d)
         if (catalog_name(d->name, sizeof d->name, ctx->cfg->local.name_prefix, d->database,
                          d->started, 0) < 0)
             return -1;
-        if (!name_taken(ctx, d, d->name)) {
+        if (!name_taken(ctx, d->name)) {
             snprintf(d->local_path, sizeof d->local_path, "%s/%s%s", ctx->cfg->local.directory,
                      d->name, CATALOG_DUMP_SUFFIX);
             return 0;
@@ -170,7 +167,7 @@ static void dump_database(backup_ctx *ctx, db_run *d, int to_remotes)
         record_dump_failure(d);
         return;
     }
-    if (choose_name(ctx, d) < 0 || (ctx->local_copy && check_free_space(ctx, d) < 0)) {
+    if (choose_name(ctx, d) < 0) {
         record_dump_failure(d);
         return;
     }
@@ -296,15 +293,14 @@ static err_kind report(backup_ctx *ctx, db_run *d)
             ok++;
         } else {
             const char *msg = d->remote_msg[i];
-            log_error("database %s: remote %s failed: %s", d->database,
-                      ctx->remotes.names[i], msg);
+            log_error("database %s: remote %s failed: %s", d->database, ctx->remotes.names[i], msg);
         }
     }
     char a[32], b[32], r[32];
     double secs = d->pass1.seconds + (d->upload == &d->pass2 ? d->pass2.seconds : 0);
     uint64_t rate = secs > 0 ? (uint64_t)((double)d->pass1.plain_size / secs) : 0;
-    printf("%s: dump %s, archive %s, %.1f s, %s/s", d->name,
-           progress_human(d->pass1.plain_size, a), progress_human(d->upload ? d->upload->archive_size : 0, b), secs,
+    printf("%s: dump %s, archive %s, %.1f s, %s/s", d->name, progress_human(d->pass1.plain_size, a),
+           progress_human(d->upload ? d->upload->archive_size : 0, b), secs,
            progress_human(rate, r));
     if (ctx->local_copy)
         printf(", local copy %s", d->local_path);
@@ -360,6 +356,17 @@ static err_kind run_backup(backup_ctx *ctx)
     const char *stop = cfg->neo4j.stop_command;
     int two_pass = ctx->local_copy && stop && *stop;
 
+    /* Before Neo4j is stopped: a dump that cannot fit is not started. */
+    size_t runnable = 0;
+    for (size_t i = 0; i < ctx->n_dbs; i++) {
+        if (ctx->local_copy && check_free_space(ctx, &ctx->dbs[i]) < 0)
+            record_dump_failure(&ctx->dbs[i]);
+        else
+            runnable++;
+    }
+    if (runnable == 0)
+        return ctx->dbs[0].dump_err;
+
     if (stop && *stop) {
         if (run_template(cfg, "stop_command", stop) < 0) {
             /* It may have half-stopped the DBMS: start it again. */
@@ -368,7 +375,8 @@ static err_kind run_backup(backup_ctx *ctx)
         }
     }
     for (size_t i = 0; i < ctx->n_dbs; i++)
-        dump_database(ctx, &ctx->dbs[i], !two_pass);
+        if (ctx->dbs[i].dump_err == ERR_NONE)
+            dump_database(ctx, &ctx->dbs[i], !two_pass);
     /* As soon as the dumps are read, whatever happened to them. */
     if (run_template(cfg, "start_command", cfg->neo4j.start_command) < 0)
         log_error("start_command failed: check that Neo4j is running");
@@ -408,8 +416,8 @@ int cmd_backup(int argc, char **argv, const cli_globals *g)
     const char *database = NULL, *remote_names[PIPELINE_MAX_REMOTES];
     size_t n_remote_names = 0;
     int no_local = 0, no_prune = 0;
-    int rc = parse_options(argc, argv, &database, remote_names, &n_remote_names, &no_local,
-                           &no_prune);
+    int rc =
+        parse_options(argc, argv, &database, remote_names, &n_remote_names, &no_local, &no_prune);
     if (rc)
         return rc;
 
@@ -448,8 +456,10 @@ int cmd_backup(int argc, char **argv, const cli_globals *g)
     if (ctx.local_copy) {
         struct stat st;
         if (stat(cfg->local.directory, &st) < 0 || !S_ISDIR(st.st_mode)) {
-            err_set(ERR_FAIL, "local directory %s does not exist (set [local] directory, or "
-                              "use --no-local-copy)", cfg->local.directory);
+            err_set(ERR_FAIL,
+                    "local directory %s does not exist (set [local] directory, or "
+                    "use --no-local-copy)",
+                    cfg->local.directory);
             goto fail;
         }
     }

@@ -111,8 +111,8 @@ int cmd_fetch(int argc, char **argv, const cli_globals *g)
         goto fail;
     char a[32], b[32], r[32];
     double rate = res.seconds > 0 ? (double)res.plain_size / res.seconds : 0;
-    log_info("fetched %s: archive %s, dump %s (%s, Neo4j %s, %llu files), %.1f s, %s/s -> %s",
-             name, progress_human(res.archive_size, a), progress_human(res.plain_size, b),
+    log_info("fetched %s: archive %s, dump %s (%s, Neo4j %s, %llu files), %.1f s, %s/s -> %s", name,
+             progress_human(res.archive_size, a), progress_human(res.plain_size, b),
              res.dump.format, res.dump.era, (unsigned long long)res.dump.files, res.seconds,
              progress_human((uint64_t)rate, r), to_stdout ? "stdout" : o.output);
     if (!to_stdout)

@@ -23,12 +23,10 @@ typedef struct {
 
 static int parse_options(int argc, char **argv, verify_opts *o)
 {
-    static const struct option opts[] = {{"remote", required_argument, NULL, 'r'},
-                                         {"database", required_argument, NULL, 'd'},
-                                         {"latest", no_argument, NULL, 'l'},
-                                         {"all", no_argument, NULL, 'a'},
-                                         {"deep", no_argument, NULL, 'D'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"remote", required_argument, NULL, 'r'}, {"database", required_argument, NULL, 'd'},
+        {"latest", no_argument, NULL, 'l'},       {"all", no_argument, NULL, 'a'},
+        {"deep", no_argument, NULL, 'D'},         {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
     opterr = 0;
@@ -73,24 +71,24 @@ static err_kind verify_one(backend *b, const char *name, const keys_public *trus
     if (archives_load_manifest(b, name, trusted, n_trusted, &m) < 0) {
         k = err_get_kind();
     } else {
-        pipeline_fetch_job job = {.remote = b, .m = &m, .secret = secret, .out_fd = -1,
-                                  .progress = g->progress};
+        pipeline_fetch_job job = {
+            .remote = b, .m = &m, .secret = secret, .out_fd = -1, .progress = g->progress};
         if (pipeline_fetch(&job, &res) < 0)
             k = err_get_kind();
     }
     if (k == ERR_NONE && !g->json) {
         char a[32];
-        printf("OK      %s: signed by %02x%02x..., %s, BLAKE2b matches%s\n", name, m.signer_key_id[0],
-               m.signer_key_id[1], progress_human(m.archive_size, a),
+        printf("OK      %s: signed by %02x%02x..., %s, BLAKE2b matches%s\n", name,
+               m.signer_key_id[0], m.signer_key_id[1], progress_human(m.archive_size, a),
                secret ? ", dump decrypted and valid" : "");
     } else if (!g->json) {
         printf("FAILED  %s: %s\n", name, err_msg());
     }
     if (g->json)
-        json_array_append_new(rows, json_pack("{s:s, s:s, s:b, s:b, s:s?}", "remote",
-                                              backend_name(b), "name", name, "ok", k == ERR_NONE,
-                                              "deep", secret != NULL, "error",
-                                              k == ERR_NONE ? NULL : err_msg()));
+        json_array_append_new(rows,
+                              json_pack("{s:s, s:s, s:b, s:b, s:s?}", "remote", backend_name(b),
+                                        "name", name, "ok", k == ERR_NONE, "deep", secret != NULL,
+                                        "error", k == ERR_NONE ? NULL : err_msg()));
     fflush(stdout);
     return k == ERR_NONE ? ERR_NONE : (k == ERR_INTEGRITY ? ERR_INTEGRITY : ERR_FAIL);
 }
@@ -139,8 +137,8 @@ int cmd_verify(int argc, char **argv, const cli_globals *g)
                 continue;
             }
             checked++;
-            outcome = err_worse(outcome, verify_one(set.b[0], list[i].name, trusted, n_trusted,
-                                                    secret, g, rows));
+            outcome = err_worse(
+                outcome, verify_one(set.b[0], list[i].name, trusted, n_trusted, secret, g, rows));
         }
         if (checked == 0)
             log_warn("remote %s holds no complete archive", set.names[0]);

@@ -51,8 +51,10 @@ static int take_globals(int argc, char **argv, cli_globals *g, int *progress_fla
         } else if (!seen_command && strcmp(a, "--version") == 0) {
             *want_version = 1;
         } else if (!seen_command && a[0] == '-') {
-            fprintf(stderr, "neo4j-offsite: unknown global option '%s'\n"
-                            "Try 'neo4j-offsite --help'.\n", a);
+            fprintf(stderr,
+                    "neo4j-offsite: unknown global option '%s'\n"
+                    "Try 'neo4j-offsite --help'.\n",
+                    a);
             return -1;
         } else {
             seen_command = 1;
@@ -99,9 +101,7 @@ int main(int argc, char **argv)
     if (!g.config_path || !*g.config_path)
         g.config_path = CLI_DEFAULT_CONFIG;
     g.progress = progress_flag >= 0 ? progress_flag : isatty(STDERR_FILENO);
-    log_set_level(g.verbose < 0 ? LOG_LVL_ERROR
-                  : g.verbose == 0 ? LOG_LVL_INFO
-                                   : LOG_LVL_DEBUG);
+    log_set_level(g.verbose < 0 ? LOG_LVL_ERROR : g.verbose == 0 ? LOG_LVL_INFO : LOG_LVL_DEBUG);
 
     if (sodium_init() < 0) {
         fprintf(stderr, "neo4j-offsite: libsodium failed to initialise\n");

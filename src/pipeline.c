@@ -147,8 +147,8 @@ static int verdict_wait(verdict *v)
 }
 
 typedef struct {
-    ring *plain;    /* input: plaintext blocks */
-    int index;      /* our consumer index in PLAIN */
+    ring *plain;     /* input: plaintext blocks */
+    int index;       /* our consumer index in PLAIN */
     ring_filler out; /* output: archive blocks */
     stream_writer *enc;
     verdict *v;
@@ -299,8 +299,7 @@ static int backup_start_stages(backup_run *run)
         rw->index = 1 + (int)i;
         rw->remote = job->remotes[i];
         rw->size_hint = 0;
-        snprintf(rw->object, sizeof rw->object, "%s%s", job->archive_name,
-                 CATALOG_ARCHIVE_SUFFIX);
+        snprintf(rw->object, sizeof rw->object, "%s%s", job->archive_name, CATALOG_ARCHIVE_SUFFIX);
         if (start_thread(&run->writer_t[i], remote_writer_main, rw, &run->writer_started[i]) < 0)
             return -1;
     }
@@ -557,8 +556,8 @@ static int check_hash(const char *what, const char *object, const uint8_t want[3
     char a[65], b[65];
     sodium_bin2hex(a, sizeof a, want, 32);
     sodium_bin2hex(b, sizeof b, got, 32);
-    return err_set(ERR_INTEGRITY, "%s: %s BLAKE2b mismatch: manifest %s, found %s", object, what,
-                   a, b);
+    return err_set(ERR_INTEGRITY, "%s: %s BLAKE2b mismatch: manifest %s, found %s", object, what, a,
+                   b);
 }
 
 typedef struct {
@@ -684,8 +683,7 @@ static int fetch_check(fetch_run *run, pipeline_fetch_result *res)
     res->plain_size = run->plain_hash.size;
     if (res->plain_size != m->plaintext_size)
         return err_set(ERR_INTEGRITY, "%s: dump is %llu bytes, manifest says %llu", run->object,
-                       (unsigned long long)res->plain_size,
-                       (unsigned long long)m->plaintext_size);
+                       (unsigned long long)res->plain_size, (unsigned long long)m->plaintext_size);
     if (check_hash("dump", run->object, m->plaintext_blake2b, run->plain_hash.digest) < 0)
         return -1;
     if (run->out.out_file) {

@@ -31,16 +31,16 @@
 #include "neo4j.h"
 
 #define PIPELINE_MAX_REMOTES 16
-#define PIPELINE_READ_SIZE (256u * 1024u) /* plaintext / read blocks */
+#define PIPELINE_READ_SIZE   (256u * 1024u) /* plaintext / read blocks */
 #define PIPELINE_READ_BLOCKS 8u
-#define PIPELINE_RING_BLOCK (1024u * 1024u) /* archive blocks to the remotes */
+#define PIPELINE_RING_BLOCK  (1024u * 1024u) /* archive blocks to the remotes */
 #define PIPELINE_RING_BLOCKS 8u
 
 typedef struct {
-    neo4j_child *child; /* source: a running dump (owned: finished or killed) */
-    int fd;             /* source when CHILD is NULL */
-    uint64_t size_hint; /* for progress and backends; 0 when unknown */
-    int validate;       /* run dumpcheck over the plaintext */
+    neo4j_child *child;                  /* source: a running dump (owned: finished or killed) */
+    int fd;                              /* source when CHILD is NULL */
+    uint64_t size_hint;                  /* for progress and backends; 0 when unknown */
+    int validate;                        /* run dumpcheck over the plaintext */
     const uint8_t *expect_plain_blake2b; /* re-reading a local copy: must match */
     const char *local_path;              /* write a plain copy here (atomic); NULL none */
     const keys_public *recipient;        /* needed with remotes */

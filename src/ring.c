@@ -9,7 +9,7 @@ struct ring {
     uint8_t *mem;
     size_t *lens;
     size_t nblocks, block_size;
-    uint64_t head; /* blocks published */
+    uint64_t head;  /* blocks published */
     uint64_t *tail; /* per consumer: blocks released */
     int *live;
     int nconsumers, nlive;

@@ -63,6 +63,25 @@ check "partial: the working remote has the archive" test "$(count_files "$T/nas2
 rm -rf "$T/nas2" "$T/local"/* "$T/nas"/*
 write_config
 
+# Free space: the previous dump's size says the next one will not fit, so
+# the backup stops before dumping (and before stopping Neo4j for long).
+mkdir "$T/small"
+last=$(stat -c %s "$T/source.dump")
+if mount -t tmpfs -o size=$(((last + last / 2) / 1024 + 4))k tmpfs "$T/small" 2>/dev/null; then
+    : >"$NEO4J_STANDIN_HOME/events.log"
+    cp "$T/source.dump" "$T/small/haia_backup_neo4j_20200101_000000.dump"
+    sed -i "s|^directory .*|directory   = $T/small|" "$T/conf"
+    run 1 backup
+    expect_in "$T/err" "local directory $T/small has .* free; the last dump of neo4j took"
+    check "free space: nothing published" test "$(ls "$T/nas" | wc -l)" = 0
+    check "free space: only the old dump in the small directory" test "$(ls "$T/small" | wc -l)" = 1
+    check "free space: refused before Neo4j was stopped" bash -c "! grep -q stop '$NEO4J_STANDIN_HOME/events.log'"
+    umount "$T/small"
+    write_config
+else
+    echo "SKIP: free-space check needs a small tmpfs (mount -t tmpfs failed: not root?)"
+fi
+
 # SIGTERM in the middle of a dump: start_command runs, nothing published,
 # exit non-zero.
 : >"$NEO4J_STANDIN_HOME/events.log"

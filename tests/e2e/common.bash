@@ -14,6 +14,8 @@ T=$(mktemp -d /tmp/n4o-e2e.XXXXXX)
 e2e_cleanup() {
     # never leave a child behind
     pkill -f "$T" 2>/dev/null || true
+    local m
+    for m in $(findmnt -rn -o TARGET 2>/dev/null | grep "^$T/"); do umount "$m"; done
     rm -rf "$T"
 }
 trap e2e_cleanup EXIT

@@ -32,7 +32,8 @@ static void test_kinds(void **state)
 {
     (void)state;
     catalog_entry e;
-    assert_int_equal(catalog_parse("haia_backup", "haia_backup_system_20260101_000000.dump", &e), 0);
+    assert_int_equal(catalog_parse("haia_backup", "haia_backup_system_20260101_000000.dump", &e),
+                     0);
     assert_int_equal(e.kind, CATALOG_DUMP);
     assert_string_equal(e.database, "system");
     assert_int_equal(
@@ -52,12 +53,12 @@ static void test_rejects(void **state)
     (void)state;
     catalog_entry e;
     const char *bad[] = {
-        "other_neo4j_20260101_000000.dump",        /* prefix */
-        "haia_backup_neo4j_20261301_000000.dump",  /* month 13 */
-        "haia_backup_neo4j_2026010_1000000.dump",  /* separator */
-        "haia_backup__20260101_000000.dump",       /* empty database */
-        "haia_backup_neo4j_20260101_000000.txt",   /* suffix */
-        "haia_backup_my_db_20260101_000000.dump",  /* '_' in a database */
+        "other_neo4j_20260101_000000.dump",       /* prefix */
+        "haia_backup_neo4j_20261301_000000.dump", /* month 13 */
+        "haia_backup_neo4j_2026010_1000000.dump", /* separator */
+        "haia_backup__20260101_000000.dump",      /* empty database */
+        "haia_backup_neo4j_20260101_000000.txt",  /* suffix */
+        "haia_backup_my_db_20260101_000000.dump", /* '_' in a database */
         "haia_backup_neo4j_20260101_000000.dump.enc.partial",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)

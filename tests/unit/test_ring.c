@@ -11,8 +11,8 @@
 
 #include "ring.h"
 
-#define BLOCKS 4
-#define BLOCK 64
+#define BLOCKS       4
+#define BLOCK        64
 #define TOTAL_BLOCKS 500
 
 typedef struct {
