@@ -161,6 +161,21 @@ static void describe(const unsigned char *p, size_t n, char *out, size_t outsz)
     describe_h(p, n, out, outsz, 0);
 }
 
+/* Move bytes from the input (p, n: both advanced) into BUF until it holds
+ * WANT (len so far), so that a fixed-size unit can arrive in any number of
+ * pieces; returns the bytes taken. */
+static size_t fill(unsigned char *buf, size_t *len, size_t want, const unsigned char **p, size_t *n)
+{
+    size_t k = want - *len;
+    if (k > *n)
+        k = *n;
+    memcpy(buf + *len, *p, k);
+    *len += k;
+    *p += k;
+    *n -= k;
+    return k;
+}
+
 dumpcheck *dumpcheck_new(void)
 {
     dumpcheck *dc = calloc(1, sizeof *dc);
@@ -450,20 +465,25 @@ static int meta_entry_done(dumpcheck *dc)
     return 0;
 }
 
+/* After data or padding: once both are used up, the next header follows. */
+static int entry_done(dumpcheck *dc)
+{
+    if (dc->data_left != 0 || dc->pad_left != 0)
+        return 0;
+    if (dc->kind == 'x' || dc->kind == 'g' || dc->kind == 'L' || dc->kind == 'K')
+        if (meta_entry_done(dc) < 0)
+            return -1;
+    dc->tst = T_HDR;
+    return 0;
+}
+
 static int tar_feed(dumpcheck *dc, const unsigned char *p, size_t n)
 {
     while (n > 0) {
         size_t k;
         switch (dc->tst) {
         case T_META:
-            k = META_SIZE - dc->meta_len;
-            if (k > n)
-                k = n;
-            memcpy(dc->meta + dc->meta_len, p, k);
-            dc->meta_len += k;
-            dc->dec_off += k;
-            p += k;
-            n -= k;
+            dc->dec_off += fill(dc->meta, &dc->meta_len, META_SIZE, &p, &n);
             if (dc->meta_len < META_SIZE)
                 break;
             if (memcmp(dc->meta, "zstd", 4) != 0) {
@@ -488,26 +508,16 @@ static int tar_feed(dumpcheck *dc, const unsigned char *p, size_t n)
         case T_HDR:
             if (dc->hdr_len == 0)
                 dc->hdr_off = dc->tar_off;
-            k = BLOCK - dc->hdr_len;
-            if (k > n)
-                k = n;
-            memcpy(dc->hdr + dc->hdr_len, p, k);
-            dc->hdr_len += k;
+            k = fill(dc->hdr, &dc->hdr_len, BLOCK, &p, &n);
             dc->tar_off += k;
             dc->dec_off += k;
-            p += k;
-            n -= k;
             if (dc->hdr_len < BLOCK)
                 break;
             dc->hdr_len = 0;
             if (header_done(dc) < 0)
                 return -1;
-            if (dc->tst == T_DATA && dc->data_left == 0 && dc->pad_left == 0) {
-                if (dc->kind == 'x' || dc->kind == 'g' || dc->kind == 'L' || dc->kind == 'K')
-                    if (meta_entry_done(dc) < 0)
-                        return -1;
-                dc->tst = T_HDR;
-            }
+            if (dc->tst == T_DATA && entry_done(dc) < 0)
+                return -1;
             break;
         case T_DATA:
             if (dc->data_left > 0) {
@@ -530,12 +540,8 @@ static int tar_feed(dumpcheck *dc, const unsigned char *p, size_t n)
             dc->dec_off += k;
             p += k;
             n -= k;
-            if (dc->data_left == 0 && dc->pad_left == 0) {
-                if (dc->kind == 'x' || dc->kind == 'g' || dc->kind == 'L' || dc->kind == 'K')
-                    if (meta_entry_done(dc) < 0)
-                        return -1;
-                dc->tst = T_HDR;
-            }
+            if (entry_done(dc) < 0)
+                return -1;
             break;
         case T_END:
             /* tar pads to its record size with zeros; nothing else may follow. */
@@ -604,49 +610,70 @@ static int zfeed(dumpcheck *dc, const unsigned char *p, size_t n)
 static void trailing_start(dumpcheck *dc, const unsigned char *held, size_t n, uint64_t at)
 {
     dc->ostate = O_TRAILING;
-    dc->show_len = 0;
     dc->show_off = at;
-    dc->trail_bytes = 0;
     size_t k = n < SHOW_MAX ? n : SHOW_MAX;
     memcpy(dc->show, held, k);
     dc->show_len = k;
     dc->trail_bytes = n;
 }
 
-/* Process N bytes at dump offset dc->off in the zstd layer; returns bytes
- * used (all, or fewer when the stream ended and the rest is trailing). */
+/* Bytes after the end of the compressed stream: count them all, keep the
+ * first few to show. */
+static void trailing_add(dumpcheck *dc, const unsigned char *p, size_t n)
+{
+    size_t c = SHOW_MAX - dc->show_len;
+    c = c < n ? c : n;
+    memcpy(dc->show + dc->show_len, p, c);
+    dc->show_len += c;
+    dc->trail_bytes += n;
+    dc->off += n;
+}
+
+/* Collect a fixed-size unit (frame magic, block header, gzip magic) in
+ * dc->zbuf, whatever pieces it arrives in; unit_off marks where it started.
+ * Returns 1 once the buffer holds WANT bytes (zlen is then reset for the
+ * next unit), 0 while more are needed. */
+static int gather(dumpcheck *dc, const unsigned char **p, size_t *n, size_t want)
+{
+    if (dc->zlen == 0)
+        dc->unit_off = dc->off;
+    dc->off += fill(dc->zbuf, &dc->zlen, want, p, n);
+    if (dc->zlen < want)
+        return 0;
+    dc->zlen = 0;
+    return 1;
+}
+
+/* After a block: the last one is followed by the frame checksum, the others
+ * by the next block header. */
+static void block_end(dumpcheck *dc)
+{
+    if (dc->last_block) {
+        dc->zst = ZS_CHECKSUM;
+        dc->unit_off = dc->off;
+        dc->unit_left = 4;
+        dc->unit_total = 4;
+    } else {
+        dc->zst = ZS_BLKHDR;
+    }
+}
+
+/* Process N bytes at dump offset dc->off in the zstd layer; all are used
+ * (after the last frame, the rest is taken as trailing bytes). */
 static int zstd_feed(dumpcheck *dc, const unsigned char *p, size_t n)
 {
     while (n > 0) {
         size_t k;
         switch (dc->zst) {
         case ZS_MAGIC:
-            if (dc->zlen == 0)
-                dc->unit_off = dc->off;
-            k = 4 - dc->zlen;
-            if (k > n)
-                k = n;
-            memcpy(dc->zbuf + dc->zlen, p, k);
-            dc->zlen += k;
-            dc->off += k;
-            p += k;
-            n -= k;
-            if (dc->zlen < 4)
+            if (!gather(dc, &p, &n, 4))
                 break;
             uint32_t m = (uint32_t)dc->zbuf[0] | (uint32_t)dc->zbuf[1] << 8 |
                          (uint32_t)dc->zbuf[2] << 16 | (uint32_t)dc->zbuf[3] << 24;
             if (m != ZSTD_MAGIC) {
                 if (dc->frame_no > 0 && dc->tst == T_END) {
                     trailing_start(dc, dc->zbuf, 4, dc->unit_off);
-                    dc->zlen = 0;
-                    if (n > 0) {
-                        size_t c = SHOW_MAX - dc->show_len;
-                        c = c < n ? c : n;
-                        memcpy(dc->show + dc->show_len, p, c);
-                        dc->show_len += c;
-                        dc->trail_bytes += n;
-                        dc->off += n;
-                    }
+                    trailing_add(dc, p, n);
                     return 0;
                 }
                 char shown[200];
@@ -669,7 +696,6 @@ static int zstd_feed(dumpcheck *dc, const unsigned char *p, size_t n)
             dc->frame_no++;
             dc->frame_off = dc->unit_off;
             dc->block_no = 0;
-            dc->zlen = 0;
             if (zfeed(dc, dc->zbuf, 4) < 0)
                 return -1;
             dc->zst = ZS_FHD;
@@ -712,14 +738,7 @@ static int zstd_feed(dumpcheck *dc, const unsigned char *p, size_t n)
             if (dc->zst == ZS_HDR) {
                 dc->zst = ZS_BLKHDR;
             } else if (dc->zst == ZS_BLKDATA) {
-                if (dc->last_block) {
-                    dc->zst = ZS_CHECKSUM;
-                    dc->unit_off = dc->off;
-                    dc->unit_left = 4;
-                    dc->unit_total = 4;
-                } else {
-                    dc->zst = ZS_BLKHDR;
-                }
+                block_end(dc);
             } else {
                 if (dc->zret != 0)
                     return fail(dc,
@@ -730,19 +749,8 @@ static int zstd_feed(dumpcheck *dc, const unsigned char *p, size_t n)
             }
             break;
         case ZS_BLKHDR:
-            if (dc->zlen == 0)
-                dc->unit_off = dc->off;
-            k = 3 - dc->zlen;
-            if (k > n)
-                k = n;
-            memcpy(dc->zbuf + dc->zlen, p, k);
-            dc->zlen += k;
-            dc->off += k;
-            p += k;
-            n -= k;
-            if (dc->zlen < 3)
+            if (!gather(dc, &p, &n, 3))
                 break;
-            dc->zlen = 0;
             dc->block_no++;
             uint32_t bh =
                 (uint32_t)dc->zbuf[0] | (uint32_t)dc->zbuf[1] << 8 | (uint32_t)dc->zbuf[2] << 16;
@@ -764,16 +772,8 @@ static int zstd_feed(dumpcheck *dc, const unsigned char *p, size_t n)
             dc->unit_left = type == 1 ? 1 : bsize;
             dc->unit_total = dc->unit_left;
             dc->zst = ZS_BLKDATA;
-            if (dc->unit_left == 0) {
-                if (dc->last_block) {
-                    dc->zst = ZS_CHECKSUM;
-                    dc->unit_off = dc->off;
-                    dc->unit_left = 4;
-                    dc->unit_total = 4;
-                } else {
-                    dc->zst = ZS_BLKHDR;
-                }
-            }
+            if (dc->unit_left == 0)
+                block_end(dc);
             break;
         }
     }
@@ -904,23 +904,8 @@ static int feed(dumpcheck *dc, const unsigned char *p, size_t n);
 
 static int gz_magic_feed(dumpcheck *dc, const unsigned char **pp, size_t *nn)
 {
-    const unsigned char *p = *pp;
-    size_t n = *nn;
-    if (dc->zlen == 0)
-        dc->unit_off = dc->off;
-    size_t k = 2 - dc->zlen;
-    if (k > n)
-        k = n;
-    memcpy(dc->zbuf + dc->zlen, p, k);
-    dc->zlen += k;
-    dc->off += k;
-    p += k;
-    n -= k;
-    *pp = p;
-    *nn = n;
-    if (dc->zlen < 2)
+    if (!gather(dc, pp, nn, 2))
         return 0;
-    dc->zlen = 0;
     if (dc->zbuf[0] == 0x1f && dc->zbuf[1] == 0x8b) {
         if (gzip_member_start(dc) < 0)
             return -1;
@@ -951,13 +936,7 @@ static int feed(dumpcheck *dc, const unsigned char *p, size_t n)
     while (n > 0) {
         switch (dc->ostate) {
         case O_PREFIX: {
-            size_t k = 4 - dc->show_len;
-            if (k > n)
-                k = n;
-            memcpy(dc->show + dc->show_len, p, k);
-            dc->show_len += k;
-            p += k;
-            n -= k;
+            fill(dc->show, &dc->show_len, 4, &p, &n);
             if (dc->show_len < 4)
                 break;
             dc->off = 4;
@@ -1006,16 +985,10 @@ static int feed(dumpcheck *dc, const unsigned char *p, size_t n)
             n -= used;
             break;
         }
-        case O_TRAILING: {
-            size_t c = SHOW_MAX - dc->show_len;
-            c = c < n ? c : n;
-            memcpy(dc->show + dc->show_len, p, c);
-            dc->show_len += c;
-            dc->trail_bytes += n;
-            dc->off += n;
+        case O_TRAILING:
+            trailing_add(dc, p, n);
             n = 0;
             break;
-        }
         }
     }
     return 0;
@@ -1066,6 +1039,19 @@ static int tar_incomplete(dumpcheck *dc, const char *why)
     return 0;
 }
 
+/* The LAYER stream ended at a boundary after UNITS frames or members: fine
+ * if there was one (else NONE is the reason) and the tar inside is complete. */
+static int clean_end(dumpcheck *dc, uint64_t units, const char *none, const char *layer)
+{
+    if (units == 0)
+        return fail(dc, "%s", none);
+    char why[256];
+    snprintf(why, sizeof why,
+             "the %s stream ends cleanly after %" PRIu64 " bytes, but the tar is incomplete: ",
+             layer, dc->off);
+    return tar_incomplete(dc, why);
+}
+
 static int finish_check(dumpcheck *dc)
 {
     char why[256];
@@ -1087,10 +1073,7 @@ static int finish_check(dumpcheck *dc)
                         dc->off, dc->unit_off);
         if (dc->zst != ZS_MAGIC || dc->zlen > 0) {
             if (dc->zst == ZS_MAGIC && dc->frame_no > 0 && dc->tst == T_END) {
-                dc->trail_bytes = dc->zlen;
-                dc->show_off = dc->unit_off;
-                memcpy(dc->show, dc->zbuf, dc->zlen);
-                dc->show_len = dc->zlen;
+                trailing_start(dc, dc->zbuf, dc->zlen, dc->unit_off);
                 break; /* reported as trailing below */
             }
             const char *where = dc->zst == ZS_MAGIC     ? "a frame magic"
@@ -1104,13 +1087,8 @@ static int finish_check(dumpcheck *dc)
                      dc->off, dc->frame_no, where, dc->unit_off);
             return tar_incomplete(dc, why);
         }
-        if (dc->frame_no == 0)
-            return fail(dc, "dump ended after the DZV1 prefix: no zstd frame (cut?)");
-        snprintf(why, sizeof why,
-                 "the zstd stream ends cleanly after %" PRIu64
-                 " bytes, but the tar is incomplete: ",
-                 dc->off);
-        if (tar_incomplete(dc, why) < 0)
+        if (clean_end(dc, dc->frame_no, "dump ended after the DZV1 prefix: no zstd frame (cut?)",
+                      "zstd") < 0)
             return -1;
         break;
     case O_GZIP:
@@ -1121,22 +1099,14 @@ static int finish_check(dumpcheck *dc)
     case O_GZ_MAGIC:
         if (dc->zlen > 0) {
             if (dc->member_no > 0 && dc->tst == T_END) {
-                dc->trail_bytes = dc->zlen;
-                dc->show_off = dc->unit_off;
-                memcpy(dc->show, dc->zbuf, dc->zlen);
-                dc->show_len = dc->zlen;
+                trailing_start(dc, dc->zbuf, dc->zlen, dc->unit_off);
                 break;
             }
             return fail(dc, "dump ended after %" PRIu64 " bytes inside a gzip header (cut?)",
                         dc->off);
         }
-        if (dc->member_no == 0)
-            return fail(dc, "dump ended after the DGV1 prefix: no gzip stream (cut?)");
-        snprintf(why, sizeof why,
-                 "the gzip stream ends cleanly after %" PRIu64
-                 " bytes, but the tar is incomplete: ",
-                 dc->off);
-        if (tar_incomplete(dc, why) < 0)
+        if (clean_end(dc, dc->member_no, "dump ended after the DGV1 prefix: no gzip stream (cut?)",
+                      "gzip") < 0)
             return -1;
         break;
     case O_TRAILING:
