@@ -60,6 +60,17 @@ for size in $SIZES; do
     echo "-- single stages on this dump / in memory (same run):"
     "$B/bench_dumpcheck" "$dump" | sed 's/^/   /'
     "$B/bench_crypto" 1024 | sed 's/^/   /'
+    echo "-- peer tools on the same dump (same run):"
+    measure "zstd -dc (decompress only)" "$bytes" sh -c "tail -c +5 '$dump' | zstd -q -dc"
+    if command -v age >/dev/null; then
+        # What a careful shell script does today: encrypt with age, hash with b2sum.
+        [ -f "$W/age.key" ] || age-keygen -o "$W/age.key" 2>/dev/null
+        pub=$(age-keygen -y "$W/age.key")
+        measure "peer: age -r (encrypt only)" "$bytes" age -r "$pub" -o "$W/remote/x.age" "$dump"
+        measure "peer: age -r | tee >(b2sum) > file" "$bytes" bash -c \
+            "age -r '$pub' '$dump' | tee >(b2sum >/dev/null) >'$W/remote/x.age'"
+        rm -f "$W/remote/x.age"
+    fi
     echo "-- whole commands:"
     "$SRC/tests/tools/neo4j-admin" server start >/dev/null
     rm -f "$W/local"/* "$W/remote"/*
