@@ -391,8 +391,8 @@ static void host_key_methods(sftp_conn *c, known_hosts *k, int all, char *out, s
         if (rc != LIBSSH2_KNOWNHOST_CHECK_MISMATCH && !all)
             continue;
         if (!all)
-            snprintf(names + strlen(names), nameslen - strlen(names), "%s%s",
-                     *names ? ", " : "", key_types[i].name);
+            snprintf(names + strlen(names), nameslen - strlen(names), "%s%s", *names ? ", " : "",
+                     key_types[i].name);
         /* only methods this libssh2 has */
         char methods[128];
         snprintf(methods, sizeof methods, "%s", key_types[i].methods);
@@ -948,6 +948,21 @@ fail:
     return NULL;
 }
 
+/* A failed write: SFTP v3 reports a full disk as a bare "failure", so ask
+ * the server how much room is left (statvfs@openssh.com) to say so. */
+static int write_failed(sftp_conn *c, int rc, const char *path, size_t len)
+{
+    if (rc != LIBSSH2_ERROR_SFTP_PROTOCOL || libssh2_sftp_last_error(c->sftp) != LIBSSH2_FX_FAILURE)
+        return conn_fail(c, rc, "write", path);
+    LIBSSH2_SFTP_STATVFS st;
+    int src;
+    SSH_INT(c, src, libssh2_sftp_statvfs(c->sftp, path, strlen(path), &st));
+    if (src == 0 && st.f_bavail * st.f_frsize < (uint64_t)len + 65536)
+        return err_set(ERR_FAIL, "%s:%s: write: no space left on the server (%llu bytes free)",
+                       c->p->where, path, (unsigned long long)(st.f_bavail * st.f_frsize));
+    return conn_fail(c, rc, "write", path);
+}
+
 /* libssh2 splits a large buffer into many write requests and keeps them
  * all in flight, so the whole block goes in one call. */
 static int sftp_writer_write(void *impl, const void *buf, size_t len)
@@ -968,7 +983,7 @@ static int sftp_writer_write(void *impl, const void *buf, size_t len)
             if (conn_wait(c) < 0)
                 break;
         if (n < 0) {
-            rc = conn_fail(c, (int)n, "write", w->partial);
+            rc = write_failed(c, (int)n, w->partial, len);
             goto out;
         }
         p += n;

@@ -182,6 +182,37 @@ sftp_config port="$MAIN_RO" path="$SSHD_BASE/srv/missing/deeper"
 run 1 list --remote off
 expect_in "$T/err" "cannot create directory \(path missing\).*permission denied"
 
+# --- no space left on the server
+if sshd_tmpfs "$SSHD_BASE/small" 2m; then
+    sftp_config path="$SSHD_BASE/small/haia"
+    run 1 backup --remote off
+    expect_in "$T/err" "no space left on the server"
+    check "full disk: no archive, no .partial left" test -z "$(find "$SSHD_BASE/small" -type f)"
+else
+    echo "SKIP (no-space case only): cannot mount a tmpfs here"
+fi
+
+# --- a server that goes silent: every wait is bounded
+sshd_stall_proxy "$MAIN_PORT" 0
+sshd_known_line main "$PROXY_PORT" ed25519 >>"$KH"
+sftp_config port="$PROXY_PORT" connect_timeout=2s
+start=$(date +%s)
+run 1 list --remote off
+expect_in "$T/err" "127.0.0.1:$PROXY_PORT: no connection within connect_timeout \(2 s\)"
+check "silent server: gave up after connect_timeout" test $(($(date +%s) - start)) -le 10
+sshd_stall_proxy "$MAIN_PORT" $((2 * 1024 * 1024))
+sshd_known_line main "$PROXY_PORT" ed25519 >>"$KH"
+sftp_config port="$PROXY_PORT" io_timeout=2s
+seed_db neo4j "$T/big.dump"
+before=$(find "$SRV" -name '*.dump.enc' | wc -l)
+sleep 1
+start=$(date +%s)
+run 1 backup --remote off
+expect_in "$T/err" "no progress for io_timeout \(2 s\)"
+check "stalled upload: gave up after io_timeout" test $(($(date +%s) - start)) -le 20
+check "stalled upload: no archive published" test "$(find "$SRV" -name '*.dump.enc' | wc -l)" = "$before"
+seed_db neo4j "$T/source.dump"
+
 # --- a .partial left by a killed run is not an archive
 sftp_config
 cp "$SRV/$name.dump.enc" "$SRV/haia_backup_neo4j_20200101_000000.dump.enc.partial"

@@ -26,13 +26,18 @@ fi
 SSHD_BASE=$(mktemp -d /tmp/n4o-sshd.XXXXXX)
 SSHD_USER=$(id -un)
 SSHD_PIDS=()
+SSHD_MOUNTS=()
+SSHD_HELPERS=()
 
 sshd_stop_all() {
-    local pid
-    for pid in "${SSHD_PIDS[@]}"; do
+    local pid m
+    for pid in "${SSHD_PIDS[@]}" "${SSHD_HELPERS[@]}"; do
         kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     done
     SSHD_PIDS=()
+    SSHD_HELPERS=()
+    for m in "${SSHD_MOUNTS[@]}"; do umount "$m" 2>/dev/null; done
+    SSHD_MOUNTS=()
     rm -rf "$SSHD_BASE"
 }
 if declare -F e2e_cleanup >/dev/null; then
@@ -134,4 +139,25 @@ sshd_known_line() { # NAME PORT TYPE
 # SHA256:... of a server's host key, as ssh-keygen prints it.
 sshd_fingerprint() { # NAME TYPE
     ssh-keygen -l -E sha256 -f "$SSHD_BASE/$1/host_$2.pub" | awk '{print $2}'
+}
+
+# A small file system (tmpfs of SIZE) at DIR, for "no space" tests; fails
+# (status 1) where mounting is not allowed.  Unmounted at exit.
+sshd_tmpfs() { # DIR SIZE
+    mkdir -p "$1"
+    mount -t tmpfs -o "size=$2,mode=0755" n4o-test "$1" 2>/dev/null || return 1
+    SSHD_MOUNTS+=("$1")
+}
+
+# A proxy to PORT that goes silent after AFTER bytes from the client (see
+# stall_proxy.py); sets PROXY_PORT.
+sshd_stall_proxy() { # PORT AFTER
+    local pf="$SSHD_BASE/proxy.$RANDOM" i
+    python3 "$(dirname "${BASH_SOURCE[0]}")/stall_proxy.py" "$pf" "$1" "$2" &
+    SSHD_HELPERS+=($!)
+    for i in $(seq 100); do
+        [ -s "$pf" ] && break
+        sleep 0.05
+    done
+    PROXY_PORT=$(cat "$pf")
 }
