@@ -211,7 +211,29 @@ run 1 backup --remote off
 expect_in "$T/err" "no progress for io_timeout \(2 s\)"
 check "stalled upload: gave up after io_timeout" test $(($(date +%s) - start)) -le 20
 check "stalled upload: no archive published" test "$(find "$SRV" -name '*.dump.enc' | wc -l)" = "$before"
+# SIGINT while the upload waits on a silent server: out within a second or so.
+sshd_stall_proxy "$MAIN_PORT" $((2 * 1024 * 1024))
+sshd_known_line main "$PROXY_PORT" ed25519 >>"$KH"
+sftp_config port="$PROXY_PORT" io_timeout=10m
+sleep 1
+"$N4O_BIN" -c "$T/conf" --no-progress backup --remote off >"$T/out" 2>"$T/err" &
+bpid=$!
+sleep 3
+start=$(date +%s)
+kill -INT "$bpid"
+wait "$bpid"
+brc=$?
+check "SIGINT during a stalled upload: exits non-zero ($brc)" test "$brc" != 0
+check "SIGINT during a stalled upload: within 5 s" test $(($(date +%s) - start)) -le 5
+check "SIGINT: no archive published" test "$(find "$SRV" -name '*.dump.enc' | wc -l)" = "$before"
 seed_db neo4j "$T/source.dump"
+# What the dead connections left is at most a .partial: never an archive.
+sftp_config
+run 0 list --remote off --all
+expect_in "$T/out" "incomplete"
+run 0 verify --remote off --latest
+sleep 1
+run 0 backup --remote off
 
 # --- a .partial left by a killed run is not an archive
 sftp_config
