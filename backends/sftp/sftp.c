@@ -632,7 +632,9 @@ static void conn_free(sftp_conn *c)
         (void)rc;
     }
     if (c->s)
-        libssh2_session_free(c->s); /* also frees the SFTP channel */
+        /* frees the channels; after a broken transport the small SFTP
+         * struct is not shut down (that would need the dead peer) */
+        libssh2_session_free(c->s);
     if (c->sock >= 0)
         close(c->sock);
     free(c);

@@ -13,7 +13,13 @@
  * connection; every operation takes the connection's mutex for its whole
  * duration, so the pipeline's writer thread and the main thread may use the
  * remote one after the other (or even interleave operations on different
- * handles) safely. */
+ * handles) safely.
+ *
+ * Not yet: resuming a transfer after a dropped connection (a broken session
+ * fails the transfer; the next operation reconnects), parallel_streams and
+ * retries (parsed, unused), keepalives on idle sessions.  libssh2 1.10's
+ * known_hosts check also accepts a plain "host" entry for a non-22 port
+ * (OpenSSH only looks up "[host]:port"); the key must still match. */
 #ifndef N4O_BACKEND_SFTP_H
 #define N4O_BACKEND_SFTP_H
 
