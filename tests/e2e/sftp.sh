@@ -94,6 +94,15 @@ run 0 list --remote off
 expect_in "$T/out" "$name"
 sshd_known_line main "$MAIN_PORT" ed25519 >"$KH"
 
+# A key marked @revoked is refused even when also recorded as valid.
+{
+    sshd_known_line main "$MAIN_PORT" ed25519
+    echo "@revoked * $(cut -d' ' -f2- <<<"$(sshd_known_line main "$MAIN_PORT" ed25519)")"
+} >"$KH"
+run 1 list --remote off
+expect_in "$T/err" "marked @revoked"
+sshd_known_line main "$MAIN_PORT" ed25519 >"$KH"
+
 # --- host key pin
 sftp_config host_key_fingerprint="$(sshd_fingerprint main ed25519)"
 run 0 list --remote off
@@ -156,6 +165,9 @@ sftp_config identity_file="$U/id_pass" identity_passphrase_file="$T/wrong.pass"
 run 1 list --remote off
 expect_in "$T/err" "cannot use identity_file $U/id_pass"
 check "no passphrase in the messages" bash -c "! grep -q -e horse -e Tr0ub4dor '$T/err'"
+sftp_config identity_file="$T/no-such-key"
+run 2 list --remote off
+expect_in "$T/err" "identity_file $T/no-such-key: No such file"
 cp "$U/id_ed25519" "$T/id_loose"
 chmod 644 "$T/id_loose"
 sftp_config identity_file="$T/id_loose"
@@ -234,6 +246,11 @@ expect_in "$T/out" "incomplete"
 run 0 verify --remote off --latest
 sleep 1
 run 0 backup --remote off
+
+# --- the configured path is a file
+sftp_config path="$SRV/$name.dump.manifest"
+run 1 list --remote off
+expect_in "$T/err" "$SRV/$name.dump.manifest: path is not a directory"
 
 # --- a .partial left by a killed run is not an archive
 sftp_config
