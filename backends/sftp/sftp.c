@@ -1,0 +1,1303 @@
+#include "sftp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libssh2.h>
+#include <libssh2_sftp.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "atomic_file.h"
+#include "err.h"
+#include "log.h"
+#include "signals.h"
+
+/* What a connection needs to (re)connect: copied from the config so the
+ * remote outlives nothing it points to. */
+typedef struct {
+    char *host, *user, *path, *identity, *passfile, *known_hosts, *pin;
+    int port;
+    long connect_timeout_ms, io_timeout_ms;
+    char where[300]; /* "host:port", for messages */
+} sftp_params;
+
+/* One SSH session with its SFTP channel.  Kept apart from the remote so that
+ * several of them (parallel streams, a reconnect after a drop) can be added
+ * without changing the operations. */
+typedef struct {
+    const sftp_params *p;
+    int sock;
+    LIBSSH2_SESSION *s;
+    LIBSSH2_SFTP *sftp;
+    int broken;       /* the transport failed: the session is unusable */
+    int64_t deadline; /* while connecting: absolute limit (ms), else 0 */
+} sftp_conn;
+
+typedef struct {
+    sftp_params p;
+    sftp_conn *conn;
+    pthread_mutex_t lock; /* one operation on the session at a time */
+    unsigned gen;         /* bumped on every new connection */
+    int fsync_warned;
+} sftp_remote;
+
+/* Handles belong to the connection of generation GEN: after a reconnect
+ * they are gone with the old session and must not be touched. */
+typedef struct {
+    sftp_remote *r;
+    LIBSSH2_SFTP_HANDLE *h;
+    unsigned gen;
+    char *final, *partial; /* full remote paths */
+} sftp_writer;
+
+typedef struct {
+    sftp_remote *r;
+    LIBSSH2_SFTP_HANDLE *h;
+    unsigned gen;
+    char *path;
+} sftp_reader;
+
+/* ---- time and waiting ------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until the socket is ready in the direction libssh2 is blocked on,
+ * at most io_timeout (or until the connect deadline).  Polls in short slices
+ * so SIGINT/SIGTERM end the wait quickly.  A timeout breaks the session:
+ * libssh2 may be in the middle of a packet. */
+static int conn_wait_dir(sftp_conn *c, int events)
+{
+    int64_t start = now_ms();
+    int64_t end = c->deadline ? c->deadline : start + c->p->io_timeout_ms;
+    for (;;) {
+        if (signals_pending()) {
+            c->broken = 1;
+            return err_set(ERR_FAIL, "%s: interrupted", c->p->where);
+        }
+        int64_t left = end - now_ms();
+        if (left <= 0) {
+            c->broken = 1;
+            if (c->deadline)
+                return err_set(ERR_FAIL, "%s: no connection within connect_timeout (%ld s)",
+                               c->p->where, c->p->connect_timeout_ms / 1000);
+            return err_set(ERR_FAIL, "%s: no progress for io_timeout (%ld s)", c->p->where,
+                           c->p->io_timeout_ms / 1000);
+        }
+        struct pollfd pfd = {.fd = c->sock, .events = (short)events};
+        int r = poll(&pfd, 1, left > 500 ? 500 : (int)left);
+        if (r > 0)
+            return 0;
+        if (r < 0 && errno != EINTR) {
+            c->broken = 1;
+            return err_sys(ERR_FAIL, errno, "%s: poll", c->p->where);
+        }
+    }
+}
+
+static int conn_wait(sftp_conn *c)
+{
+    int dir = libssh2_session_block_directions(c->s);
+    int ev = 0;
+    if (dir & LIBSSH2_SESSION_BLOCK_INBOUND)
+        ev |= POLLIN;
+    if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
+        ev |= POLLOUT;
+    return conn_wait_dir(c, ev ? ev : POLLIN);
+}
+
+/* Repeat a libssh2 call while it would block.  After the loop RC is
+ * LIBSSH2_ERROR_EAGAIN only when the wait failed (error already set). */
+#define SSH_INT(c, rc, call)                                                                       \
+    while (((rc) = (call)) == LIBSSH2_ERROR_EAGAIN)                                                \
+        if (conn_wait(c) < 0)                                                                      \
+            break;
+
+#define SSH_PTR(c, ptr, call)                                                                      \
+    while (!((ptr) = (call)) && libssh2_session_last_errno((c)->s) == LIBSSH2_ERROR_EAGAIN)        \
+        if (conn_wait(c) < 0)                                                                      \
+            break;
+
+static const char *fx_str(unsigned long fx)
+{
+    switch (fx) {
+    case LIBSSH2_FX_NO_SUCH_FILE:
+    case LIBSSH2_FX_NO_SUCH_PATH:
+        return "no such file or directory";
+    case LIBSSH2_FX_PERMISSION_DENIED:
+        return "permission denied";
+    case LIBSSH2_FX_NO_SPACE_ON_FILESYSTEM:
+        return "no space left on the server";
+    case LIBSSH2_FX_QUOTA_EXCEEDED:
+        return "quota exceeded on the server";
+    case LIBSSH2_FX_WRITE_PROTECT:
+        return "read-only on the server";
+    case LIBSSH2_FX_FILE_ALREADY_EXISTS:
+        return "already exists";
+    case LIBSSH2_FX_NOT_A_DIRECTORY:
+        return "not a directory";
+    case LIBSSH2_FX_OP_UNSUPPORTED:
+        return "operation not supported by the server";
+    case LIBSSH2_FX_NO_CONNECTION:
+    case LIBSSH2_FX_CONNECTION_LOST:
+        return "connection lost";
+    case LIBSSH2_FX_FAILURE:
+        /* OpenSSH's sftp-server (protocol v3) maps ENOSPC, EDQUOT, EEXIST,
+         * EROFS... all to this one code. */
+        return "failed on the server (SFTP v3 gives no reason: a full disk or quota, a "
+               "read-only file system or an existing name)";
+    default:
+        return "SFTP error";
+    }
+}
+
+/* Turn a failed libssh2 call into an error naming host:port, PATH and the
+ * cause.  A transport error breaks the session. */
+static int conn_fail(sftp_conn *c, int rc, const char *what, const char *path)
+{
+    if (rc == LIBSSH2_ERROR_EAGAIN)
+        return err_prefix("%s %s: ", what, path); /* the wait said why */
+    if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL && c->sftp) {
+        unsigned long fx = libssh2_sftp_last_error(c->sftp);
+        return err_set(ERR_FAIL, "%s:%s: %s: %s (SFTP status %lu)", c->p->where, path, what,
+                       fx_str(fx), fx);
+    }
+    char *msg = NULL;
+    libssh2_session_last_error(c->s, &msg, NULL, 0);
+    c->broken = 1;
+    return err_set(ERR_FAIL, "%s:%s: %s: connection error: %s (libssh2 %d)", c->p->where, path,
+                   what, msg && *msg ? msg : "unknown", rc);
+}
+
+/* ---- local files: identity, passphrase, known_hosts ------------------- */
+
+/* Secret files must be private (SPEC.md): exit 2 otherwise. */
+static int check_private(const char *key, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return err_sys(ERR_USAGE, errno, "%s %s", key, path);
+    if (!S_ISREG(st.st_mode))
+        return err_set(ERR_USAGE, "%s %s is not a regular file", key, path);
+    if (st.st_mode & 077)
+        return err_set(ERR_USAGE, "%s %s is readable by group or others (mode %04o): chmod 600 %s",
+                       key, path, (unsigned)(st.st_mode & 07777), path);
+    return 0;
+}
+
+/* Read at most MAX bytes of PATH into a NUL-terminated buffer. */
+static char *slurp(const char *path, size_t max, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    char *buf = malloc(max + 1);
+    size_t used = 0;
+    while (buf && used < max) {
+        ssize_t n = read(fd, buf + used, max - used);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+    }
+    close(fd);
+    if (buf) {
+        buf[used] = '\0';
+        *len = used;
+    }
+    return buf;
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The key type of a private key file ("ssh-ed25519", "ssh-rsa", ...), ""
+ * when unknown.  The OpenSSH format keeps the public part in clear, also
+ * for passphrase-protected keys. */
+static void identity_type(const char *path, char *out, size_t outlen)
+{
+    static const char begin[] = "-----BEGIN OPENSSH PRIVATE KEY-----";
+    static const char end[] = "-----END OPENSSH PRIVATE KEY-----";
+    size_t len = 0;
+    *out = '\0';
+    char *text = slurp(path, 64 * 1024, &len);
+    if (!text)
+        return;
+    if (strstr(text, "-----BEGIN RSA PRIVATE KEY-----")) {
+        snprintf(out, outlen, "ssh-rsa");
+    } else if (strstr(text, "-----BEGIN EC PRIVATE KEY-----")) {
+        snprintf(out, outlen, "ecdsa");
+    } else if (strstr(text, "-----BEGIN DSA PRIVATE KEY-----")) {
+        snprintf(out, outlen, "ssh-dss");
+    } else {
+        char *b = strstr(text, begin), *e = b ? strstr(b, end) : NULL;
+        size_t cap = len, n = 0;
+        unsigned char *bin = malloc(cap + 1);
+        if (e && bin &&
+            sodium_base642bin(bin, cap, b + sizeof begin - 1, (size_t)(e - b) - (sizeof begin - 1),
+                              " \t\r\n", &n, NULL, sodium_base64_VARIANT_ORIGINAL) == 0) {
+            /* "openssh-key-v1\0" cipher kdf kdfoptions nkeys pubkey(type ...) */
+            size_t off = 15;
+            if (n > off && memcmp(bin, "openssh-key-v1", 15) == 0) {
+                for (int i = 0; i < 3 && off + 4 <= n; i++)
+                    off += 4 + be32(bin + off);
+                off += 4; /* nkeys */
+                if (off + 8 <= n) {
+                    off += 4; /* public key blob length */
+                    uint32_t tl = be32(bin + off);
+                    off += 4;
+                    if (tl < outlen && off + tl <= n) {
+                        memcpy(out, bin + off, tl);
+                        out[tl] = '\0';
+                    }
+                }
+            }
+        }
+        free(bin);
+    }
+    sodium_memzero(text, len);
+    free(text);
+}
+
+/* Host key types: libssh2's host key type, known_hosts type bits, the name
+ * in known_hosts, and the host key methods that produce it. */
+static const struct {
+    int hostkey_type;
+    int kh_type;
+    const char *name;
+    const char *methods;
+} key_types[] = {
+    {LIBSSH2_HOSTKEY_TYPE_ED25519, LIBSSH2_KNOWNHOST_KEY_ED25519, "ssh-ed25519", "ssh-ed25519"},
+    {LIBSSH2_HOSTKEY_TYPE_ECDSA_256, LIBSSH2_KNOWNHOST_KEY_ECDSA_256, "ecdsa-sha2-nistp256",
+     "ecdsa-sha2-nistp256"},
+    {LIBSSH2_HOSTKEY_TYPE_ECDSA_384, LIBSSH2_KNOWNHOST_KEY_ECDSA_384, "ecdsa-sha2-nistp384",
+     "ecdsa-sha2-nistp384"},
+    {LIBSSH2_HOSTKEY_TYPE_ECDSA_521, LIBSSH2_KNOWNHOST_KEY_ECDSA_521, "ecdsa-sha2-nistp521",
+     "ecdsa-sha2-nistp521"},
+    {LIBSSH2_HOSTKEY_TYPE_RSA, LIBSSH2_KNOWNHOST_KEY_SSHRSA, "ssh-rsa",
+     "rsa-sha2-512,rsa-sha2-256,ssh-rsa"},
+    {LIBSSH2_HOSTKEY_TYPE_DSS, LIBSSH2_KNOWNHOST_KEY_SSHDSS, "ssh-dss", "ssh-dss"},
+};
+#define N_KEY_TYPES (sizeof key_types / sizeof key_types[0])
+
+typedef struct {
+    LIBSSH2_KNOWNHOSTS *kh;
+    char **revoked; /* base64 key blobs of "@revoked" lines */
+    size_t n_revoked;
+    int missing; /* the file does not exist (treated as empty) */
+} known_hosts;
+
+static void known_hosts_free(known_hosts *k)
+{
+    if (k->kh)
+        libssh2_knownhost_free(k->kh);
+    for (size_t i = 0; i < k->n_revoked; i++)
+        free(k->revoked[i]);
+    free(k->revoked);
+    memset(k, 0, sizeof *k);
+}
+
+/* Read known_hosts line by line: libssh2_knownhost_readfile() stops at the
+ * first line it cannot parse (a marker, a key type it does not know), which
+ * would silently drop every later host.  Such lines are skipped instead,
+ * like OpenSSH does; "@revoked" keys are remembered and refused. */
+static int known_hosts_load(sftp_conn *c, known_hosts *k)
+{
+    memset(k, 0, sizeof *k);
+    if (!(k->kh = libssh2_knownhost_init(c->s)))
+        return err_set(ERR_FAIL, "out of memory");
+    FILE *f = fopen(c->p->known_hosts, "re");
+    if (!f) {
+        if (errno == ENOENT) {
+            k->missing = 1;
+            return 0;
+        }
+        return err_sys(ERR_FAIL, errno, "known_hosts %s", c->p->known_hosts);
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int lineno = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        char *p = line + strspn(line, " \t");
+        if (!*p || *p == '#')
+            continue;
+        if (strncmp(p, "@revoked", 8) == 0) {
+            /* @revoked HOSTS TYPE BASE64 [comment] */
+            char *save = NULL, *tok = strtok_r(p, " \t", &save);
+            for (int i = 0; i < 3 && tok; i++)
+                tok = strtok_r(NULL, " \t", &save);
+            if (tok) {
+                char **nr = realloc(k->revoked, (k->n_revoked + 1) * sizeof *nr);
+                if (nr) {
+                    k->revoked = nr;
+                    if ((nr[k->n_revoked] = strdup(tok)))
+                        k->n_revoked++;
+                }
+            }
+            continue;
+        }
+        if (*p == '@') {
+            log_debug("%s:%d: marker not supported, line skipped", c->p->known_hosts, lineno);
+            continue;
+        }
+        if (libssh2_knownhost_readline(k->kh, p, strlen(p), LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0)
+            log_warn("%s:%d: line not understood, skipped", c->p->known_hosts, lineno);
+    }
+    free(line);
+    fclose(f);
+    return 0;
+}
+
+/* The host key methods to offer: the types known_hosts records for this
+ * host (so a server with several keys shows the recorded one), "" when the
+ * host is not recorded; with ALL, every type in OpenSSH's order (ed25519
+ * first).  NAMES gets the recorded type names.  A host with an entry of
+ * type T answers MISMATCH to a check with a dummy key of type T. */
+static void host_key_methods(sftp_conn *c, known_hosts *k, int all, char *out, size_t outlen,
+                             char *names, size_t nameslen)
+{
+    const char **algs = NULL;
+    int n_algs = libssh2_session_supported_algs(c->s, LIBSSH2_METHOD_HOSTKEY, &algs);
+    *out = '\0';
+    *names = '\0';
+    for (size_t i = 0; i < N_KEY_TYPES; i++) {
+        int rc = libssh2_knownhost_checkp(
+            k->kh, c->p->host, c->p->port, "AAAA", 4,
+            LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_BASE64 | key_types[i].kh_type,
+            NULL);
+        if (rc != LIBSSH2_KNOWNHOST_CHECK_MISMATCH && !all)
+            continue;
+        if (!all)
+            snprintf(names + strlen(names), nameslen - strlen(names), "%s%s", *names ? ", " : "",
+                     key_types[i].name);
+        /* only methods this libssh2 has */
+        char methods[128];
+        snprintf(methods, sizeof methods, "%s", key_types[i].methods);
+        char *save = NULL;
+        for (char *m = strtok_r(methods, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
+            int have = n_algs <= 0; /* unknown: offer it anyway */
+            for (int j = 0; j < n_algs; j++)
+                if (strcmp(algs[j], m) == 0)
+                    have = 1;
+            if (have)
+                snprintf(out + strlen(out), outlen - strlen(out), "%s%s", *out ? "," : "", m);
+        }
+    }
+    if (n_algs > 0)
+        libssh2_free(c->s, algs);
+}
+
+/* ---- connecting ------------------------------------------------------- */
+
+static int tcp_connect(sftp_conn *c)
+{
+    char port[16];
+    snprintf(port, sizeof port, "%d", c->p->port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(c->p->host, port, &hints, &res);
+    if (gai != 0)
+        return err_set(ERR_FAIL, "cannot resolve host %s: %s", c->p->host,
+                       gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
+    int last = ECONNREFUSED;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        c->sock =
+            socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+        if (c->sock < 0) {
+            last = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(c->sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (connect(c->sock, ai->ai_addr, ai->ai_addrlen) == 0 ||
+            (errno == EINPROGRESS && conn_wait_dir(c, POLLOUT) == 0)) {
+            int soerr = 0;
+            socklen_t sl = sizeof soerr;
+            getsockopt(c->sock, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+            if (soerr == 0) {
+                c->broken = 0;
+                freeaddrinfo(res);
+                return 0;
+            }
+            last = soerr;
+        } else if (errno != EINPROGRESS) {
+            last = errno;
+        } else {
+            freeaddrinfo(res); /* timeout or signal: the wait said why */
+            close(c->sock);
+            c->sock = -1;
+            return -1;
+        }
+        close(c->sock);
+        c->sock = -1;
+    }
+    freeaddrinfo(res);
+    return err_sys(ERR_FAIL, last, "cannot connect to %s", c->p->where);
+}
+
+static void b64(const unsigned char *bin, size_t len, int variant, char **out)
+{
+    size_t cap = sodium_base64_encoded_len(len, variant);
+    *out = malloc(cap);
+    if (*out)
+        sodium_bin2base64(*out, cap, bin, len, variant);
+}
+
+/* Strict host key check, before anything else is sent. */
+static int check_host_key(sftp_conn *c, known_hosts *k, const char *recorded)
+{
+    size_t klen = 0;
+    int type = 0;
+    const char *key = libssh2_session_hostkey(c->s, &klen, &type);
+    if (!key || !klen)
+        return err_set(ERR_FAIL, "%s: the server sent no host key", c->p->where);
+    const char *tname = "unknown";
+    int kh_type = LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
+    for (size_t i = 0; i < N_KEY_TYPES; i++)
+        if (key_types[i].hostkey_type == type) {
+            tname = key_types[i].name;
+            kh_type = key_types[i].kh_type;
+        }
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, (const unsigned char *)key, klen);
+    char *fp = NULL, *blob = NULL;
+    b64(digest, sizeof digest, sodium_base64_VARIANT_ORIGINAL_NO_PADDING, &fp);
+    b64((const unsigned char *)key, klen, sodium_base64_VARIANT_ORIGINAL, &blob);
+    if (!fp || !blob) {
+        free(fp);
+        free(blob);
+        return err_set(ERR_FAIL, "out of memory");
+    }
+    char hostfield[300];
+    if (c->p->port == 22)
+        snprintf(hostfield, sizeof hostfield, "%s", c->p->host);
+    else
+        snprintf(hostfield, sizeof hostfield, "[%s]:%d", c->p->host, c->p->port);
+
+    int rc = -1;
+    int check = libssh2_knownhost_checkp(
+        k->kh, c->p->host, c->p->port, key, klen,
+        LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | kh_type, NULL);
+    for (size_t i = 0; i < k->n_revoked; i++)
+        if (strcmp(k->revoked[i], blob) == 0) {
+            err_set(ERR_FAIL, "host key of %s (%s SHA256:%s) is marked @revoked in %s: refusing",
+                    c->p->where, tname, fp, c->p->known_hosts);
+            goto out;
+        }
+    switch (check) {
+    case LIBSSH2_KNOWNHOST_CHECK_MATCH:
+        break;
+    case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
+        err_set(ERR_FAIL,
+                "WARNING: HOST KEY FOR %s HAS CHANGED! The server now offers %s SHA256:%s, "
+                "which is not the key recorded in %s (someone may be intercepting the "
+                "connection). Refusing to connect; nothing was sent. If the change is expected, "
+                "replace the host's %s line in %s with:\n%s %s %s",
+                c->p->where, tname, fp, c->p->known_hosts, tname, c->p->known_hosts, hostfield,
+                tname, blob);
+        goto out;
+    case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
+        err_set(ERR_FAIL,
+                "host %s is not in known_hosts %s%s: refusing to connect; nothing was sent. "
+                "The server offers %s key SHA256:%s. After checking this fingerprint with the "
+                "server's administrator (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), add this "
+                "line to %s:\n%s %s %s",
+                c->p->where, c->p->known_hosts, k->missing ? " (the file does not exist)" : "",
+                tname, fp, c->p->known_hosts, hostfield, tname, blob);
+        goto out;
+    default:
+        err_set(ERR_FAIL, "%s: cannot check the host key against %s", c->p->where,
+                c->p->known_hosts);
+        goto out;
+    }
+    if (c->p->pin) {
+        const char *want = c->p->pin + (strncmp(c->p->pin, "SHA256:", 7) == 0 ? 7 : 0);
+        size_t wl = strlen(want);
+        while (wl && want[wl - 1] == '=')
+            wl--;
+        if (strlen(fp) != wl || memcmp(fp, want, wl) != 0) {
+            err_set(ERR_FAIL,
+                    "host key of %s is %s SHA256:%s, not the pinned host_key_fingerprint %s: "
+                    "refusing to connect",
+                    c->p->where, tname, fp, c->p->pin);
+            goto out;
+        }
+    }
+    log_debug("%s: host key %s SHA256:%s matches %s (recorded: %s)", c->p->where, tname, fp,
+              c->p->known_hosts, recorded);
+    rc = 0;
+out:
+    free(fp);
+    free(blob);
+    return rc;
+}
+
+static int authenticate(sftp_conn *c)
+{
+    const sftp_params *p = c->p;
+    char *pass = NULL;
+    size_t plen = 0;
+    int rc;
+    if (p->passfile) {
+        pass = slurp(p->passfile, 4096, &plen);
+        if (!pass)
+            return err_sys(ERR_USAGE, errno, "identity_passphrase_file %s", p->passfile);
+        while (plen && (pass[plen - 1] == '\n' || pass[plen - 1] == '\r'))
+            pass[--plen] = '\0';
+    }
+    char *methods;
+    SSH_PTR(c, methods, libssh2_userauth_list(c->s, p->user, (unsigned)strlen(p->user)));
+    if (!methods) {
+        if (libssh2_userauth_authenticated(c->s))
+            goto done;
+        rc = libssh2_session_last_errno(c->s);
+        conn_fail(c, rc, "authentication", p->path);
+        goto fail;
+    }
+    if (!strstr(methods, "publickey")) {
+        err_set(ERR_FAIL,
+                "%s does not accept public-key authentication for user %s (it offers: %s)",
+                p->where, p->user, methods);
+        goto fail;
+    }
+    SSH_INT(c, rc,
+            libssh2_userauth_publickey_fromfile_ex(c->s, p->user, (unsigned)strlen(p->user), NULL,
+                                                   p->identity, pass ? pass : ""));
+    if (rc == LIBSSH2_ERROR_EAGAIN)
+        goto fail;
+    if (rc == LIBSSH2_ERROR_FILE) {
+        err_set(ERR_FAIL,
+                "cannot use identity_file %s: libssh2 cannot read it (wrong or missing "
+                "identity_passphrase_file, or an unsupported key format)",
+                p->identity);
+        goto fail;
+    }
+    if (rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED || rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED) {
+        err_set(ERR_FAIL,
+                "%s refused authentication of user %s with key %s (is its public key in that "
+                "user's authorized_keys on the server?)",
+                p->where, p->user, p->identity);
+        goto fail;
+    }
+    if (rc < 0) {
+        conn_fail(c, rc, "authentication", p->path);
+        goto fail;
+    }
+done:
+    if (pass)
+        sodium_memzero(pass, plen);
+    free(pass);
+    return 0;
+fail:
+    if (pass)
+        sodium_memzero(pass, plen);
+    free(pass);
+    return -1;
+}
+
+static void conn_free(sftp_conn *c)
+{
+    if (!c)
+        return;
+    if (c->s && !c->broken) {
+        /* a polite goodbye, bounded by io_timeout */
+        int rc;
+        if (c->sftp)
+            SSH_INT(c, rc, libssh2_sftp_shutdown(c->sftp));
+        if (!c->broken)
+            SSH_INT(c, rc, libssh2_session_disconnect(c->s, "bye"));
+        (void)rc;
+    }
+    if (c->s)
+        /* frees the channels; after a broken transport the small SFTP
+         * struct is not shut down (that would need the dead peer) */
+        libssh2_session_free(c->s);
+    if (c->sock >= 0)
+        close(c->sock);
+    free(c);
+}
+
+/* Connect, check the host key, authenticate and start SFTP, all within
+ * connect_timeout. */
+static sftp_conn *conn_open(const sftp_params *p)
+{
+    known_hosts k = {0};
+    sftp_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        err_set(ERR_FAIL, "out of memory");
+        return NULL;
+    }
+    c->p = p;
+    c->sock = -1;
+    c->deadline = now_ms() + p->connect_timeout_ms;
+    if (!(c->s = libssh2_session_init())) {
+        err_set(ERR_FAIL, "out of memory");
+        goto fail;
+    }
+    libssh2_session_set_blocking(c->s, 0);
+    if (known_hosts_load(c, &k) < 0)
+        goto fail;
+    char methods[512], recorded[256];
+    host_key_methods(c, &k, 0, methods, sizeof methods, recorded, sizeof recorded);
+    if (!*methods) /* not recorded: ask for the key OpenSSH would record */
+        host_key_methods(c, &k, 1, methods, sizeof methods, recorded, sizeof recorded);
+    if (*methods && libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY, methods) < 0) {
+        err_set(ERR_FAIL, "%s: libssh2 supports none of the host key types %s", p->where, recorded);
+        goto fail;
+    }
+    if (tcp_connect(c) < 0)
+        goto fail;
+    int rc;
+    SSH_INT(c, rc, libssh2_session_handshake(c->s, c->sock));
+    if (rc < 0) {
+        if (rc != LIBSSH2_ERROR_EAGAIN && *recorded) {
+            char *msg = NULL;
+            libssh2_session_last_error(c->s, &msg, NULL, 0);
+            err_set(ERR_FAIL,
+                    "SSH handshake with %s failed: %s. %s records only %s for this host: if the "
+                    "server no longer has such a key, its host key has changed",
+                    p->where, msg ? msg : "", p->known_hosts, recorded);
+        } else if (rc != LIBSSH2_ERROR_EAGAIN) {
+            char *msg = NULL;
+            libssh2_session_last_error(c->s, &msg, NULL, 0);
+            err_set(ERR_FAIL, "SSH handshake with %s failed: %s", p->where, msg ? msg : "");
+        }
+        c->broken = 1;
+        goto fail;
+    }
+    if (check_host_key(c, &k, recorded) < 0)
+        goto fail;
+    known_hosts_free(&k);
+    if (authenticate(c) < 0)
+        goto fail;
+    SSH_PTR(c, c->sftp, libssh2_sftp_init(c->s));
+    if (!c->sftp) {
+        conn_fail(c, libssh2_session_last_errno(c->s), "starting SFTP", p->path);
+        goto fail;
+    }
+    c->deadline = 0;
+    return c;
+fail:
+    known_hosts_free(&k);
+    c->broken = 1; /* no goodbye to a host that failed a check */
+    conn_free(c);
+    return NULL;
+}
+
+/* ---- remote paths ----------------------------------------------------- */
+
+static int check_name(const char *name)
+{
+    if (!*name || name[0] == '.' || strchr(name, '/'))
+        return err_set(ERR_USAGE, "invalid object name '%s'", name);
+    return 0;
+}
+
+static char *join(const sftp_remote *r, const char *name, const char *suffix)
+{
+    char *p;
+    size_t pl = strlen(r->p.path);
+    const char *sep = pl && r->p.path[pl - 1] == '/' ? "" : "/";
+    if (asprintf(&p, "%s%s%s%s", r->p.path, sep, name, suffix) < 0) {
+        err_set(ERR_FAIL, "out of memory");
+        return NULL;
+    }
+    return p;
+}
+
+/* stat PATH: 1 found (ATTRS filled), 0 missing, -1 error. */
+static int conn_stat(sftp_conn *c, const char *path, int type, LIBSSH2_SFTP_ATTRIBUTES *attrs)
+{
+    int rc;
+    SSH_INT(c, rc, libssh2_sftp_stat_ex(c->sftp, path, (unsigned)strlen(path), type, attrs));
+    if (rc == 0)
+        return 1;
+    if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL) {
+        unsigned long fx = libssh2_sftp_last_error(c->sftp);
+        if (fx == LIBSSH2_FX_NO_SUCH_FILE || fx == LIBSSH2_FX_NO_SUCH_PATH)
+            return 0;
+    }
+    return conn_fail(c, rc, "stat", path);
+}
+
+/* mkdir -p of the remote's path. */
+static int conn_mkdirs(sftp_conn *c, const char *path)
+{
+    LIBSSH2_SFTP_ATTRIBUTES a;
+    int found = conn_stat(c, path, LIBSSH2_SFTP_STAT, &a);
+    if (found < 0)
+        return -1;
+    if (found) {
+        if ((a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) && !LIBSSH2_SFTP_S_ISDIR(a.permissions))
+            return err_set(ERR_FAIL, "%s:%s: path is not a directory", c->p->where, path);
+        return 0;
+    }
+    char *dir = strdup(path);
+    if (!dir)
+        return err_set(ERR_FAIL, "out of memory");
+    int rc = 0;
+    for (char *s = dir + 1;; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char save = *s;
+        *s = '\0';
+        found = conn_stat(c, dir, LIBSSH2_SFTP_STAT, &a);
+        if (found < 0) {
+            rc = -1;
+            break;
+        }
+        if (!found) {
+            SSH_INT(c, rc, libssh2_sftp_mkdir_ex(c->sftp, dir, (unsigned)strlen(dir), 0750));
+            if (rc < 0) {
+                conn_fail(c, rc, "cannot create directory (path missing)", dir);
+                break;
+            }
+            log_info("%s: created directory %s", c->p->where, dir);
+        }
+        *s = save;
+        if (!save)
+            break;
+    }
+    free(dir);
+    return rc < 0 ? -1 : 0;
+}
+
+/* The remote's connection, reconnected when a previous operation broke it
+ * (only between operations: a transfer in progress is not resumed yet).
+ * Called with the lock held. */
+static sftp_conn *remote_conn(sftp_remote *r)
+{
+    if (r->conn && !r->conn->broken)
+        return r->conn;
+    conn_free(r->conn);
+    r->conn = conn_open(&r->p);
+    r->gen++;
+    return r->conn;
+}
+
+/* The connection a handle of generation GEN lives on, NULL (with an error)
+ * when that connection broke.  Called with the lock held. */
+static sftp_conn *handle_conn(sftp_remote *r, unsigned gen, const char *path)
+{
+    if (r->conn && !r->conn->broken && r->gen == gen)
+        return r->conn;
+    err_set(ERR_FAIL, "%s:%s: connection lost", r->p.where, path);
+    return NULL;
+}
+
+/* ---- backend operations ----------------------------------------------- */
+
+static void params_free(sftp_params *p)
+{
+    free(p->host);
+    free(p->user);
+    free(p->path);
+    free(p->identity);
+    free(p->passfile);
+    free(p->known_hosts);
+    free(p->pin);
+}
+
+static char *dup_opt(const char *s, int *oom)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *oom = 1;
+    return d;
+}
+
+static void sftp_close(void *impl);
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_rc;
+static void init_libssh2(void)
+{
+    init_rc = libssh2_init(0);
+}
+
+static void *sftp_open(const config_remote *rc)
+{
+    if (!rc->host || !rc->user || !rc->identity_file || !rc->known_hosts || !rc->path ||
+        !*rc->path) {
+        err_set(ERR_USAGE, "host, user, identity_file, known_hosts and path are required");
+        return NULL;
+    }
+    /* local mistakes first: exit 2 whatever the server's state */
+    if (check_private("identity_file", rc->identity_file) < 0)
+        return NULL;
+    if (rc->identity_passphrase_file &&
+        check_private("identity_passphrase_file", rc->identity_passphrase_file) < 0)
+        return NULL;
+    char ktype[64];
+    identity_type(rc->identity_file, ktype, sizeof ktype);
+    if (strcmp(ktype, "ssh-rsa") == 0 || strcmp(ktype, "ssh-dss") == 0) {
+        err_set(ERR_USAGE,
+                "identity_file %s is an %s key: libssh2 1.10 can only sign with plain ssh-rsa "
+                "(SHA-1), which OpenSSH 8.8 and later refuse, so RSA identities cannot work. "
+                "Use an ed25519 or ecdsa key (ssh-keygen -t ed25519 -f FILE).",
+                rc->identity_file, ktype);
+        return NULL;
+    }
+    pthread_once(&init_once, init_libssh2);
+    if (init_rc != 0 || sodium_init() < 0) {
+        err_set(ERR_FAIL, "cannot initialise libssh2");
+        return NULL;
+    }
+    sftp_remote *r = calloc(1, sizeof *r);
+    if (!r) {
+        err_set(ERR_FAIL, "out of memory");
+        return NULL;
+    }
+    int oom = 0;
+    r->p.host = dup_opt(rc->host, &oom);
+    r->p.user = dup_opt(rc->user, &oom);
+    r->p.path = dup_opt(rc->path, &oom);
+    r->p.identity = dup_opt(rc->identity_file, &oom);
+    r->p.passfile = dup_opt(rc->identity_passphrase_file, &oom);
+    r->p.known_hosts = dup_opt(rc->known_hosts, &oom);
+    r->p.pin = dup_opt(rc->host_key_fingerprint, &oom);
+    r->p.port = rc->port ? rc->port : 22;
+    r->p.connect_timeout_ms = (rc->connect_timeout > 0 ? rc->connect_timeout : 30) * 1000;
+    r->p.io_timeout_ms = (rc->io_timeout > 0 ? rc->io_timeout : 60) * 1000;
+    snprintf(r->p.where, sizeof r->p.where, strchr(rc->host, ':') ? "[%s]:%d" : "%s:%d", rc->host,
+             r->p.port);
+    pthread_mutex_init(&r->lock, NULL);
+    if (oom) {
+        err_set(ERR_FAIL, "out of memory");
+        sftp_close(r);
+        return NULL;
+    }
+    r->gen = 1;
+    if (!(r->conn = conn_open(&r->p)) || conn_mkdirs(r->conn, r->p.path) < 0) {
+        sftp_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+static void sftp_close(void *impl)
+{
+    sftp_remote *r = impl;
+    conn_free(r->conn);
+    pthread_mutex_destroy(&r->lock);
+    params_free(&r->p);
+    free(r);
+}
+
+static void *sftp_writer_open(void *impl, const char *name, uint64_t size_hint)
+{
+    sftp_remote *r = impl;
+    (void)size_hint;
+    if (check_name(name) < 0)
+        return NULL;
+    sftp_writer *w = calloc(1, sizeof *w);
+    if (!w || !(w->final = join(r, name, "")) ||
+        !(w->partial = join(r, name, ATOMIC_FILE_SUFFIX))) {
+        err_set(ERR_FAIL, "out of memory");
+        goto fail;
+    }
+    w->r = r;
+    pthread_mutex_lock(&r->lock);
+    sftp_conn *c = remote_conn(r);
+    w->gen = r->gen;
+    LIBSSH2_SFTP_ATTRIBUTES a;
+    int found = c ? conn_stat(c, w->final, LIBSSH2_SFTP_LSTAT, &a) : -1;
+    if (found > 0)
+        err_set(ERR_FAIL, "%s:%s already exists", r->p.where, w->final);
+    if (found == 0) {
+        SSH_PTR(c, w->h,
+                libssh2_sftp_open_ex(c->sftp, w->partial, (unsigned)strlen(w->partial),
+                                     LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC,
+                                     0600, LIBSSH2_SFTP_OPENFILE));
+        if (!w->h)
+            conn_fail(c, libssh2_session_last_errno(c->s), "cannot create", w->partial);
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (!w->h)
+        goto fail;
+    return w;
+fail:
+    if (w) {
+        free(w->final);
+        free(w->partial);
+    }
+    free(w);
+    return NULL;
+}
+
+/* A failed write: SFTP v3 reports a full disk as a bare "failure", so ask
+ * the server how much room is left (statvfs@openssh.com) to say so. */
+static int write_failed(sftp_conn *c, int rc, const char *path, size_t len)
+{
+    if (rc != LIBSSH2_ERROR_SFTP_PROTOCOL || libssh2_sftp_last_error(c->sftp) != LIBSSH2_FX_FAILURE)
+        return conn_fail(c, rc, "write", path);
+    LIBSSH2_SFTP_STATVFS st;
+    int src;
+    SSH_INT(c, src, libssh2_sftp_statvfs(c->sftp, path, strlen(path), &st));
+    if (src == 0 && st.f_bavail * st.f_frsize < (uint64_t)len + 65536)
+        return err_set(ERR_FAIL, "%s:%s: write: no space left on the server (%llu bytes free)",
+                       c->p->where, path, (unsigned long long)(st.f_bavail * st.f_frsize));
+    return conn_fail(c, rc, "write", path);
+}
+
+/* libssh2 splits a large buffer into many write requests and keeps them
+ * all in flight, so the whole block goes in one call. */
+static int sftp_writer_write(void *impl, const void *buf, size_t len)
+{
+    sftp_writer *w = impl;
+    sftp_remote *r = w->r;
+    const char *p = buf;
+    int rc = 0;
+    pthread_mutex_lock(&r->lock);
+    sftp_conn *c = handle_conn(r, w->gen, w->partial);
+    if (!c) {
+        rc = -1;
+        goto out;
+    }
+    while (len) {
+        ssize_t n;
+        while ((n = libssh2_sftp_write(w->h, p, len)) == LIBSSH2_ERROR_EAGAIN)
+            if (conn_wait(c) < 0)
+                break;
+        if (n < 0) {
+            rc = write_failed(c, (int)n, w->partial, len);
+            goto out;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+out:
+    pthread_mutex_unlock(&r->lock);
+    return rc;
+}
+
+static void writer_free(sftp_writer *w)
+{
+    free(w->final);
+    free(w->partial);
+    free(w);
+}
+
+/* Close the handle and remove the .partial, keeping the current error. */
+static void writer_discard(sftp_writer *w)
+{
+    sftp_remote *r = w->r;
+    err_kind kind = err_get_kind();
+    char *msg = kind != ERR_NONE ? strdup(err_msg()) : NULL;
+    sftp_conn *c = r->conn;
+    if (c && !c->broken && r->gen == w->gen) {
+        int rc;
+        if (w->h)
+            SSH_INT(c, rc, libssh2_sftp_close_handle(w->h));
+        w->h = NULL;
+        if (!c->broken)
+            SSH_INT(c, rc,
+                    libssh2_sftp_unlink_ex(c->sftp, w->partial, (unsigned)strlen(w->partial)));
+        (void)rc;
+    }
+    if (kind != ERR_NONE)
+        err_set(kind, "%s", msg ? msg : "");
+    else
+        err_clear();
+    free(msg);
+}
+
+static int sftp_writer_commit(void *impl)
+{
+    sftp_writer *w = impl;
+    sftp_remote *r = w->r;
+    int rc;
+    pthread_mutex_lock(&r->lock);
+    sftp_conn *c = handle_conn(r, w->gen, w->partial);
+    if (!c)
+        goto fail;
+    SSH_INT(c, rc, libssh2_sftp_fsync(w->h));
+    if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL &&
+        libssh2_sftp_last_error(c->sftp) == LIBSSH2_FX_OP_UNSUPPORTED) {
+        if (!r->fsync_warned)
+            log_warn("%s: the server has no fsync@openssh.com: uploads are renamed without "
+                     "being flushed to its disk first",
+                     r->p.where);
+        r->fsync_warned = 1;
+    } else if (rc < 0) {
+        conn_fail(c, rc, "fsync", w->partial);
+        goto fail;
+    }
+    SSH_INT(c, rc, libssh2_sftp_close_handle(w->h));
+    w->h = NULL;
+    if (rc < 0) {
+        conn_fail(c, rc, "close", w->partial);
+        goto fail;
+    }
+    /* SFTP v3 (OpenSSH) renames with link()+unlink(): it never replaces an
+     * existing name, so an archive can never be overwritten. */
+    SSH_INT(c, rc,
+            libssh2_sftp_rename_ex(c->sftp, w->partial, (unsigned)strlen(w->partial), w->final,
+                                   (unsigned)strlen(w->final), 0));
+    if (rc < 0) {
+        conn_fail(c, rc, "cannot rename to its final name", w->partial);
+        LIBSSH2_SFTP_ATTRIBUTES a;
+        if (!c->broken && conn_stat(c, w->final, LIBSSH2_SFTP_LSTAT, &a) > 0)
+            err_set(ERR_FAIL, "%s:%s already exists", r->p.where, w->final);
+        goto fail;
+    }
+    pthread_mutex_unlock(&r->lock);
+    writer_free(w);
+    return 0;
+fail:
+    writer_discard(w);
+    pthread_mutex_unlock(&r->lock);
+    writer_free(w);
+    return -1;
+}
+
+static void sftp_writer_abort(void *impl)
+{
+    sftp_writer *w = impl;
+    pthread_mutex_lock(&w->r->lock);
+    writer_discard(w);
+    pthread_mutex_unlock(&w->r->lock);
+    writer_free(w);
+}
+
+static void *sftp_reader_open(void *impl, const char *name, uint64_t offset)
+{
+    sftp_remote *r = impl;
+    if (check_name(name) < 0)
+        return NULL;
+    sftp_reader *rd = calloc(1, sizeof *rd);
+    if (!rd || !(rd->path = join(r, name, ""))) {
+        free(rd);
+        err_set(ERR_FAIL, "out of memory");
+        return NULL;
+    }
+    rd->r = r;
+    pthread_mutex_lock(&r->lock);
+    sftp_conn *c = remote_conn(r);
+    rd->gen = r->gen;
+    if (c) {
+        SSH_PTR(c, rd->h,
+                libssh2_sftp_open_ex(c->sftp, rd->path, (unsigned)strlen(rd->path),
+                                     LIBSSH2_FXF_READ, 0, LIBSSH2_SFTP_OPENFILE));
+        if (!rd->h)
+            conn_fail(c, libssh2_session_last_errno(c->s), "cannot open", rd->path);
+        else if (offset)
+            libssh2_sftp_seek64(rd->h, offset);
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (!rd->h) {
+        free(rd->path);
+        free(rd);
+        return NULL;
+    }
+    return rd;
+}
+
+static ssize_t sftp_reader_read(void *impl, void *buf, size_t len)
+{
+    sftp_reader *rd = impl;
+    sftp_remote *r = rd->r;
+    ssize_t n = -1;
+    pthread_mutex_lock(&r->lock);
+    sftp_conn *c = handle_conn(r, rd->gen, rd->path);
+    if (!c)
+        goto out;
+    while ((n = libssh2_sftp_read(rd->h, buf, len)) == LIBSSH2_ERROR_EAGAIN)
+        if (conn_wait(c) < 0)
+            break;
+    if (n < 0) {
+        conn_fail(c, (int)n, "read", rd->path);
+        n = -1;
+    }
+out:
+    pthread_mutex_unlock(&r->lock);
+    return n;
+}
+
+static void sftp_reader_close(void *impl)
+{
+    sftp_reader *rd = impl;
+    sftp_remote *r = rd->r;
+    pthread_mutex_lock(&r->lock);
+    sftp_conn *c = r->conn;
+    if (c && !c->broken && r->gen == rd->gen) {
+        err_kind kind = err_get_kind();
+        char *msg = kind != ERR_NONE ? strdup(err_msg()) : NULL;
+        int rc;
+        SSH_INT(c, rc, libssh2_sftp_close_handle(rd->h));
+        (void)rc;
+        if (kind != ERR_NONE)
+            err_set(kind, "%s", msg ? msg : "");
+        else
+            err_clear();
+        free(msg);
+    }
+    pthread_mutex_unlock(&r->lock);
+    free(rd->path);
+    free(rd);
+}
+
+static int fill_entry(const char *name, const LIBSSH2_SFTP_ATTRIBUTES *a, backend_entry *e)
+{
+    size_t sl = strlen(ATOMIC_FILE_SUFFIX), nl = strlen(name);
+    if (!(e->name = strdup(name)))
+        return err_set(ERR_FAIL, "out of memory");
+    e->size = (a->flags & LIBSSH2_SFTP_ATTR_SIZE) ? a->filesize : 0;
+    e->mtime = (a->flags & LIBSSH2_SFTP_ATTR_ACMODTIME) ? (time_t)a->mtime : 0;
+    e->incomplete = nl > sl && strcmp(name + nl - sl, ATOMIC_FILE_SUFFIX) == 0;
+    e->upload_id = NULL;
+    return 0;
+}
+
+static int sftp_list(void *impl, const char *prefix, backend_entry **out, size_t *n)
+{
+    sftp_remote *r = impl;
+    int rc = -1;
+    LIBSSH2_SFTP_HANDLE *dh = NULL;
+    size_t cap = 0, plen = strlen(prefix);
+    pthread_mutex_lock(&r->lock);
+    sftp_conn *c = remote_conn(r);
+    if (!c)
+        goto out;
+    SSH_PTR(c, dh,
+            libssh2_sftp_open_ex(c->sftp, r->p.path, (unsigned)strlen(r->p.path), 0, 0,
+                                 LIBSSH2_SFTP_OPENDIR));
+    if (!dh) {
+        conn_fail(c, libssh2_session_last_errno(c->s), "cannot list", r->p.path);
+        goto out;
+    }
+    for (;;) {
+        char name[1024];
+        LIBSSH2_SFTP_ATTRIBUTES a;
+        int len;
+        SSH_INT(c, len, libssh2_sftp_readdir_ex(dh, name, sizeof name - 1, NULL, 0, &a));
+        if (len == 0)
+            break;
+        if (len < 0) {
+            conn_fail(c, len, "cannot list", r->p.path);
+            goto out;
+        }
+        name[len] = '\0';
+        if (name[0] == '.' || strncmp(name, prefix, plen) != 0)
+            continue;
+        if ((a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) && !LIBSSH2_SFTP_S_ISREG(a.permissions))
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            backend_entry *ne = realloc(*out, cap * sizeof *ne);
+            if (!ne) {
+                err_set(ERR_FAIL, "out of memory");
+                goto out;
+            }
+            *out = ne;
+        }
+        if (fill_entry(name, &a, &(*out)[*n]) < 0)
+            goto out;
+        (*n)++;
+    }
+    rc = 0;
+out:
+    if (dh && c && !c->broken) {
+        int crc;
+        SSH_INT(c, crc, libssh2_sftp_close_handle(dh));
+        (void)crc;
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (rc < 0) {
+        backend_entries_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+static int sftp_stat(void *impl, const char *name, backend_entry *out)
+{
+    sftp_remote *r = impl;
+    if (check_name(name) < 0)
+        return -1;
+    char *path = join(r, name, "");
+    if (!path)
+        return -1;
+    pthread_mutex_lock(&r->lock);
+    sftp_conn *c = remote_conn(r);
+    LIBSSH2_SFTP_ATTRIBUTES a;
+    int found = c ? conn_stat(c, path, LIBSSH2_SFTP_LSTAT, &a) : -1;
+    pthread_mutex_unlock(&r->lock);
+    free(path);
+    if (found <= 0)
+        return found;
+    return fill_entry(name, &a, out) < 0 ? -1 : 1;
+}
+
+static int sftp_remove(void *impl, const char *name)
+{
+    sftp_remote *r = impl;
+    if (check_name(name) < 0)
+        return -1;
+    char *path = join(r, name, "");
+    if (!path)
+        return -1;
+    int rc = -1;
+    pthread_mutex_lock(&r->lock);
+    sftp_conn *c = remote_conn(r);
+    if (c) {
+        SSH_INT(c, rc, libssh2_sftp_unlink_ex(c->sftp, path, (unsigned)strlen(path)));
+        if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL &&
+            libssh2_sftp_last_error(c->sftp) == LIBSSH2_FX_NO_SUCH_FILE)
+            rc = 0;
+        if (rc < 0)
+            rc = conn_fail(c, rc, "cannot remove", path);
+    }
+    pthread_mutex_unlock(&r->lock);
+    free(path);
+    return rc < 0 ? -1 : 0;
+}
+
+static int sftp_remove_incomplete(void *impl, const backend_entry *e)
+{
+    return sftp_remove(impl, e->name);
+}
+
+const backend_ops sftp_backend_ops = {
+    .type = "sftp",
+    .features = BACKEND_F_RANGED_READ | BACKEND_F_ATOMIC_RENAME,
+    .open = sftp_open,
+    .close = sftp_close,
+    .writer_open = sftp_writer_open,
+    .writer_write = sftp_writer_write,
+    .writer_commit = sftp_writer_commit,
+    .writer_abort = sftp_writer_abort,
+    .reader_open = sftp_reader_open,
+    .reader_read = sftp_reader_read,
+    .reader_close = sftp_reader_close,
+    .list = sftp_list,
+    .stat = sftp_stat,
+    .remove = sftp_remove,
+    .remove_incomplete = sftp_remove_incomplete,
+};

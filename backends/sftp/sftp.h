@@ -1,0 +1,30 @@
+/* sftp: a remote directory on an SSH server, over libssh2 (1.10).
+ *
+ * - The host key is checked strictly against an OpenSSH known_hosts file
+ *   (and an optional SHA256 pin) before authenticating; unknown or changed
+ *   keys are refused and nothing is sent.
+ * - Writes go to "<name>.partial", are fsync'd on the server
+ *   (fsync@openssh.com) and renamed to the final name, which must not exist
+ *   (SFTP v3 rename never overwrites, so the rename is atomic).
+ * - The session is non-blocking: every wait is a poll() bounded by
+ *   connect_timeout (TCP connect, handshake, authentication) or io_timeout.
+ *
+ * Threads: a libssh2 session is not thread-safe.  Each remote owns one
+ * connection; every operation takes the connection's mutex for its whole
+ * duration, so the pipeline's writer thread and the main thread may use the
+ * remote one after the other (or even interleave operations on different
+ * handles) safely.
+ *
+ * Not yet: resuming a transfer after a dropped connection (a broken session
+ * fails the transfer; the next operation reconnects), parallel_streams and
+ * retries (parsed, unused), keepalives on idle sessions.  libssh2 1.10's
+ * known_hosts check also accepts a plain "host" entry for a non-22 port
+ * (OpenSSH only looks up "[host]:port"); the key must still match. */
+#ifndef N4O_BACKEND_SFTP_H
+#define N4O_BACKEND_SFTP_H
+
+#include "backend.h"
+
+extern const backend_ops sftp_backend_ops;
+
+#endif

@@ -1,0 +1,163 @@
+# Sourced by tests: a real OpenSSH sshd on 127.0.0.1 for SFTP tests.
+#
+#   sshd_start NAME   start a server in $SSHD_BASE/NAME with fresh ed25519
+#                     and ecdsa host keys, on a free port chosen now, plus a
+#                     second port on which SFTP is read-only; sets
+#                     SSHD_DIR SSHD_PORT SSHD_RO_PORT SSHD_PID SSHD_USER
+#   sshd_stop NAME    stop it (every server is stopped at exit anyway)
+#   sshd_known_line NAME PORT TYPE   the known_hosts line for that server
+#                     (TYPE ed25519 or ecdsa)
+#
+# User keys (generated once per run, in $SSHD_BASE/user): id_ed25519 and
+# id_ecdsa are authorized on every server; id_other is not; id_rsa is an RSA
+# key (authorized, but libssh2 1.10 cannot use it); id_pass is authorized
+# and protected by the passphrase in id_pass.passphrase.
+#
+# Never touches the system's sshd: its own config, keys, pid file and
+# authorized_keys, started by absolute path.  Runs as the current user (root
+# here: PermitRootLogin prohibit-password).
+
+SSHD_BIN=/usr/sbin/sshd
+if [ ! -x "$SSHD_BIN" ] || ! command -v ssh-keygen >/dev/null; then
+    echo "SKIP: $SSHD_BIN or ssh-keygen missing (apt-get install openssh-server)"
+    exit 77
+fi
+
+SSHD_BASE=$(mktemp -d /tmp/n4o-sshd.XXXXXX)
+SSHD_USER=$(id -un)
+SSHD_PIDS=()
+SSHD_MOUNTS=()
+SSHD_HELPERS=()
+
+sshd_stop_all() {
+    local pid m
+    for pid in "${SSHD_PIDS[@]}" "${SSHD_HELPERS[@]}"; do
+        kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    done
+    SSHD_PIDS=()
+    SSHD_HELPERS=()
+    for m in "${SSHD_MOUNTS[@]}"; do umount "$m" 2>/dev/null; done
+    SSHD_MOUNTS=()
+    rm -rf "$SSHD_BASE"
+}
+if declare -F e2e_cleanup >/dev/null; then
+    trap 'sshd_stop_all; e2e_cleanup' EXIT
+else
+    trap sshd_stop_all EXIT
+fi
+
+# The user keys, shared by every server of this run.
+mkdir -p "$SSHD_BASE/user"
+chmod 700 "$SSHD_BASE/user"
+ssh-keygen -q -t ed25519 -N '' -C n4o-test -f "$SSHD_BASE/user/id_ed25519"
+ssh-keygen -q -t ecdsa -b 256 -N '' -C n4o-test -f "$SSHD_BASE/user/id_ecdsa"
+ssh-keygen -q -t ed25519 -N '' -C n4o-other -f "$SSHD_BASE/user/id_other"
+ssh-keygen -q -t rsa -b 2048 -N '' -C n4o-rsa -f "$SSHD_BASE/user/id_rsa"
+printf 'correct horse battery staple\n' >"$SSHD_BASE/user/id_pass.passphrase"
+chmod 600 "$SSHD_BASE/user/id_pass.passphrase"
+ssh-keygen -q -t ed25519 -N 'correct horse battery staple' -C n4o-pass \
+    -f "$SSHD_BASE/user/id_pass"
+cat "$SSHD_BASE/user/id_ed25519.pub" "$SSHD_BASE/user/id_ecdsa.pub" \
+    "$SSHD_BASE/user/id_rsa.pub" "$SSHD_BASE/user/id_pass.pub" >"$SSHD_BASE/user/authorized_keys"
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+port_open() { # PORT
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+sshd_start() { # NAME
+    local name=$1 dir="$SSHD_BASE/$1" try
+    mkdir -p "$dir"
+    ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$dir/host_ed25519"
+    ssh-keygen -q -t ecdsa -b 256 -N '' -C "$name" -f "$dir/host_ecdsa"
+    # privilege separation needs this when sshd starts as root
+    [ "$(id -u)" = 0 ] && mkdir -p /run/sshd
+    for try in 1 2 3 4 5; do
+        SSHD_PORT=$(free_port)
+        SSHD_RO_PORT=$(free_port)
+        [ "$SSHD_PORT" = "$SSHD_RO_PORT" ] && continue
+        cat >"$dir/sshd_config" <<EOF
+ListenAddress 127.0.0.1:$SSHD_PORT
+ListenAddress 127.0.0.1:$SSHD_RO_PORT
+HostKey $dir/host_ed25519
+HostKey $dir/host_ecdsa
+PidFile $dir/sshd.pid
+AuthorizedKeysFile $SSHD_BASE/user/authorized_keys
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+PermitRootLogin prohibit-password
+AllowUsers $SSHD_USER
+Subsystem sftp internal-sftp
+LogLevel VERBOSE
+MaxStartups 50
+Match LocalPort $SSHD_RO_PORT
+    ForceCommand internal-sftp -R
+EOF
+        "$SSHD_BIN" -f "$dir/sshd_config" -D -e 2>>"$dir/sshd.log" &
+        SSHD_PID=$!
+        local i
+        for i in $(seq 100); do
+            if port_open "$SSHD_PORT" && port_open "$SSHD_RO_PORT"; then
+                SSHD_PIDS+=("$SSHD_PID")
+                SSHD_DIR=$dir
+                echo "$SSHD_PID" >"$dir/harness.pid"
+                echo "$SSHD_PORT $SSHD_RO_PORT" >"$dir/ports"
+                return 0
+            fi
+            kill -0 "$SSHD_PID" 2>/dev/null || break
+            sleep 0.05
+        done
+        kill "$SSHD_PID" 2>/dev/null
+        wait "$SSHD_PID" 2>/dev/null
+    done
+    echo "sshd_start $name: sshd did not start:" >&2
+    cat "$dir/sshd.log" >&2
+    return 1
+}
+
+sshd_stop() { # NAME
+    local pid
+    pid=$(cat "$SSHD_BASE/$1/harness.pid")
+    kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    local kept=() p
+    for p in "${SSHD_PIDS[@]}"; do [ "$p" = "$pid" ] || kept+=("$p"); done
+    SSHD_PIDS=("${kept[@]}")
+}
+
+sshd_known_line() { # NAME PORT TYPE
+    local type blob
+    read -r type blob _ <"$SSHD_BASE/$1/host_$3.pub"
+    echo "[127.0.0.1]:$2 $type $blob"
+}
+
+# SHA256:... of a server's host key, as ssh-keygen prints it.
+sshd_fingerprint() { # NAME TYPE
+    ssh-keygen -l -E sha256 -f "$SSHD_BASE/$1/host_$2.pub" | awk '{print $2}'
+}
+
+# A small file system (tmpfs of SIZE) at DIR, for "no space" tests; fails
+# (status 1) where mounting is not allowed.  Unmounted at exit.
+sshd_tmpfs() { # DIR SIZE
+    mkdir -p "$1"
+    mount -t tmpfs -o "size=$2,mode=0755" n4o-test "$1" 2>/dev/null || return 1
+    SSHD_MOUNTS+=("$1")
+}
+
+# A proxy to PORT that goes silent after AFTER bytes from the client (see
+# stall_proxy.py); sets PROXY_PORT.
+sshd_stall_proxy() { # PORT AFTER
+    local pf="$SSHD_BASE/proxy.$RANDOM" i
+    python3 "$(dirname "${BASH_SOURCE[0]}")/stall_proxy.py" "$pf" "$1" "$2" &
+    SSHD_HELPERS+=($!)
+    for i in $(seq 100); do
+        [ -s "$pf" ] && break
+        sleep 0.05
+    done
+    PROXY_PORT=$(cat "$pf")
+}

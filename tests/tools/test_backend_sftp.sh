@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The backend contract (backend.h), checked the same way on a local remote
+# and on an SFTP remote served by a real OpenSSH sshd: atomic never-
+# overwriting writes, abort, ranged reads, listing with incomplete entries,
+# stat, remove, and several threads sharing one remote.
+. "$N4O_SOURCE/tests/e2e/common.bash"
+. "$N4O_SOURCE/tests/tools/sshd_harness.sh"
+
+TOOL="$N4O_BUILD/backend_tool"
+sshd_start main || exit 1
+SRV="$SSHD_BASE/srv"
+sshd_known_line main "$SSHD_PORT" ed25519 >"$T/known_hosts"
+keygen
+write_config "[remote \"off\"]
+type = sftp
+host = 127.0.0.1
+port = $SSHD_PORT
+user = $SSHD_USER
+identity_file = $SSHD_BASE/user/id_ed25519
+known_hosts = $T/known_hosts
+path = $SRV
+io_timeout = 20s"
+
+bt() { "$TOOL" "$T/conf" "$R" "$@"; }
+
+head -c $((3 * 1024 * 1024 + 17)) /dev/urandom >"$T/a.src"
+for R in nas off; do
+    if [ "$R" = nas ]; then DIR="$T/nas"; else DIR="$SRV"; fi
+    check "$R: put" bt put a.bin <"$T/a.src"
+    check "$R: stat gives size and state" \
+        test "$(bt stat a.bin | cut -d' ' -f1,2,4)" = "a.bin $((3 * 1024 * 1024 + 17)) complete"
+    bt get a.bin >"$T/a.got"
+    check "$R: get identical" cmp -s "$T/a.got" "$T/a.src"
+    bt get a.bin 1000003 >"$T/a.tail"
+    check "$R: get from an offset" cmp -s "$T/a.tail" <(tail -c +1000004 "$T/a.src")
+    check "$R: get at the end is empty" test "$(bt get a.bin $((3 * 1024 * 1024 + 17)) | wc -c)" = 0
+    echo other | bt put a.bin 2>"$T/err"
+    check "$R: put over an existing name fails" test $? = 1
+    expect_in "$T/err" "a.bin already exists"
+    bt get a.bin >"$T/a.got"
+    check "$R: the existing object is untouched" cmp -s "$T/a.got" "$T/a.src"
+    check "$R: put-abort" bt put-abort b.bin <"$T/a.src"
+    bt stat b.bin
+    check "$R: aborted object absent" test $? = 3
+    check "$R: aborted upload leaves no .partial" no_partials "$DIR"
+    check "$R: empty object" bt put empty.bin </dev/null
+    check "$R: empty object has size 0" test "$(bt stat empty.bin | cut -d' ' -f2)" = 0
+    head -c 1000 /dev/zero >"$DIR/c.bin.partial"
+    mkdir -p "$DIR/a.dir"
+    bt list >"$T/list"
+    check "$R: list" test "$(cut -d' ' -f1,4 "$T/list" | tr '\n' ' ')" = \
+        "a.bin complete c.bin.partial incomplete empty.bin complete "
+    check "$R: list with a prefix" test "$(bt list a. | cut -d' ' -f1 | tr '\n' ' ')" = "a.bin "
+    check "$R: list mtimes are recent" \
+        test $(($(date +%s) - $(grep '^a.bin ' "$T/list" | cut -d' ' -f3))) -lt 600
+    check "$R: remove an incomplete upload" bt rm-incomplete c.bin.partial
+    check "$R: leftover gone" test ! -e "$DIR/c.bin.partial"
+    check "$R: rm" bt rm a.bin
+    bt stat a.bin
+    check "$R: removed object absent" test $? = 3
+    check "$R: rm of a missing object is fine" bt rm a.bin
+    bt put ../x.bin </dev/null 2>"$T/err"
+    check "$R: a name with a path is refused (exit 2)" test $? = 2
+    bt threads t 4 $((3 * 1024 * 1024 + 5)) >"$T/out" 2>"$T/err"
+    check "$R: four writer threads on one remote" test $? = 0
+    expect_in "$T/out" "4 objects written concurrently"
+    rmdir "$DIR/a.dir"
+done
+
+e2e_finish
