@@ -425,7 +425,7 @@ static void test_long_line(void **state)
     int limit = INI_MAX_LINE - 2;
     const char *key = "dump_command";
     int vlen = limit - (int)strlen(key) - 1;
-    char value[512], text[1024];
+    char value[512], text[2048];
     memset(value, 'x', (size_t)vlen);
     value[0] = 'a';
     value[vlen - 1] = 'z';
