@@ -118,8 +118,8 @@ pid=$!
 for _ in $(seq 50); do grep -q "dump neo4j" "$NEO4J_STANDIN_HOME/events.log" 2>/dev/null && break; sleep 0.1; done
 kill -9 $pid
 wait $pid 2>/dev/null
-pkill -f "neo4j-admin database dump" 2>/dev/null
-"$STANDIN" server start >/dev/null 2>&1
+# the orphaned dump child of this test only (other tests may run in parallel)
+for p in $(procs_with_env NEO4J_STANDIN_DUMP_DELAY=3); do kill "$p" 2>/dev/null; done
 sleep 1
 run 0 backup
 
