@@ -5,6 +5,7 @@
 
 #include "err.h"
 #include "local/local.h"
+#include "s3/s3.h"
 
 struct backend {
     const backend_ops *ops;
@@ -24,6 +25,7 @@ struct backend_reader {
 
 static const backend_ops *const backend_types[] = {
     &local_backend_ops,
+    &s3_backend_ops,
 };
 
 backend *backend_open(const config_remote *rc)
