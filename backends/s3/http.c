@@ -692,6 +692,35 @@ static const char *status_text(long status)
     }
 }
 
+/* A HEAD answer has no body, so no reason: ask for the first byte with GET,
+ * whose error answer names it (InvalidAccessKeyId, NoSuchBucket...).  0 and
+ * *E filled when it did. */
+static int explain_head(s3http_conn *conn, const s3http_request *head, s3xml_error *e)
+{
+    sigv4_header range = {"Range", "bytes=0-0"};
+    char one[1];
+    s3http_request r = {.method = "GET",
+                        .key = head->key,
+                        .query = head->query,
+                        .n_query = head->n_query,
+                        .headers = &range,
+                        .n_headers = 1,
+                        .out = one,
+                        .out_cap = sizeof one};
+    s3http_response resp;
+    CURLcode cc;
+    memset(&resp, 0, sizeof resp);
+    s3http_saved_err saved;
+    s3http_err_save(&saved);
+    int rc = -1;
+    if (attempt(conn, &r, &resp, SIGV4_EMPTY_SHA256, &cc) == 0 && resp.status >= 400 &&
+        s3xml_parse_error(resp.body, resp.body_len, e) == 1)
+        rc = 0;
+    s3http_response_free(&resp);
+    s3http_err_restore(&saved);
+    return rc;
+}
+
 int s3http_perform(s3http_conn *conn, const s3http_request *r, s3http_response *resp)
 {
     const config_remote *rc = conn->c->rc;
@@ -721,6 +750,9 @@ int s3http_perform(s3http_conn *conn, const s3http_request *r, s3http_response *
             s3xml_error e;
             int is_err = s3xml_parse_error(resp->body, resp->body_len, &e);
             retry = retryable_answer(resp->status, is_err == 1 ? e.code : NULL);
+            if (is_err != 1 && strcmp(r->method, "HEAD") == 0 && resp->status >= 400 &&
+                resp->status < 500 && explain_head(conn, r, &e) == 0)
+                is_err = 1;
             if (is_err == 1 && *e.code)
                 err_set(ERR_FAIL, "%s %s: HTTP %ld %s: %s", r->method, what, resp->status, e.code,
                         *e.message ? e.message : status_text(resp->status));
