@@ -110,6 +110,22 @@ cp "$T/conf.env" "$T/conf"
     exit "$E2E_FAILED"
 ) || E2E_FAILED=$((E2E_FAILED + 1))
 
+# --- an invalid dump streamed to S3: exit 4, the multipart upload is aborted
+# (s3rver answers Abort with 405: a warning), nothing published
+rm -f "$T/local"/*
+head -c 20M "$T/big.dump" >"$T/cut.dump"
+seed_db neo4j "$T/cut.dump"
+sleep 1
+objects=$(find "$OBJ" -name '*._S3rver_object' | wc -l)
+started=$(uploads_started)
+run 4 backup --remote s3 --no-local-copy
+check "the upload had started" test "$(uploads_started)" = $((started + 1))
+check "it was aborted" grep -qE 'uploadId=[0-9a-f]+ 405' "$S3_LOG"
+expect_in "$T/err" "refused to abort the upload .*HTTP 405"
+check "nothing published for the invalid dump" \
+    test "$(find "$OBJ" -name '*._S3rver_object' | wc -l)" = "$objects"
+seed_db neo4j "$T/small.dump"
+
 # --- the server down: exit 1, nothing published
 rm -f "$T/local"/*
 sleep 1
