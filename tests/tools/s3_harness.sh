@@ -50,6 +50,34 @@ s3_start() {
     return 1
 }
 
+# proxy_start LOG RULE...: the fault-injecting proxy (s3_fault_proxy.py) in
+# front of the running s3rver -> PROXY_PORT, PROXY_PID.
+proxy_start() {
+    local log=$1 i
+    shift
+    python3 "$S3_HARNESS_SOURCE/tests/tools/s3_fault_proxy.py" --upstream "127.0.0.1:$S3_PORT" \
+        --log "$log" "$@" >"$log.out" 2>&1 &
+    PROXY_PID=$!
+    PROXY_PORT=
+    for i in $(seq 1 100); do
+        PROXY_PORT=$(sed -n 's/^listening on \([0-9][0-9]*\)$/\1/p' "$log.out")
+        [ -n "$PROXY_PORT" ] && return 0
+        kill -0 "$PROXY_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "the fault proxy did not start:" >&2
+    cat "$log.out" >&2
+    return 1
+}
+
+proxy_stop() {
+    if [ -n "${PROXY_PID:-}" ]; then
+        kill "$PROXY_PID" 2>/dev/null
+        wait "$PROXY_PID" 2>/dev/null
+    fi
+    PROXY_PID=
+}
+
 s3_stop() {
     if [ -n "${S3_PID:-}" ]; then
         kill "$S3_PID" 2>/dev/null
