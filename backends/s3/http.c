@@ -629,8 +629,11 @@ static int retryable_answer(long status, const char *code)
     if (status == 500 || status == 502 || status == 503 || status == 504 || status == 408 ||
         status == 429)
         return 1;
-    return code && (strcmp(code, "SlowDown") == 0 || strcmp(code, "InternalError") == 0 ||
-                    strcmp(code, "RequestTimeout") == 0 || strcmp(code, "ServiceUnavailable") == 0);
+    /* BadDigest / XAmzContentSHA256Mismatch: the body changed on its way */
+    return code &&
+           (strcmp(code, "SlowDown") == 0 || strcmp(code, "InternalError") == 0 ||
+            strcmp(code, "RequestTimeout") == 0 || strcmp(code, "ServiceUnavailable") == 0 ||
+            strcmp(code, "BadDigest") == 0 || strcmp(code, "XAmzContentSHA256Mismatch") == 0);
 }
 
 static int accepted(const s3http_request *r, long status)

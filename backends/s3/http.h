@@ -75,7 +75,8 @@ typedef struct {
 } s3http_response;
 
 /* Perform R: sign, send, retry (500 502 503 504 408 429, SlowDown,
- * InternalError, RequestTimeout, connection errors and timeouts; bounded by
+ * InternalError, RequestTimeout, BadDigest, XAmzContentSHA256Mismatch,
+ * connection errors and timeouts; bounded by
  * the remote's retries, exponential backoff with jitter).  0 when the answer
  * is 2xx or in R->accept; -1 with ERR_FAIL and "METHOD KEY: HTTP STATUS
  * CODE: MESSAGE" (the server's reason) otherwise.  RESP is filled in both

@@ -11,8 +11,9 @@ SigV4 signatures stay valid) unless a rule matches.  A RULE is
 
 PATTERN is a regular expression searched in "METHOD PATH?QUERY" (e.g.
 "partNumber=2&", "^POST .*uploadId=", "^GET .*[.]enc$"); ACTION is 503 (SlowDown), 500 (InternalError), reset (the
-connection is cut with a TCP reset after the request was read) or cut (the
-answer is forwarded but cut halfway through its body); COUNT is how many
+connection is cut with a TCP reset after the request was read), cut (the
+answer is forwarded but cut halfway through its body) or flip (one bit of
+the request body is flipped on its way to the server); COUNT is how many
 times the rule fires (default 1, "always" for every time).  Rules are
 tried in order; the first one that matches and still has shots left fires.
 Every request and what was done with it is appended to the log, one line
@@ -43,7 +44,7 @@ class Rule:
             self.match, self.action = spec.rsplit(":", 1)
             count = "1"
         self.match = re.compile(self.match)
-        if self.action not in ("503", "500", "reset", "cut"):
+        if self.action not in ("503", "500", "reset", "cut", "flip"):
             raise SystemExit(f"bad action in rule {spec!r}")
         self.left = None if count == "always" else int(count)
 
@@ -94,6 +95,10 @@ class Proxy(BaseHTTPRequestHandler):
                 self.wfile.write(text)
             self.record(str(status))
             return
+        if action == "flip" and body:
+            body = bytearray(body)
+            body[len(body) // 2] ^= 0x10
+            body = bytes(body)
         up = http.client.HTTPConnection(self.server.upstream, timeout=60)
         headers = {k: v for k, v in self.headers.items()}
         up.request(self.command, self.path, body=body, headers=headers)
@@ -116,7 +121,7 @@ class Proxy(BaseHTTPRequestHandler):
             self.reset("cut")
             return
         self.wfile.write(data)
-        self.record(str(resp.status))
+        self.record(("flipped " if action == "flip" else "") + str(resp.status))
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
 

@@ -51,11 +51,13 @@ s3_start() {
 }
 
 # proxy_start LOG RULE...: the fault-injecting proxy (s3_fault_proxy.py) in
-# front of the running s3rver -> PROXY_PORT, PROXY_PID.
+# front of the running s3rver (or of port PROXY_UPSTREAM_PORT) -> PROXY_PORT,
+# PROXY_PID.
 proxy_start() {
     local log=$1 i
     shift
-    python3 "$S3_HARNESS_SOURCE/tests/tools/s3_fault_proxy.py" --upstream "127.0.0.1:$S3_PORT" \
+    python3 "$S3_HARNESS_SOURCE/tests/tools/s3_fault_proxy.py" \
+        --upstream "127.0.0.1:${PROXY_UPSTREAM_PORT:-$S3_PORT}" \
         --log "$log" "$@" >"$log.out" 2>&1 &
     PROXY_PID=$!
     PROXY_PORT=
