@@ -4,7 +4,8 @@
 # enough for a multipart upload of several parts, a small one (one PUT), a
 # prefix with '/', fetch and verify --deep byte-identical, credentials from
 # the environment and from a file, wrong and missing credentials, the
-# server down (nothing published), and a local remote next to the S3 one.
+# server down (nothing published), a local remote next to the S3 one, and
+# HTTPS with a private CA (ca_file).
 . "$(dirname "$0")/common.bash"
 . "$N4O_SOURCE/tests/tools/s3_harness.sh"
 
@@ -151,5 +152,22 @@ check "streamed archive fetches identical" cmp -s "$T/both.back" "$T/small.dump"
 run 0 list --remote s3 --all
 check "two archives on s3, nothing incomplete" \
     test "$(grep -c ' complete' "$T/out")/$(grep -c incomplete "$T/out")" = 2/0
+
+# --- HTTPS: the server's certificate is checked, against ca_file when set
+s3_stop
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -keyout "$T/tls.key" -out "$T/tls.pem" -subj /CN=127.0.0.1 \
+    -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
+s3_start "$T/s3tls" "$BUCKET" --key "$T/tls.key" --cert "$T/tls.pem" || exit 1
+cat >>"$T/conf" <<CONF
+$(s3_remote tls "" "ca_file = $T/tls.pem" | sed 's|http://|https://|')
+$(s3_remote tls-noca "" | sed 's|http://|https://|')
+CONF
+run 0 backup --remote tls --no-local-copy
+expect_in "$T/out" "remotes: tls ok"
+run 0 fetch --remote tls --latest --output "$T/tls.back"
+check "over HTTPS: byte-identical" cmp -s "$T/tls.back" "$T/small.dump"
+run 1 list --remote tls-noca
+expect_in "$T/err" "(certificate|SSL)"
 
 e2e_finish

@@ -24,14 +24,16 @@ s3_available() {
     fi
 }
 
-# s3_start DIR BUCKET: serve DIR (created) with BUCKET on a free port.
+# s3_start DIR BUCKET [S3RVER OPTIONS...]: serve DIR (created) with BUCKET on
+# a free port (e.g. --key K --cert C for HTTPS).
 s3_start() {
     local dir=$1 bucket=$2 i
+    shift 2
     mkdir -p "$dir"
     S3_LOG="$dir.log"
     # Node 20 needs the legacy provider, or continuation tokens fail (500)
     NODE_OPTIONS=--openssl-legacy-provider node "$S3RVER_JS" -d "$dir" -a 127.0.0.1 -p 0 \
-        --configure-bucket "$bucket" >"$S3_LOG" 2>&1 &
+        --configure-bucket "$bucket" "$@" >"$S3_LOG" 2>&1 &
     S3_PID=$!
     S3_PORT=
     for i in $(seq 1 200); do
