@@ -4,7 +4,8 @@
 # OSD (sparse file), one radosgw, auth none inside the cluster, all state in
 # one directory, every daemon in the foreground as a background process.
 # Needs the Debian packages ceph-mon ceph-osd radosgw ceph-common
-# (--no-install-recommends).
+# (--no-install-recommends).  RGW_BLOCK_SIZE: the sparse OSD block file (bytes,
+# default 8 GiB).
 #
 # As a library (source it):  rgw_start DIR BUCKET -> RGW_PORT, RGW_ACCESS_KEY,
 #                                                    RGW_SECRET_KEY
@@ -80,7 +81,7 @@ ms bind port min = $((base + 10))
 ms bind port max = $((base + 63))
 osd objectstore = bluestore
 bluestore block create = true
-bluestore block size = 8589934592
+bluestore block size = ${RGW_BLOCK_SIZE:-8589934592}
 bluestore fsck on mount = false
 osd pool default size = 1
 osd pool default min size = 1
