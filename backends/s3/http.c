@@ -322,7 +322,8 @@ typedef struct {
     s3http_response *resp;
     size_t body_cap;
     int overflow;
-    size_t sent; /* of the request body */
+    int sink_stop; /* the sink refused more bytes, or the Range was ignored */
+    size_t sent;   /* of the request body */
 } xfer;
 
 static size_t on_body(char *data, size_t sz, size_t nm, void *ud)
@@ -330,6 +331,15 @@ static size_t on_body(char *data, size_t sz, size_t nm, void *ud)
     xfer *x = ud;
     s3http_response *resp = x->resp;
     size_t n = sz * nm;
+    if (x->r->sink && resp->status >= 200 && resp->status < 300) {
+        if ((x->r->want_partial && resp->status != 206) ||
+            x->r->sink(x->r->sink_ctx, data, n) < 0) {
+            x->sink_stop = 1;
+            return 0;
+        }
+        resp->body_len += n;
+        return n;
+    }
     if (x->r->out && resp->status >= 200 && resp->status < 300) {
         if (resp->body_len + n > x->r->out_cap) {
             x->overflow = 1;
@@ -577,6 +587,13 @@ static int attempt(s3http_conn *conn, const s3http_request *r, s3http_response *
     }
     log_debug("s3: %s %s", r->method, url);
     CURLcode cc = curl_easy_perform(h);
+    if (x.sink_stop && cc != CURLE_OK) {
+        err_set(ERR_FAIL, "%s %s: %s", r->method, url,
+                resp->status == 200 && r->want_partial ? "the server ignored the Range header"
+                                                       : "stopped");
+        *curl_rc = CURLE_WRITE_ERROR;
+        goto out;
+    }
     if (x.overflow && cc != CURLE_OK) {
         err_set(ERR_FAIL, "%s %s: the answer is larger than expected", r->method, url);
         *curl_rc = CURLE_ABORTED_BY_CALLBACK;
@@ -745,6 +762,8 @@ int s3http_perform(s3http_conn *conn, const s3http_request *r, s3http_response *
         if (conn->cancel && atomic_load(conn->cancel))
             return err_set(ERR_FAIL, "%s %s: cancelled", r->method, what);
         int retry;
+        if (rc_a < 0 && r->sink && resp->body_len > 0)
+            return -1; /* the caller resumes after the bytes it got */
         if (rc_a < 0) {
             retry = retryable_curl(cc);
         } else if (accepted(r, resp->status)) {

@@ -57,6 +57,13 @@ typedef struct {
      * a larger answer is an error. */
     void *out;
     size_t out_cap;
+    /* Or stream a 2xx answer body to SINK as it arrives (SINK returns -1 to
+     * stop the transfer).  Once bytes went to SINK a failure is not retried
+     * here: -1 with RESP->body_len = the bytes delivered, so that the caller
+     * resumes from there. */
+    int (*sink)(void *ctx, const void *data, size_t len);
+    void *sink_ctx;
+    int want_partial; /* a 200 instead of 206 (Range ignored) is an error */
     /* HTTP statuses besides 2xx that are answers, not failures (404 of a
      * HEAD); 0-terminated. */
     const long *accept;

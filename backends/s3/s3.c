@@ -1,16 +1,18 @@
 #include "s3.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "err.h"
 #include "http.h"
 #include "log.h"
 #include "multipart.h"
 
-#define READ_CHUNK (8u * 1024u * 1024u) /* bytes per ranged GET */
+#define READ_FIFO (4u * 1024u * 1024u) /* bytes received ahead of the reader */
 
 typedef struct {
     s3http_client *c;
@@ -19,12 +21,23 @@ typedef struct {
     int warned_no_uploads;
 } s3_remote;
 
+/* A reader streams one ranged GET (from the offset to the end) on its own
+ * thread into a bounded FIFO; when the connection drops, the GET is issued
+ * again from the first byte not received. */
 typedef struct {
+    const config_remote *rc;
     s3http_conn *conn;
     char *key;
-    uint64_t size, off; /* object size; offset of the next GET */
-    uint8_t *buf;
-    size_t len, pos;
+    uint64_t size, off; /* object size; next byte to receive (thread's) */
+    atomic_int cancel;
+    pthread_t thread;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    uint8_t *fifo;
+    size_t head, len;
+    int done, failed, closing;
+    s3http_saved_err err;
 } s3_reader;
 
 static int check_name(const char *name)
@@ -125,10 +138,102 @@ static int head(s3_remote *r, s3http_conn *conn, const char *key, uint64_t *size
 
 static void reader_free(s3_reader *rd)
 {
+    if (rd->started) {
+        pthread_mutex_lock(&rd->mu);
+        rd->closing = 1;
+        pthread_cond_broadcast(&rd->cond);
+        pthread_mutex_unlock(&rd->mu);
+        atomic_store(&rd->cancel, 1);
+        pthread_join(rd->thread, NULL);
+    }
+    pthread_mutex_destroy(&rd->mu);
+    pthread_cond_destroy(&rd->cond);
     s3http_conn_free(rd->conn);
     free(rd->key);
-    free(rd->buf);
+    free(rd->fifo);
     free(rd);
+}
+
+/* The GET's bytes into the FIFO; waits while it is full. */
+static int reader_push(void *ctx, const void *data, size_t len)
+{
+    s3_reader *rd = ctx;
+    const uint8_t *p = data;
+    pthread_mutex_lock(&rd->mu);
+    while (len > 0) {
+        while (rd->len == READ_FIFO && !rd->closing)
+            pthread_cond_wait(&rd->cond, &rd->mu);
+        if (rd->closing) {
+            pthread_mutex_unlock(&rd->mu);
+            return -1;
+        }
+        size_t tail = (rd->head + rd->len) % READ_FIFO;
+        size_t n = READ_FIFO - rd->len;
+        if (n > READ_FIFO - tail)
+            n = READ_FIFO - tail;
+        if (n > len)
+            n = len;
+        memcpy(rd->fifo + tail, p, n);
+        rd->len += n;
+        rd->off += n;
+        p += n;
+        len -= n;
+        pthread_cond_broadcast(&rd->cond);
+    }
+    pthread_mutex_unlock(&rd->mu);
+    return 0;
+}
+
+static void *reader_main(void *arg)
+{
+    s3_reader *rd = arg;
+    int drops = 0, rc = 0;
+    while (rd->off < rd->size && !atomic_load(&rd->cancel)) {
+        char range[64];
+        uint64_t from = rd->off;
+        snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)from,
+                 (unsigned long long)(rd->size - 1));
+        sigv4_header h = {"Range", range};
+        s3http_request req = {.method = "GET",
+                              .key = rd->key,
+                              .headers = &h,
+                              .n_headers = 1,
+                              .sink = reader_push,
+                              .sink_ctx = rd,
+                              .want_partial = from > 0};
+        s3http_response resp;
+        rc = s3http_perform(rd->conn, &req, &resp);
+        s3http_response_free(&resp);
+        if (atomic_load(&rd->cancel))
+            break;
+        if (rc == 0 && rd->off == from) {
+            rc = err_set(ERR_FAIL, "GET %s %s: an empty answer", rd->key, range);
+            break;
+        }
+        if (rc == 0)
+            continue; /* a shorter answer than asked for: ask for the rest */
+        if (rd->off == from)
+            break; /* nothing received: s3http_perform has done the retrying */
+        /* the connection dropped mid-way: resume where the bytes stopped;
+         * consecutive drops that bring little are bounded by the retries */
+        drops = rd->off - from >= 1024 * 1024 ? 0 : drops + 1;
+        if (drops > (rd->rc->retries > 0 ? rd->rc->retries : 0))
+            break;
+        log_warn("remote %s: %s; resuming at byte %llu", rd->rc->name, err_msg(),
+                 (unsigned long long)rd->off);
+        struct timespec ts = {0, 100000000L * (drops + 1)};
+        nanosleep(&ts, NULL);
+        rc = 0;
+    }
+    pthread_mutex_lock(&rd->mu);
+    if (rc < 0 && !atomic_load(&rd->cancel)) {
+        rd->failed = 1;
+        s3http_err_save(&rd->err);
+    }
+    rd->done = 1;
+    pthread_cond_broadcast(&rd->cond);
+    pthread_mutex_unlock(&rd->mu);
+    return NULL;
 }
 
 static void *s3_reader_open(void *impl, const char *name, uint64_t offset)
@@ -141,7 +246,10 @@ static void *s3_reader_open(void *impl, const char *name, uint64_t offset)
         err_set(ERR_FAIL, "out of memory");
         return NULL;
     }
-    if (!(rd->key = s3http_key(r->c, name)) || !(rd->conn = s3http_conn_new(r->c, NULL)))
+    rd->rc = s3http_config(r->c);
+    pthread_mutex_init(&rd->mu, NULL);
+    pthread_cond_init(&rd->cond, NULL);
+    if (!(rd->key = s3http_key(r->c, name)) || !(rd->conn = s3http_conn_new(r->c, &rd->cancel)))
         goto fail;
     int ex = head(r, rd->conn, rd->key, &rd->size, NULL);
     if (ex < 0)
@@ -156,61 +264,41 @@ static void *s3_reader_open(void *impl, const char *name, uint64_t offset)
         goto fail;
     }
     rd->off = offset;
-    if (!(rd->buf = malloc(READ_CHUNK))) {
+    if (!(rd->fifo = malloc(READ_FIFO))) {
         err_set(ERR_FAIL, "out of memory");
         goto fail;
     }
+    if (pthread_create(&rd->thread, NULL, reader_main, rd) != 0) {
+        err_set(ERR_FAIL, "cannot start a download thread");
+        goto fail;
+    }
+    rd->started = 1;
     return rd;
 fail:
     reader_free(rd);
     return NULL;
 }
 
-/* The next chunk into BUF: a ranged GET from the current offset (each one
- * retried on its own, so a dropped connection resumes here). */
-static int fetch_chunk(s3_reader *rd)
-{
-    uint64_t want = rd->size - rd->off < READ_CHUNK ? rd->size - rd->off : READ_CHUNK;
-    char range[64];
-    snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)rd->off,
-             (unsigned long long)(rd->off + want - 1));
-    sigv4_header h = {"Range", range};
-    s3http_request req = {.method = "GET",
-                          .key = rd->key,
-                          .headers = &h,
-                          .n_headers = 1,
-                          .out = rd->buf,
-                          .out_cap = READ_CHUNK};
-    s3http_response resp;
-    int rc = s3http_perform(rd->conn, &req, &resp);
-    size_t got = resp.body_len;
-    long status = resp.status;
-    s3http_response_free(&resp);
-    if (rc < 0)
-        return -1;
-    if (status == 200 && rd->off != 0)
-        return err_set(ERR_FAIL, "GET %s: the server ignored the Range header", rd->key);
-    if (got != want)
-        return err_set(ERR_FAIL, "GET %s %s: %zu bytes instead of %llu (the object changed?)",
-                       rd->key, range, got, (unsigned long long)want);
-    rd->off += want;
-    rd->len = got;
-    rd->pos = 0;
-    return 0;
-}
-
 static ssize_t s3_reader_read(void *impl, void *buf, size_t len)
 {
     s3_reader *rd = impl;
-    if (rd->pos == rd->len) {
-        if (rd->off >= rd->size)
-            return 0;
-        if (fetch_chunk(rd) < 0)
-            return -1;
+    pthread_mutex_lock(&rd->mu);
+    while (rd->len == 0 && !rd->done)
+        pthread_cond_wait(&rd->cond, &rd->mu);
+    if (rd->len == 0) {
+        int failed = rd->failed;
+        s3http_saved_err e = rd->err;
+        pthread_mutex_unlock(&rd->mu);
+        return failed ? s3http_err_restore(&e) : 0;
     }
-    size_t n = rd->len - rd->pos < len ? rd->len - rd->pos : len;
-    memcpy(buf, rd->buf + rd->pos, n);
-    rd->pos += n;
+    size_t n = rd->len < len ? rd->len : len;
+    if (n > READ_FIFO - rd->head)
+        n = READ_FIFO - rd->head;
+    memcpy(buf, rd->fifo + rd->head, n);
+    rd->head = (rd->head + n) % READ_FIFO;
+    rd->len -= n;
+    pthread_cond_broadcast(&rd->cond);
+    pthread_mutex_unlock(&rd->mu);
     return (ssize_t)n;
 }
 

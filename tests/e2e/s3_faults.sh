@@ -55,6 +55,7 @@ expect_in "$T/err" "retrying \(1 of 3\)"
 name=$(basename "$(ls "$T/local"/*.dump)" .dump)
 run 0 fetch --remote s3 "$name" --output "$T/back.dump"
 check "fetch resumed after a cut and a 503" test "$(seen '^GET .*[.]enc -> (cut|503)')" = 2
+expect_in "$T/err" "resuming at byte [1-9][0-9]*"
 check "fetched dump byte-identical" cmp -s "$T/back.dump" "$T/src.dump"
 run 0 verify --remote s3 --latest --deep
 proxy_stop
