@@ -14,7 +14,9 @@ if ! why=$(s3_available); then
     exit 77
 fi
 BUCKET=n4o-e2e
-s3_start "$T/s3data" "$BUCKET" || exit 1
+# --service-endpoint: BUCKET.s3.localhost is virtual-host addressing (curl
+# resolves *.localhost to the loopback by itself)
+s3_start "$T/s3data" "$BUCKET" --service-endpoint localhost || exit 1
 trap 's3_stop; e2e_cleanup' EXIT
 export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
 unset AWS_SESSION_TOKEN
@@ -111,6 +113,19 @@ cp "$T/conf.env" "$T/conf"
     exit "$E2E_FAILED"
 ) || E2E_FAILED=$((E2E_FAILED + 1))
 
+# --- url_style = virtual: the bucket in the host name
+cat >>"$T/conf" <<CONF
+$(s3_remote vhost vhost/ "url_style = virtual" | sed "s|127.0.0.1|s3.localhost|")
+CONF
+run 0 -v backup --remote vhost --no-local-copy
+expect_in "$T/out" "remotes: vhost ok"
+expect_in "$T/err" "s3: PUT http://$BUCKET[.]s3[.]localhost:$S3_PORT/vhost/haia_backup_neo4j_[0-9_]+[.]dump[.]enc$"
+check "the object is in the bucket under the prefix" \
+    test "$(find "$OBJ/vhost" -name '*.dump.enc._S3rver_object' | wc -l)" = 1
+run 0 fetch --remote vhost --latest --output "$T/vhost.back"
+check "virtual-host fetch byte-identical" cmp -s "$T/vhost.back" "$T/small.dump"
+sed -i '/^\[remote "vhost"\]/,$d' "$T/conf"
+
 # --- an invalid dump streamed to S3: exit 4, the multipart upload is aborted
 # (s3rver answers Abort with 405: a warning), nothing published
 rm -f "$T/local"/*
@@ -134,7 +149,7 @@ s3_stop
 before=$(find "$OBJ" -name '*._S3rver_object' | wc -l)
 run 1 backup --remote s3
 expect_in "$T/err" "127.0.0.1"
-s3_start "$T/s3data" "$BUCKET" || exit 1
+s3_start "$T/s3data" "$BUCKET" --service-endpoint localhost || exit 1
 sed -i "s|^endpoint = http://127.0.0.1:.*|endpoint = http://127.0.0.1:$S3_PORT|" "$T/conf"
 check "nothing published while the server was down" \
     test "$(find "$OBJ" -name '*._S3rver_object' | wc -l)" = "$before"
