@@ -5,6 +5,7 @@
 
 #include "err.h"
 #include "local/local.h"
+#include "s3/s3.h"
 #include "sftp/sftp.h"
 
 struct backend {
@@ -26,6 +27,7 @@ struct backend_reader {
 static const backend_ops *const backend_types[] = {
     &local_backend_ops,
     &sftp_backend_ops,
+    &s3_backend_ops,
 };
 
 backend *backend_open(const config_remote *rc)

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/install-deps --tests
+(cd tests/s3 && npm ci --no-audit --no-fund) # s3rver, the S3 server of the e2e tests
 rm -rf build-test
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DN4O_WERROR=ON
 cmake --build build-test -j"$(nproc)"

@@ -1,0 +1,816 @@
+#include "http.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "err.h"
+#include "log.h"
+
+#define CRED_FILE_MAX   (64 * 1024)
+#define BACKOFF_BASE_MS 200
+#define BACKOFF_MAX_MS  20000
+
+struct s3http_client {
+    const config_remote *rc;
+    char *scheme;   /* "http" or "https" */
+    char *hostport; /* endpoint host[:port] */
+    char *basepath; /* endpoint path without trailing '/', "" when none */
+    char *prefix;   /* "" or ending with '/' */
+    int virtual_style;
+    /* sodium_malloc'd; access key too, as it names the account */
+    char *access_key, *secret_key, *session_token;
+};
+
+struct s3http_conn {
+    const s3http_client *c;
+    CURL *h;
+    atomic_int *cancel;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* ---- credentials ---------------------------------------------------------- */
+
+static char *secure_strdup(const char *s, size_t n)
+{
+    char *d = sodium_malloc(n + 1);
+    if (!d)
+        return NULL;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+static void secure_free(char *s)
+{
+    if (s)
+        sodium_free(s);
+}
+
+static int creds_from_env(s3http_client *c)
+{
+    const char *id = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
+    const char *token = getenv("AWS_SESSION_TOKEN");
+    if (!id || !*id || !secret || !*secret)
+        return err_set(ERR_USAGE, "credentials = env, but %s%s%s not set in the environment",
+                       !id || !*id ? "AWS_ACCESS_KEY_ID" : "",
+                       (!id || !*id) && (!secret || !*secret) ? " and " : "",
+                       !secret || !*secret ? "AWS_SECRET_ACCESS_KEY is" : "is");
+    c->access_key = secure_strdup(id, strlen(id));
+    c->secret_key = secure_strdup(secret, strlen(secret));
+    if (token && *token)
+        c->session_token = secure_strdup(token, strlen(token));
+    if (!c->access_key || !c->secret_key || (token && *token && !c->session_token))
+        return err_set(ERR_FAIL, "out of memory");
+    return 0;
+}
+
+static char *trim(char *s, char *end)
+{
+    while (s < end && isspace((unsigned char)*s))
+        s++;
+    while (end > s && isspace((unsigned char)end[-1]))
+        end--;
+    *end = '\0';
+    return s;
+}
+
+/* Parse the ~/.aws/credentials text in BUF (modified in place) for PROFILE. */
+static int creds_parse(s3http_client *c, char *buf, const char *path, const char *profile)
+{
+    int in_profile = 0, seen_profile = 0;
+    char *line = buf;
+    while (line && *line) {
+        char *nl = strchr(line, '\n');
+        char *next = nl ? nl + 1 : NULL;
+        char *l = trim(line, nl ? nl : line + strlen(line));
+        line = next;
+        if (!*l || *l == '#' || *l == ';')
+            continue;
+        if (*l == '[') {
+            char *close = strchr(l, ']');
+            if (!close)
+                continue;
+            char *name = trim(l + 1, close);
+            if (strncmp(name, "profile ", 8) == 0)
+                name = trim(name + 8, name + strlen(name));
+            in_profile = strcmp(name, profile) == 0;
+            seen_profile |= in_profile;
+            continue;
+        }
+        char *eq = strchr(l, '=');
+        if (!in_profile || !eq)
+            continue;
+        char *key = trim(l, eq), *val = trim(eq + 1, eq + 1 + strlen(eq + 1));
+        char **dst = NULL;
+        if (strcasecmp(key, "aws_access_key_id") == 0)
+            dst = &c->access_key;
+        else if (strcasecmp(key, "aws_secret_access_key") == 0)
+            dst = &c->secret_key;
+        else if (strcasecmp(key, "aws_session_token") == 0)
+            dst = &c->session_token;
+        if (!dst || !*val)
+            continue;
+        secure_free(*dst);
+        if (!(*dst = secure_strdup(val, strlen(val))))
+            return err_set(ERR_FAIL, "out of memory");
+    }
+    if (!seen_profile)
+        return err_set(ERR_USAGE, "credentials file %s has no profile [%s]", path, profile);
+    if (!c->access_key || !c->secret_key)
+        return err_set(ERR_USAGE, "credentials file %s: profile [%s] has no %s", path, profile,
+                       !c->access_key ? "aws_access_key_id" : "aws_secret_access_key");
+    return 0;
+}
+
+static int creds_from_file(s3http_client *c, const char *path, const char *profile)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_sys(ERR_USAGE, errno, "credentials file %s", path);
+    int rc = -1;
+    char *buf = NULL;
+    if (fstat(fd, &st) < 0) {
+        err_sys(ERR_USAGE, errno, "credentials file %s", path);
+        goto out;
+    }
+    if (st.st_mode & 077) {
+        err_set(ERR_USAGE,
+                "credentials file %s is readable by group or others (mode %04o); run "
+                "chmod 600 %s",
+                path, (unsigned)(st.st_mode & 07777), path);
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size > CRED_FILE_MAX) {
+        err_set(ERR_USAGE, "credentials file %s is not a regular file of at most %d bytes", path,
+                CRED_FILE_MAX);
+        goto out;
+    }
+    /* read straight into locked memory: no stdio buffer keeps a copy */
+    if (!(buf = sodium_malloc((size_t)st.st_size + 1))) {
+        err_set(ERR_FAIL, "out of memory");
+        goto out;
+    }
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            err_sys(ERR_USAGE, errno, "cannot read credentials file %s", path);
+            goto out;
+        }
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    rc = creds_parse(c, buf, path, profile);
+out:
+    if (buf)
+        sodium_free(buf);
+    close(fd);
+    return rc;
+}
+
+/* ---- client ---------------------------------------------------------------- */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static int curl_init_rc;
+
+static void curl_init_once(void)
+{
+    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+static int parse_endpoint(s3http_client *c, const char *ep)
+{
+    const char *p = strstr(ep, "://");
+    if (!p)
+        return err_set(ERR_USAGE, "endpoint %s is not a URL", ep);
+    const char *host = p + 3, *slash = strchr(host, '/');
+    size_t hl = slash ? (size_t)(slash - host) : strlen(host);
+    if (hl == 0)
+        return err_set(ERR_USAGE, "endpoint %s has no host", ep);
+    c->scheme = strndup(ep, (size_t)(p - ep));
+    c->hostport = strndup(host, hl);
+    c->basepath = strdup(slash ? slash : "");
+    if (!c->scheme || !c->hostport || !c->basepath)
+        return err_set(ERR_FAIL, "out of memory");
+    for (char *h = c->hostport; *h; h++)
+        *h = (char)tolower((unsigned char)*h);
+    size_t bl = strlen(c->basepath);
+    while (bl > 0 && c->basepath[bl - 1] == '/')
+        c->basepath[--bl] = '\0';
+    return 0;
+}
+
+s3http_client *s3http_client_new(const config_remote *rc)
+{
+    if (sodium_init() < 0) {
+        err_set(ERR_FAIL, "libsodium cannot be initialised");
+        return NULL;
+    }
+    pthread_once(&curl_once, curl_init_once);
+    if (curl_init_rc < 0) {
+        err_set(ERR_FAIL, "libcurl cannot be initialised");
+        return NULL;
+    }
+    if (!rc->endpoint || !rc->bucket || !rc->region) {
+        err_set(ERR_USAGE, "endpoint, region and bucket must be set");
+        return NULL;
+    }
+    s3http_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        err_set(ERR_FAIL, "out of memory");
+        return NULL;
+    }
+    c->rc = rc;
+    if (parse_endpoint(c, rc->endpoint) < 0)
+        goto fail;
+    c->virtual_style = rc->url_style && strcmp(rc->url_style, "virtual") == 0;
+    const char *pre = rc->prefix ? rc->prefix : "";
+    size_t pl = strlen(pre);
+    if (asprintf(&c->prefix, "%s%s", pre, pl && pre[pl - 1] != '/' ? "/" : "") < 0) {
+        c->prefix = NULL;
+        err_set(ERR_FAIL, "out of memory");
+        goto fail;
+    }
+    const char *cred = rc->credentials ? rc->credentials : "env";
+    if (strcmp(cred, "env") == 0
+            ? creds_from_env(c) < 0
+            : creds_from_file(c, cred, rc->profile ? rc->profile : "default") < 0)
+        goto fail;
+    return c;
+fail:
+    s3http_client_free(c);
+    return NULL;
+}
+
+void s3http_client_free(s3http_client *c)
+{
+    if (!c)
+        return;
+    free(c->scheme);
+    free(c->hostport);
+    free(c->basepath);
+    free(c->prefix);
+    secure_free(c->access_key);
+    secure_free(c->secret_key);
+    secure_free(c->session_token);
+    free(c);
+}
+
+char *s3http_key(const s3http_client *c, const char *name)
+{
+    char *k;
+    if (asprintf(&k, "%s%s", c->prefix, name) < 0) {
+        err_set(ERR_FAIL, "out of memory");
+        return NULL;
+    }
+    return k;
+}
+
+const char *s3http_prefix(const s3http_client *c)
+{
+    return c->prefix;
+}
+
+const config_remote *s3http_config(const s3http_client *c)
+{
+    return c->rc;
+}
+
+s3http_conn *s3http_conn_new(const s3http_client *c, atomic_int *cancel)
+{
+    s3http_conn *conn = calloc(1, sizeof *conn);
+    if (!conn || !(conn->h = curl_easy_init())) {
+        free(conn);
+        err_set(ERR_FAIL, "out of memory (curl handle)");
+        return NULL;
+    }
+    conn->c = c;
+    conn->cancel = cancel;
+    return conn;
+}
+
+void s3http_conn_free(s3http_conn *conn)
+{
+    if (!conn)
+        return;
+    curl_easy_cleanup(conn->h);
+    free(conn);
+}
+
+/* ---- one request --------------------------------------------------------- */
+
+typedef struct {
+    s3http_conn *conn;
+    const s3http_request *r;
+    s3http_response *resp;
+    size_t body_cap;
+    int overflow;
+    int sink_stop; /* the sink refused more bytes, or the Range was ignored */
+    size_t sent;   /* of the request body */
+} xfer;
+
+static size_t on_body(char *data, size_t sz, size_t nm, void *ud)
+{
+    xfer *x = ud;
+    s3http_response *resp = x->resp;
+    size_t n = sz * nm;
+    if (x->r->sink && resp->status >= 200 && resp->status < 300) {
+        if ((x->r->want_partial && resp->status != 206) ||
+            x->r->sink(x->r->sink_ctx, data, n) < 0) {
+            x->sink_stop = 1;
+            return 0;
+        }
+        resp->body_len += n;
+        return n;
+    }
+    if (x->r->out && resp->status >= 200 && resp->status < 300) {
+        if (resp->body_len + n > x->r->out_cap) {
+            x->overflow = 1;
+            return 0;
+        }
+        memcpy((char *)x->r->out + resp->body_len, data, n);
+        resp->body_len += n;
+        return n;
+    }
+    if (resp->body_len + n > S3HTTP_MAX_BODY) {
+        x->overflow = 1;
+        return 0;
+    }
+    if (resp->body_len + n + 1 > x->body_cap) {
+        size_t cap = x->body_cap ? x->body_cap : 4096;
+        while (cap < resp->body_len + n + 1)
+            cap *= 2;
+        char *nb = realloc(resp->body, cap);
+        if (!nb) {
+            x->overflow = 1;
+            return 0;
+        }
+        resp->body = nb;
+        x->body_cap = cap;
+    }
+    memcpy(resp->body + resp->body_len, data, n);
+    resp->body_len += n;
+    resp->body[resp->body_len] = '\0';
+    return n;
+}
+
+static size_t on_header(char *data, size_t sz, size_t nm, void *ud)
+{
+    xfer *x = ud;
+    s3http_response *resp = x->resp;
+    size_t n = sz * nm;
+    char line[512];
+    size_t l = n < sizeof line - 1 ? n : sizeof line - 1;
+    memcpy(line, data, l);
+    line[l] = '\0';
+    char *end = line + strlen(line);
+    while (end > line && (end[-1] == '\r' || end[-1] == '\n'))
+        *--end = '\0';
+    if (strncmp(line, "HTTP/", 5) == 0) {
+        /* a new response (after 100 Continue or a redirect): start over */
+        char *sp = strchr(line, ' ');
+        resp->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+        resp->etag[0] = '\0';
+        resp->has_length = 0;
+        return n;
+    }
+    char *colon = strchr(line, ':');
+    if (!colon)
+        return n;
+    *colon = '\0';
+    char *v = colon + 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (strcasecmp(line, "etag") == 0) {
+        snprintf(resp->etag, sizeof resp->etag, "%s", v);
+    } else if (strcasecmp(line, "content-length") == 0) {
+        resp->content_length = strtoull(v, NULL, 10);
+        resp->has_length = 1;
+    } else if (strcasecmp(line, "content-range") == 0) {
+        char *slash = strchr(v, '/');
+        if (slash && slash[1] != '*')
+            resp->total_size = strtoull(slash + 1, NULL, 10);
+    } else if (strcasecmp(line, "last-modified") == 0) {
+        time_t t = curl_getdate(v, NULL);
+        resp->last_modified = t < 0 ? 0 : t;
+    }
+    return n;
+}
+
+static size_t on_read(char *buf, size_t sz, size_t nm, void *ud)
+{
+    xfer *x = ud;
+    size_t n = sz * nm, left = x->r->body_len - x->sent;
+    if (n > left)
+        n = left;
+    memcpy(buf, (const char *)x->r->body + x->sent, n);
+    x->sent += n;
+    return n;
+}
+
+static int on_seek(void *ud, curl_off_t off, int origin)
+{
+    xfer *x = ud;
+    if (origin != SEEK_SET || off < 0 || (size_t)off > x->r->body_len)
+        return CURL_SEEKFUNC_CANTSEEK;
+    x->sent = (size_t)off;
+    return CURL_SEEKFUNC_OK;
+}
+
+static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+    (void)a, (void)b, (void)c, (void)d;
+    xfer *x = ud;
+    return x->conn->cancel && atomic_load(x->conn->cancel) ? 1 : 0;
+}
+
+/* URL and canonical path of KEY (NULL: the bucket) for QUERY. */
+static int build_url(const s3http_client *c, const char *key, const char *query, char **url,
+                     char **path, char **host)
+{
+    char *ekey = sigv4_uri_encode(key ? key : "", 1);
+    if (!ekey)
+        return -1;
+    int rc;
+    *url = *path = *host = NULL;
+    if (c->virtual_style) {
+        rc = asprintf(host, "%s.%s", c->rc->bucket, c->hostport);
+        if (rc >= 0)
+            rc = asprintf(path, "%s/%s", c->basepath, ekey);
+    } else {
+        rc = asprintf(host, "%s", c->hostport);
+        if (rc >= 0)
+            rc = asprintf(path, "%s/%s%s%s", c->basepath, c->rc->bucket, key ? "/" : "", ekey);
+    }
+    if (rc >= 0)
+        rc = asprintf(url, "%s://%s%s%s%s", c->scheme, *host, *path, *query ? "?" : "", query);
+    free(ekey);
+    if (rc < 0) {
+        free(*host);
+        free(*path);
+        *url = *path = *host = NULL;
+        return err_set(ERR_FAIL, "out of memory");
+    }
+    return 0;
+}
+
+static struct curl_slist *add_header(struct curl_slist *l, int *oom, const char *name,
+                                     const char *value)
+{
+    char *h;
+    if (*oom || asprintf(&h, "%s: %s", name, value) < 0) {
+        *oom = 1;
+        return l;
+    }
+    struct curl_slist *nl = curl_slist_append(l, h);
+    /* the Authorization line is derived from the secret: wipe our copy */
+    sodium_memzero(h, strlen(h));
+    free(h);
+    if (!nl)
+        *oom = 1;
+    return nl ? nl : l;
+}
+
+static int has_header(const s3http_request *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (strcasecmp(r->headers[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* One attempt; 0 when an HTTP answer arrived (any status), -1 with *CURL_RC
+ * set when the transfer failed. */
+static int attempt(s3http_conn *conn, const s3http_request *r, s3http_response *resp,
+                   const char *body_sha256, CURLcode *curl_rc)
+{
+    const s3http_client *c = conn->c;
+    const config_remote *rc = c->rc;
+    char *query = NULL, *url = NULL, *path = NULL, *host = NULL, *auth = NULL;
+    struct curl_slist *hl = NULL;
+    int oom = 0, ret = -1;
+    xfer x = {.conn = conn, .r = r, .resp = resp};
+
+    *curl_rc = CURLE_OK;
+    if (!(query = sigv4_canonical_query(r->query, r->n_query)) ||
+        build_url(c, r->key, query, &url, &path, &host) < 0)
+        goto out;
+    char date[17];
+    sigv4_amz_date(time(NULL), date);
+    sigv4_creds cr = {.access_key = c->access_key,
+                      .secret_key = c->secret_key,
+                      .session_token = c->session_token,
+                      .region = rc->region};
+    sigv4_request sr = {.method = r->method,
+                        .path = path,
+                        .query = query,
+                        .host = host,
+                        .amz_date = date,
+                        .payload_sha256 = body_sha256,
+                        .headers = r->headers,
+                        .n_headers = r->n_headers};
+    if (!(auth = sigv4_authorization(&cr, &sr)))
+        goto out;
+    hl = add_header(hl, &oom, "Host", host);
+    hl = add_header(hl, &oom, "x-amz-date", date);
+    hl = add_header(hl, &oom, "x-amz-content-sha256", body_sha256);
+    if (c->session_token)
+        hl = add_header(hl, &oom, "x-amz-security-token", c->session_token);
+    for (size_t i = 0; i < r->n_headers; i++)
+        hl = add_header(hl, &oom, r->headers[i].name, r->headers[i].value);
+    hl = add_header(hl, &oom, "Authorization", auth);
+    if (!oom)
+        hl = curl_slist_append(hl, "Expect:"); /* no 100-continue round trip */
+    if (!oom && !has_header(r, "Content-Type"))
+        hl = curl_slist_append(hl, "Content-Type:"); /* none rather than curl's form type */
+    if (oom || !hl) {
+        err_set(ERR_FAIL, "out of memory");
+        goto out;
+    }
+
+    CURL *h = conn->h;
+    curl_easy_reset(h);
+    conn->errbuf[0] = '\0';
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, conn->errbuf);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
+                     rc->connect_timeout > 0 ? rc->connect_timeout : 30L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, rc->io_timeout > 0 ? rc->io_timeout : 60L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    if (rc->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, rc->ca_file);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
+    if (strcmp(r->method, "GET") == 0) {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(r->method, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(r->method, "PUT") == 0) {
+        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(h, CURLOPT_READDATA, &x);
+        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+        curl_easy_setopt(h, CURLOPT_SEEKDATA, &x);
+        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
+    } else if (strcmp(r->method, "POST") == 0) {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body ? (const char *)r->body : "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+    } else {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
+    }
+    log_debug("s3: %s %s", r->method, url);
+    CURLcode cc = curl_easy_perform(h);
+    if (x.sink_stop && cc != CURLE_OK) {
+        err_set(ERR_FAIL, "%s %s: %s", r->method, url,
+                resp->status == 200 && r->want_partial ? "the server ignored the Range header"
+                                                       : "stopped");
+        *curl_rc = CURLE_WRITE_ERROR;
+        goto out;
+    }
+    if (x.overflow && cc != CURLE_OK) {
+        err_set(ERR_FAIL, "%s %s: the answer is larger than expected", r->method, url);
+        *curl_rc = CURLE_ABORTED_BY_CALLBACK;
+        goto out;
+    }
+    if (cc != CURLE_OK) {
+        *curl_rc = cc;
+        err_set(ERR_FAIL, "%s %s: %s", r->method, url,
+                conn->errbuf[0] ? conn->errbuf : curl_easy_strerror(cc));
+        goto out;
+    }
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    resp->status = status;
+    ret = 0;
+out:
+    curl_slist_free_all(hl);
+    if (auth) {
+        sodium_memzero(auth, strlen(auth));
+        free(auth);
+    }
+    free(query);
+    free(url);
+    free(path);
+    free(host);
+    return ret;
+}
+
+static int retryable_curl(CURLcode cc)
+{
+    switch (cc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int retryable_answer(long status, const char *code)
+{
+    if (status == 500 || status == 502 || status == 503 || status == 504 || status == 408 ||
+        status == 429)
+        return 1;
+    /* BadDigest / XAmzContentSHA256Mismatch: the body changed on its way */
+    return code &&
+           (strcmp(code, "SlowDown") == 0 || strcmp(code, "InternalError") == 0 ||
+            strcmp(code, "RequestTimeout") == 0 || strcmp(code, "ServiceUnavailable") == 0 ||
+            strcmp(code, "BadDigest") == 0 || strcmp(code, "XAmzContentSHA256Mismatch") == 0);
+}
+
+static int accepted(const s3http_request *r, long status)
+{
+    if (status >= 200 && status < 300)
+        return 1;
+    for (const long *a = r->accept; a && *a; a++)
+        if (*a == status)
+            return 1;
+    return 0;
+}
+
+/* Sleep for attempt N's backoff (full jitter over the upper half); -1 when
+ * cancelled meanwhile. */
+static int backoff(s3http_conn *conn, int n)
+{
+    unsigned ms = BACKOFF_BASE_MS;
+    for (int i = 0; i < n && ms < BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    if (ms > BACKOFF_MAX_MS)
+        ms = BACKOFF_MAX_MS;
+    ms = ms / 2 + randombytes_uniform(ms / 2 + 1);
+    while (ms > 0) {
+        if (conn->cancel && atomic_load(conn->cancel))
+            return -1;
+        unsigned step = ms < 50 ? ms : 50;
+        struct timespec ts = {0, (long)step * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= step;
+    }
+    return 0;
+}
+
+static const char *status_text(long status)
+{
+    switch (status) {
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 412:
+        return "Precondition Failed";
+    case 416:
+        return "Range Not Satisfiable";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "";
+    }
+}
+
+/* A HEAD answer has no body, so no reason: ask for the first byte with GET,
+ * whose error answer names it (InvalidAccessKeyId, NoSuchBucket...).  0 and
+ * *E filled when it did. */
+static int explain_head(s3http_conn *conn, const s3http_request *head, s3xml_error *e)
+{
+    sigv4_header range = {"Range", "bytes=0-0"};
+    char one[1];
+    s3http_request r = {.method = "GET",
+                        .key = head->key,
+                        .query = head->query,
+                        .n_query = head->n_query,
+                        .headers = &range,
+                        .n_headers = 1,
+                        .out = one,
+                        .out_cap = sizeof one};
+    s3http_response resp;
+    CURLcode cc;
+    memset(&resp, 0, sizeof resp);
+    s3http_saved_err saved;
+    s3http_err_save(&saved);
+    int rc = -1;
+    if (attempt(conn, &r, &resp, SIGV4_EMPTY_SHA256, &cc) == 0 && resp.status >= 400 &&
+        s3xml_parse_error(resp.body, resp.body_len, e) == 1)
+        rc = 0;
+    s3http_response_free(&resp);
+    s3http_err_restore(&saved);
+    return rc;
+}
+
+int s3http_perform(s3http_conn *conn, const s3http_request *r, s3http_response *resp)
+{
+    const config_remote *rc = conn->c->rc;
+    int retries = rc->retries > 0 ? rc->retries : 0;
+    char sha[65];
+    const char *what = r->key ? r->key : rc->bucket;
+
+    memset(resp, 0, sizeof *resp);
+    if (r->body_sha256)
+        snprintf(sha, sizeof sha, "%s", r->body_sha256);
+    else
+        sigv4_sha256_hex(r->body ? r->body : "", r->body_len, sha);
+    for (int n = 0;; n++) {
+        CURLcode cc;
+        free(resp->body);
+        memset(resp, 0, sizeof *resp);
+        resp->attempts = n + 1;
+        int rc_a = attempt(conn, r, resp, sha, &cc);
+        if (conn->cancel && atomic_load(conn->cancel))
+            return err_set(ERR_FAIL, "%s %s: cancelled", r->method, what);
+        int retry;
+        if (rc_a < 0 && r->sink && resp->body_len > 0)
+            return -1; /* the caller resumes after the bytes it got */
+        if (rc_a < 0) {
+            retry = retryable_curl(cc);
+        } else if (accepted(r, resp->status)) {
+            return 0;
+        } else {
+            s3xml_error e;
+            int is_err = s3xml_parse_error(resp->body, resp->body_len, &e);
+            retry = retryable_answer(resp->status, is_err == 1 ? e.code : NULL);
+            if (is_err != 1 && strcmp(r->method, "HEAD") == 0 && resp->status >= 400 &&
+                resp->status < 500 && explain_head(conn, r, &e) == 0)
+                is_err = 1;
+            if (is_err == 1 && *e.code)
+                err_set(ERR_FAIL, "%s %s: HTTP %ld %s: %s", r->method, what, resp->status, e.code,
+                        *e.message ? e.message : status_text(resp->status));
+            else
+                err_set(ERR_FAIL, "%s %s: HTTP %ld %s", r->method, what, resp->status,
+                        status_text(resp->status));
+            if (is_err == 1)
+                s3xml_error_free(&e);
+        }
+        if (!retry || n >= retries)
+            return n > 0 ? err_prefix("after %d attempts: ", n + 1) : -1;
+        log_warn("remote %s: %s; retrying (%d of %d)", rc->name, err_msg(), n + 1, retries);
+        if (backoff(conn, n) < 0)
+            return err_set(ERR_FAIL, "%s %s: cancelled", r->method, what);
+    }
+}
+
+void s3http_response_free(s3http_response *resp)
+{
+    if (!resp)
+        return;
+    free(resp->body);
+    resp->body = NULL;
+}
+
+void s3http_err_save(s3http_saved_err *s)
+{
+    s->kind = (int)err_get_kind();
+    snprintf(s->msg, sizeof s->msg, "%s", err_msg());
+}
+
+int s3http_err_restore(const s3http_saved_err *s)
+{
+    if (s->kind == ERR_NONE) {
+        err_clear();
+        return -1;
+    }
+    return err_set((err_kind)s->kind, "%s", s->msg);
+}

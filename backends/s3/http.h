@@ -1,0 +1,102 @@
+/* s3http: one S3 endpoint spoken over libcurl - addressing, credentials,
+ * SigV4 signing of every request, timeouts, retries.
+ *
+ * An s3http_client holds the remote's settings and credentials (immutable
+ * after s3http_client_new, shared by every thread); an s3http_conn is one
+ * curl easy handle (its connection is reused), used by one thread at a
+ * time.  Secrets live in sodium_malloc memory and never reach logs or
+ * error messages. */
+#ifndef N4O_S3_HTTP_H
+#define N4O_S3_HTTP_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+#include "sigv4.h"
+#include "xml.h"
+
+#define S3HTTP_MAX_BODY (32u * 1024u * 1024u) /* buffered answers (listings, errors) */
+
+typedef struct s3http_client s3http_client;
+typedef struct s3http_conn s3http_conn;
+
+/* Settings of RC and its credentials: "env" reads AWS_ACCESS_KEY_ID,
+ * AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN; otherwise RC->credentials is
+ * a file in ~/.aws/credentials format read for RC->profile.  ERR_USAGE
+ * (naming what is missing) when there are no usable credentials or the file
+ * is readable by group or others.  No network I/O. */
+s3http_client *s3http_client_new(const config_remote *rc);
+void s3http_client_free(s3http_client *c);
+
+/* The object key of NAME: the prefix joined with '/' (unless it already
+ * ends with one).  malloc'd; NULL with err set. */
+char *s3http_key(const s3http_client *c, const char *name);
+/* The prefix as joined to names ("" or ending with '/'). */
+const char *s3http_prefix(const s3http_client *c);
+const config_remote *s3http_config(const s3http_client *c);
+
+/* A connection; CANCEL (may be NULL), when set non-zero by another thread,
+ * stops a transfer in progress and any retry. */
+s3http_conn *s3http_conn_new(const s3http_client *c, atomic_int *cancel);
+void s3http_conn_free(s3http_conn *conn);
+
+typedef struct {
+    const char *method; /* GET HEAD PUT POST DELETE */
+    const char *key;    /* full object key; NULL: the bucket itself */
+    const sigv4_param *query;
+    size_t n_query;
+    const sigv4_header *headers; /* extra headers, signed and sent */
+    size_t n_headers;
+    const void *body; /* request body (PUT, POST) */
+    size_t body_len;
+    const char *body_sha256; /* hex SHA-256 of BODY; computed when NULL */
+    /* Answer body into OUT (capacity OUT_CAP) instead of a malloc'd buffer;
+     * a larger answer is an error. */
+    void *out;
+    size_t out_cap;
+    /* Or stream a 2xx answer body to SINK as it arrives (SINK returns -1 to
+     * stop the transfer).  Once bytes went to SINK a failure is not retried
+     * here: -1 with RESP->body_len = the bytes delivered, so that the caller
+     * resumes from there. */
+    int (*sink)(void *ctx, const void *data, size_t len);
+    void *sink_ctx;
+    int want_partial; /* a 200 instead of 206 (Range ignored) is an error */
+    /* HTTP statuses besides 2xx that are answers, not failures (404 of a
+     * HEAD); 0-terminated. */
+    const long *accept;
+} s3http_request;
+
+typedef struct {
+    long status;
+    char *body; /* malloc'd answer body (unless the request's OUT was used) */
+    size_t body_len;
+    char etag[256];          /* ETag header, quotes kept */
+    uint64_t content_length; /* Content-Length header */
+    int has_length;
+    uint64_t total_size; /* the size after '/' in Content-Range */
+    time_t last_modified;
+    int attempts;
+} s3http_response;
+
+/* Perform R: sign, send, retry (500 502 503 504 408 429, SlowDown,
+ * InternalError, RequestTimeout, BadDigest, XAmzContentSHA256Mismatch,
+ * connection errors and timeouts; bounded by
+ * the remote's retries, exponential backoff with jitter).  0 when the answer
+ * is 2xx or in R->accept; -1 with ERR_FAIL and "METHOD KEY: HTTP STATUS
+ * CODE: MESSAGE" (the server's reason) otherwise.  RESP is filled in both
+ * cases; free it with s3http_response_free. */
+int s3http_perform(s3http_conn *conn, const s3http_request *r, s3http_response *resp);
+void s3http_response_free(s3http_response *resp);
+
+/* Save and restore this thread's error around cleanup that may replace it. */
+typedef struct {
+    int kind;
+    char msg[1024];
+} s3http_saved_err;
+void s3http_err_save(s3http_saved_err *s);
+int s3http_err_restore(const s3http_saved_err *s);
+
+#endif

@@ -1,0 +1,486 @@
+#include "multipart.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "err.h"
+#include "log.h"
+
+#define MIB (1024u * 1024u)
+
+typedef struct {
+    unsigned number; /* 1-based part number */
+    uint8_t *buf;
+    size_t len, cap;
+} part;
+
+struct s3mp {
+    const s3http_client *c;
+    const config_remote *rc;
+    char *key;
+    uint64_t base, size_hint, total;
+    s3http_conn *conn; /* this (the writing) thread's: create, complete, abort */
+    atomic_int cancel; /* stops the workers' transfers */
+    char *upload_id;
+    part cur;             /* being filled */
+    unsigned next_number; /* of CUR */
+    uint64_t cur_size;    /* size CUR is filled to */
+
+    /* shared with the workers, under MU */
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    part *queue; /* parts waiting for a worker (FIFO) */
+    size_t q_head, q_len;
+    part *pool; /* free buffers */
+    size_t n_pool, n_bufs, max_bufs;
+    char **etags; /* [number - 1] */
+    size_t n_etags;
+    int closing, failed;
+    s3http_saved_err err;
+
+    pthread_t *threads;
+    int n_threads;
+};
+
+uint64_t s3mp_part_size(uint64_t base, unsigned n)
+{
+    uint64_t s = base;
+    for (unsigned g = (n ? n - 1 : 0) / S3MP_GROW_EVERY; g > 0 && s < S3MP_MAX_PART_SIZE; g--)
+        s *= 2;
+    return s < S3MP_MAX_PART_SIZE ? s : S3MP_MAX_PART_SIZE;
+}
+
+uint64_t s3mp_capacity(uint64_t base)
+{
+    uint64_t t = 0;
+    for (unsigned n = 1; n <= S3MP_MAX_PARTS; n++)
+        t += s3mp_part_size(base, n);
+    return t;
+}
+
+static uint64_t size_of_part(const s3mp *u, unsigned n)
+{
+    /* known size: one part size for all of it; beyond the hint (or without
+     * one) the growing schedule */
+    if (u->size_hint && u->total < u->size_hint)
+        return u->base;
+    return s3mp_part_size(u->base, n);
+}
+
+static int key_exists(s3mp *u);
+
+s3mp *s3mp_open(const s3http_client *c, const char *key, uint64_t size_hint)
+{
+    const config_remote *rc = s3http_config(c);
+    s3mp *u = calloc(1, sizeof *u);
+    if (!u || !(u->key = strdup(key))) {
+        free(u);
+        err_set(ERR_FAIL, "out of memory");
+        return NULL;
+    }
+    u->c = c;
+    u->rc = rc;
+    u->base = rc->part_size >= 5 * MIB ? rc->part_size : 8 * MIB;
+    u->size_hint = size_hint;
+    if (size_hint) {
+        uint64_t need = (size_hint + S3MP_MAX_PARTS - 1001) / (S3MP_MAX_PARTS - 1000);
+        need = (need + MIB - 1) / MIB * MIB;
+        if (need > u->base)
+            u->base = need < S3MP_MAX_PART_SIZE ? need : S3MP_MAX_PART_SIZE;
+    }
+    int par = rc->parallel_parts > 0 ? rc->parallel_parts : 4;
+    u->max_bufs = (size_t)par + 1;
+    u->n_threads = 0;
+    u->next_number = 1;
+    pthread_mutex_init(&u->mu, NULL);
+    pthread_cond_init(&u->cond, NULL);
+    u->queue = calloc(u->max_bufs, sizeof *u->queue);
+    u->pool = calloc(u->max_bufs, sizeof *u->pool);
+    u->threads = calloc((size_t)par, sizeof *u->threads);
+    if (!u->queue || !u->pool || !u->threads || !(u->conn = s3http_conn_new(c, NULL))) {
+        err_set(ERR_FAIL, "out of memory");
+        s3mp_abort(u);
+        return NULL;
+    }
+    int ex = key_exists(u);
+    if (ex != 0) {
+        if (ex > 0)
+            err_set(ERR_FAIL, "%s already exists", key);
+        s3mp_abort(u);
+        return NULL;
+    }
+    return u;
+}
+
+/* ---- workers ---------------------------------------------------------------- */
+
+static void md5_base64(const void *buf, size_t len, char out[32])
+{
+    unsigned char d[16];
+    unsigned int dl = 0;
+    EVP_Digest(buf, len, d, &dl, EVP_md5(), NULL);
+    EVP_EncodeBlock((unsigned char *)out, d, 16);
+}
+
+/* PUT BUF as part N (or as the whole object when N is 0); the ETag goes to
+ * *ETAG (malloc'd) for parts. */
+static int put(s3mp *u, s3http_conn *conn, unsigned n, const uint8_t *buf, size_t len, char **etag)
+{
+    char sha[65], md5[32], num[16];
+    sigv4_sha256_hex(buf, len, sha);
+    md5_base64(buf, len, md5);
+    snprintf(num, sizeof num, "%u", n);
+    sigv4_param q[] = {{"partNumber", num}, {"uploadId", u->upload_id}};
+    sigv4_header h[] = {{"Content-MD5", md5}};
+    s3http_request r = {.method = "PUT",
+                        .key = u->key,
+                        .query = n ? q : NULL,
+                        .n_query = n ? 2 : 0,
+                        .headers = h,
+                        .n_headers = 1,
+                        .body = buf,
+                        .body_len = len,
+                        .body_sha256 = sha};
+    s3http_response resp;
+    int rc = s3http_perform(conn, &r, &resp);
+    if (rc == 0 && n) {
+        if (!resp.etag[0])
+            rc = err_set(ERR_FAIL, "PUT %s part %u: the answer has no ETag", u->key, n);
+        else if (!(*etag = strdup(resp.etag)))
+            rc = err_set(ERR_FAIL, "out of memory");
+    }
+    s3http_response_free(&resp);
+    return rc;
+}
+
+static int store_etag(s3mp *u, unsigned n, char *etag)
+{
+    if (n > u->n_etags) {
+        size_t cap = u->n_etags ? u->n_etags : 64;
+        while (cap < n)
+            cap *= 2;
+        char **ne = realloc(u->etags, cap * sizeof *ne);
+        if (!ne)
+            return -1;
+        memset(ne + u->n_etags, 0, (cap - u->n_etags) * sizeof *ne);
+        u->etags = ne;
+        u->n_etags = cap;
+    }
+    free(u->etags[n - 1]);
+    u->etags[n - 1] = etag;
+    return 0;
+}
+
+static void fail_locked(s3mp *u)
+{
+    if (!u->failed) {
+        u->failed = 1;
+        s3http_err_save(&u->err);
+        atomic_store(&u->cancel, 1);
+    }
+    pthread_cond_broadcast(&u->cond);
+}
+
+static void *worker_main(void *arg)
+{
+    s3mp *u = arg;
+    s3http_conn *conn = s3http_conn_new(u->c, &u->cancel);
+    pthread_mutex_lock(&u->mu);
+    if (!conn)
+        fail_locked(u);
+    for (;;) {
+        while (u->q_len == 0 && !u->closing && !u->failed)
+            pthread_cond_wait(&u->cond, &u->mu);
+        if (u->failed || u->q_len == 0)
+            break;
+        part p = u->queue[u->q_head];
+        u->q_head = (u->q_head + 1) % u->max_bufs;
+        u->q_len--;
+        pthread_mutex_unlock(&u->mu);
+
+        char *etag = NULL;
+        int rc = put(u, conn, p.number, p.buf, p.len, &etag);
+
+        pthread_mutex_lock(&u->mu);
+        if (rc == 0 && store_etag(u, p.number, etag) < 0) {
+            free(etag);
+            rc = err_set(ERR_FAIL, "out of memory");
+        }
+        if (rc < 0)
+            fail_locked(u);
+        p.len = 0;
+        u->pool[u->n_pool++] = p;
+        pthread_cond_broadcast(&u->cond);
+    }
+    pthread_mutex_unlock(&u->mu);
+    s3http_conn_free(conn);
+    return NULL;
+}
+
+/* ---- the writing side ------------------------------------------------------- */
+
+static int raise_failure(s3mp *u)
+{
+    pthread_mutex_lock(&u->mu);
+    s3http_saved_err e = u->err;
+    pthread_mutex_unlock(&u->mu);
+    return s3http_err_restore(&e);
+}
+
+static int create_upload(s3mp *u)
+{
+    sigv4_param q = {"uploads", ""};
+    s3http_request r = {.method = "POST", .key = u->key, .query = &q, .n_query = 1};
+    s3http_response resp;
+    int rc = s3http_perform(u->conn, &r, &resp);
+    if (rc == 0 && !(u->upload_id = s3xml_parse_upload_id(resp.body, resp.body_len)))
+        rc = err_prefix("POST %s?uploads: ", u->key);
+    s3http_response_free(&resp);
+    if (rc < 0)
+        return -1;
+    log_debug("remote %s: multipart upload %s of %s started", u->rc->name, u->upload_id, u->key);
+    for (size_t i = 0; i + 1 < u->max_bufs; i++) {
+        if (pthread_create(&u->threads[i], NULL, worker_main, u) != 0)
+            return err_set(ERR_FAIL, "cannot start an upload thread");
+        u->n_threads++;
+    }
+    return 0;
+}
+
+/* Hand CUR to the workers (starting the upload first). */
+static int dispatch(s3mp *u)
+{
+    if (u->next_number > S3MP_MAX_PARTS)
+        return err_set(ERR_FAIL, "%s: more than %u parts", u->key, S3MP_MAX_PARTS);
+    if (!u->upload_id && create_upload(u) < 0)
+        return -1;
+    pthread_mutex_lock(&u->mu);
+    if (u->failed) {
+        pthread_mutex_unlock(&u->mu);
+        return raise_failure(u);
+    }
+    u->cur.number = u->next_number++;
+    u->queue[(u->q_head + u->q_len) % u->max_bufs] = u->cur;
+    u->q_len++;
+    pthread_cond_broadcast(&u->cond);
+    pthread_mutex_unlock(&u->mu);
+    memset(&u->cur, 0, sizeof u->cur);
+    return 0;
+}
+
+/* A free buffer of at least NEED bytes into CUR (waits for a worker to
+ * release one when all are in use). */
+static int take_buffer(s3mp *u, uint64_t need)
+{
+    pthread_mutex_lock(&u->mu);
+    while (!u->failed && u->n_pool == 0 && u->n_bufs >= u->max_bufs)
+        pthread_cond_wait(&u->cond, &u->mu);
+    if (u->failed) {
+        pthread_mutex_unlock(&u->mu);
+        return raise_failure(u);
+    }
+    if (u->n_pool > 0) {
+        u->cur = u->pool[--u->n_pool];
+    } else {
+        memset(&u->cur, 0, sizeof u->cur);
+        u->n_bufs++;
+    }
+    pthread_mutex_unlock(&u->mu);
+    u->cur.len = 0;
+    if (u->cur.cap < need) {
+        free(u->cur.buf);
+        u->cur.buf = malloc(need);
+        u->cur.cap = u->cur.buf ? need : 0;
+        if (!u->cur.buf)
+            return err_set(ERR_FAIL, "out of memory (a %llu-byte part buffer)",
+                           (unsigned long long)need);
+    }
+    return 0;
+}
+
+int s3mp_write(s3mp *u, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        if (u->cur.buf && u->cur.len == u->cur_size && dispatch(u) < 0)
+            return -1;
+        if (!u->cur.buf) {
+            uint64_t size = size_of_part(u, u->next_number);
+            if (u->cur_size && size > u->cur_size)
+                log_info("remote %s: %s: part size now %llu MiB from part %u", u->rc->name, u->key,
+                         (unsigned long long)(size / MIB), u->next_number);
+            if (take_buffer(u, size) < 0)
+                return -1;
+            u->cur_size = size;
+        }
+        size_t n = u->cur_size - u->cur.len < len ? (size_t)(u->cur_size - u->cur.len) : len;
+        memcpy(u->cur.buf + u->cur.len, p, n);
+        u->cur.len += n;
+        u->total += n;
+        p += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static void stop_workers(s3mp *u)
+{
+    pthread_mutex_lock(&u->mu);
+    u->closing = 1;
+    pthread_cond_broadcast(&u->cond);
+    pthread_mutex_unlock(&u->mu);
+    for (int i = 0; i < u->n_threads; i++)
+        pthread_join(u->threads[i], NULL);
+    u->n_threads = 0;
+}
+
+/* 1 when KEY exists, 0 when not, -1 on error. */
+static int key_exists(s3mp *u)
+{
+    static const long ok404[] = {404, 0};
+    s3http_request r = {.method = "HEAD", .key = u->key, .accept = ok404};
+    s3http_response resp;
+    int rc = s3http_perform(u->conn, &r, &resp);
+    s3http_response_free(&resp);
+    if (rc < 0)
+        return -1;
+    return resp.status == 404 ? 0 : 1;
+}
+
+static int complete(s3mp *u, unsigned parts)
+{
+    size_t cap = 128 + (size_t)parts * 320, len = 0;
+    char *body = malloc(cap);
+    if (!body)
+        return err_set(ERR_FAIL, "out of memory");
+    len += (size_t)snprintf(body, cap, "<CompleteMultipartUpload>");
+    for (unsigned n = 1; n <= parts; n++) {
+        const char *etag = n <= u->n_etags ? u->etags[n - 1] : NULL;
+        if (!etag) {
+            free(body);
+            return err_set(ERR_FAIL, "%s: part %u was not uploaded", u->key, n);
+        }
+        len +=
+            (size_t)snprintf(body + len, cap - len, "<Part><PartNumber>%u</PartNumber><ETag>", n);
+        for (const char *e = etag; *e && len + 8 < cap; e++) {
+            const char *esc = *e == '&' ? "&amp;" : *e == '<' ? "&lt;" : *e == '>' ? "&gt;" : NULL;
+            if (esc) {
+                memcpy(body + len, esc, strlen(esc));
+                len += strlen(esc);
+            } else {
+                body[len++] = *e;
+            }
+        }
+        len += (size_t)snprintf(body + len, cap - len, "</ETag></Part>");
+    }
+    len += (size_t)snprintf(body + len, cap - len, "</CompleteMultipartUpload>");
+    sigv4_param q = {"uploadId", u->upload_id};
+    sigv4_header h = {"Content-Type", "application/xml"};
+    s3http_request r = {.method = "POST",
+                        .key = u->key,
+                        .query = &q,
+                        .n_query = 1,
+                        .headers = &h,
+                        .n_headers = 1,
+                        .body = body,
+                        .body_len = len};
+    s3http_response resp;
+    int rc = s3http_perform(u->conn, &r, &resp);
+    /* a 200 whose body is an Error is a failure */
+    if (rc == 0 && s3xml_parse_complete(resp.body, resp.body_len, NULL) < 0)
+        rc = err_prefix("POST %s?uploadId: ", u->key);
+    s3http_response_free(&resp);
+    free(body);
+    return rc;
+}
+
+static void free_all(s3mp *u)
+{
+    free(u->cur.buf);
+    for (size_t i = 0; i < u->n_pool; i++)
+        free(u->pool[i].buf);
+    for (size_t i = 0; i < u->q_len; i++)
+        free(u->queue[(u->q_head + i) % u->max_bufs].buf);
+    for (size_t i = 0; i < u->n_etags; i++)
+        free(u->etags[i]);
+    free(u->etags);
+    free(u->queue);
+    free(u->pool);
+    free(u->threads);
+    free(u->upload_id);
+    free(u->key);
+    s3http_conn_free(u->conn);
+    pthread_mutex_destroy(&u->mu);
+    pthread_cond_destroy(&u->cond);
+    free(u);
+}
+
+int s3mp_commit(s3mp *u)
+{
+    int ex;
+    if (!u->upload_id) {
+        /* everything fitted in one part: a plain PutObject */
+        if ((ex = key_exists(u)) != 0)
+            goto exists;
+        if (put(u, u->conn, 0, u->cur.buf ? u->cur.buf : (const uint8_t *)"", u->cur.len, NULL) < 0)
+            goto fail;
+        log_debug("remote %s: %s written in one request (%llu bytes)", u->rc->name, u->key,
+                  (unsigned long long)u->total);
+        free_all(u);
+        return 0;
+    }
+    if (u->cur.buf && u->cur.len > 0 && dispatch(u) < 0)
+        goto fail;
+    stop_workers(u);
+    if (u->failed) {
+        raise_failure(u);
+        goto fail;
+    }
+    if ((ex = key_exists(u)) != 0)
+        goto exists;
+    unsigned parts = u->next_number - 1;
+    if (complete(u, parts) < 0)
+        goto fail;
+    log_debug("remote %s: %s completed: %u parts, %llu bytes", u->rc->name, u->key, parts,
+              (unsigned long long)u->total);
+    free_all(u);
+    return 0;
+exists:
+    if (ex > 0)
+        err_set(ERR_FAIL, "%s already exists", u->key);
+fail:
+    s3mp_abort(u);
+    return -1;
+}
+
+void s3mp_abort(s3mp *u)
+{
+    if (!u)
+        return;
+    s3http_saved_err saved;
+    s3http_err_save(&saved);
+    atomic_store(&u->cancel, 1);
+    stop_workers(u);
+    if (u->upload_id && u->conn) {
+        static const long gone[] = {404, 405, 0};
+        sigv4_param q = {"uploadId", u->upload_id};
+        s3http_request r = {
+            .method = "DELETE", .key = u->key, .query = &q, .n_query = 1, .accept = gone};
+        s3http_response resp;
+        if (s3http_perform(u->conn, &r, &resp) < 0)
+            log_warn("remote %s: cannot abort the upload of %s (upload id %s): %s", u->rc->name,
+                     u->key, u->upload_id, err_msg());
+        else if (resp.status == 405)
+            log_warn("remote %s: the server refused to abort the upload of %s (HTTP 405); upload "
+                     "id %s may remain until it expires",
+                     u->rc->name, u->key, u->upload_id);
+        s3http_response_free(&resp);
+    }
+    free_all(u);
+    s3http_err_restore(&saved);
+}

@@ -1,0 +1,46 @@
+/* s3mp: an S3 object of unknown length written as a stream.
+ *
+ * Bytes are cut into parts: the first part_size bytes are held in memory;
+ * if the stream ends there, commit is a single PutObject.  Otherwise a
+ * multipart upload starts and up to parallel_parts parts are uploaded at
+ * once by worker threads (each with its own connection), each with its real
+ * SHA-256 in x-amz-content-sha256 and its Content-MD5, each retried on its
+ * own.  Peak memory is about part_size x (parallel_parts + 1).  The part
+ * size grows with the part count (s3mp_part_size) so that 10,000 parts hold
+ * more than 5 TiB.  Commit completes the upload; abort (and any failed
+ * commit) aborts it, so no incomplete upload is left behind. */
+#ifndef N4O_S3_MULTIPART_H
+#define N4O_S3_MULTIPART_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http.h"
+
+#define S3MP_MAX_PARTS     10000u
+#define S3MP_MAX_PART_SIZE (5ull * 1024 * 1024 * 1024)
+#define S3MP_GROW_EVERY    990u /* parts between doublings of the part size */
+
+typedef struct s3mp s3mp;
+
+/* Start writing KEY (a full object key) through client C.  SIZE_HINT (0:
+ * unknown) raises the first part size so the object fits 10,000 parts.
+ * Fails when KEY exists (one HeadObject; checked again before commit). */
+s3mp *s3mp_open(const s3http_client *c, const char *key, uint64_t size_hint);
+int s3mp_write(s3mp *u, const void *buf, size_t len);
+/* Complete (or PUT) the object; frees U.  On failure the upload is
+ * aborted too. */
+int s3mp_commit(s3mp *u);
+/* Cancel transfers in flight and abort the upload; frees U (NULL: no-op).
+ * Keeps this thread's error as it was. */
+void s3mp_abort(s3mp *u);
+
+/* Size of part number N (1-based) when the first part has BASE bytes:
+ * BASE doubled every S3MP_GROW_EVERY parts, at most 5 GiB.  From the 5 MiB
+ * minimum, 10,000 parts hold 5.3 TiB. */
+uint64_t s3mp_part_size(uint64_t base, unsigned n);
+
+/* Bytes 10,000 parts of s3mp_part_size(BASE, n) hold. */
+uint64_t s3mp_capacity(uint64_t base);
+
+#endif

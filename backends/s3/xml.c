@@ -1,0 +1,330 @@
+#include "xml.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <expat.h>
+
+#include "err.h"
+
+#define XML_MAX_DEPTH 16
+#define XML_MAX_TEXT  (64 * 1024) /* longer text is a broken or hostile answer */
+
+typedef enum { DOC_ANY, DOC_UPLOAD_ID, DOC_LIST } doc_kind;
+
+typedef struct {
+    XML_Parser p;
+    doc_kind kind;
+    int depth; /* of the element being read; root = 1 */
+    char root[64];
+    char *text; /* character data of the current element */
+    size_t text_len, text_cap;
+    int failed;      /* out of memory or an over-long value */
+    s3xml_error err; /* filled when ROOT is Error */
+    char *upload_id;
+    s3xml_list *list;
+    s3xml_item cur;
+    int in_item;
+} pstate;
+
+/* "ns:Name" -> "Name"; expat is run without namespace processing. */
+static const char *local_name(const char *n)
+{
+    const char *c = strrchr(n, ':');
+    return c ? c + 1 : n;
+}
+
+static char *take_text(pstate *st)
+{
+    char *s = strdup(st->text ? st->text : "");
+    if (!s)
+        st->failed = 1;
+    return s;
+}
+
+static void set_str(pstate *st, char **dst)
+{
+    free(*dst);
+    *dst = take_text(st);
+}
+
+static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
+{
+    (void)attrs;
+    pstate *st = ud;
+    const char *n = local_name(name);
+    st->depth++;
+    st->text_len = 0;
+    if (st->text)
+        st->text[0] = '\0';
+    if (st->depth == 1)
+        snprintf(st->root, sizeof st->root, "%s", n);
+    if (st->depth > XML_MAX_DEPTH) {
+        st->failed = 1;
+        XML_StopParser(st->p, XML_FALSE);
+        return;
+    }
+    if (st->kind == DOC_LIST && st->depth == 2 &&
+        (strcmp(n, "Contents") == 0 || strcmp(n, "Upload") == 0)) {
+        memset(&st->cur, 0, sizeof st->cur);
+        st->in_item = 1;
+    }
+}
+
+static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
+{
+    pstate *st = ud;
+    if (st->text_len + (size_t)len + 1 > st->text_cap) {
+        size_t cap = st->text_cap ? st->text_cap : 256;
+        while (cap < st->text_len + (size_t)len + 1)
+            cap *= 2;
+        char *nt = cap <= XML_MAX_TEXT ? realloc(st->text, cap) : NULL;
+        if (!nt) {
+            st->failed = 1;
+            XML_StopParser(st->p, XML_FALSE);
+            return;
+        }
+        st->text = nt;
+        st->text_cap = cap;
+    }
+    memcpy(st->text + st->text_len, s, (size_t)len);
+    st->text_len += (size_t)len;
+    st->text[st->text_len] = '\0';
+}
+
+static int push_item(pstate *st)
+{
+    s3xml_list *l = st->list;
+    if (!st->cur.key) {
+        st->cur.key = strdup("");
+        if (!st->cur.key)
+            return -1;
+    }
+    s3xml_item *ni = realloc(l->items, (l->n + 1) * sizeof *ni);
+    if (!ni)
+        return -1;
+    l->items = ni;
+    l->items[l->n++] = st->cur;
+    memset(&st->cur, 0, sizeof st->cur);
+    return 0;
+}
+
+static void XMLCALL on_end(void *ud, const XML_Char *name)
+{
+    pstate *st = ud;
+    const char *n = local_name(name);
+    int d = st->depth--;
+    if (strcmp(st->root, "Error") == 0) {
+        if (d == 2 && strcmp(n, "Code") == 0)
+            set_str(st, &st->err.code);
+        else if (d == 2 && strcmp(n, "Message") == 0)
+            set_str(st, &st->err.message);
+    } else if (st->kind == DOC_UPLOAD_ID) {
+        if (d == 2 && strcmp(n, "UploadId") == 0)
+            set_str(st, &st->upload_id);
+    } else if (st->kind == DOC_LIST) {
+        s3xml_list *l = st->list;
+        if (st->in_item && d == 3) {
+            if (strcmp(n, "Key") == 0) {
+                set_str(st, &st->cur.key);
+            } else if (strcmp(n, "UploadId") == 0) {
+                set_str(st, &st->cur.upload_id);
+            } else if (strcmp(n, "Size") == 0) {
+                char *end;
+                errno = 0;
+                unsigned long long v = strtoull(st->text ? st->text : "", &end, 10);
+                if (errno || !st->text || end == st->text || *end)
+                    st->failed = 1;
+                st->cur.size = v;
+            } else if (strcmp(n, "LastModified") == 0 || strcmp(n, "Initiated") == 0) {
+                st->cur.mtime = s3xml_parse_time(st->text ? st->text : "");
+                if (st->cur.mtime == (time_t)-1)
+                    st->failed = 1;
+            }
+        } else if (st->in_item && d == 2) {
+            st->in_item = 0;
+            if (push_item(st) < 0)
+                st->failed = 1;
+        } else if (d == 2) {
+            if (strcmp(n, "IsTruncated") == 0)
+                l->truncated = st->text && strcmp(st->text, "true") == 0;
+            else if (strcmp(n, "NextContinuationToken") == 0)
+                set_str(st, &l->next_token);
+            else if (strcmp(n, "NextKeyMarker") == 0)
+                set_str(st, &l->next_key_marker);
+            else if (strcmp(n, "NextUploadIdMarker") == 0)
+                set_str(st, &l->next_upload_id_marker);
+        }
+    }
+    st->text_len = 0;
+    if (st->text)
+        st->text[0] = '\0';
+    if (st->failed)
+        XML_StopParser(st->p, XML_FALSE);
+}
+
+/* Parse BODY into ST; -1 with err set when it is not well-formed. */
+static int run_parser(pstate *st, const char *body, size_t len)
+{
+    st->p = XML_ParserCreate("UTF-8");
+    if (!st->p)
+        return err_set(ERR_FAIL, "out of memory");
+    XML_SetUserData(st->p, st);
+    XML_SetElementHandler(st->p, on_start, on_end);
+    XML_SetCharacterDataHandler(st->p, on_text);
+    int rc = 0;
+    if (len > (size_t)INT32_MAX) {
+        rc = err_set(ERR_FAIL, "S3 response too large (%zu bytes)", len);
+    } else if (XML_Parse(st->p, body, (int)len, XML_TRUE) != XML_STATUS_OK || st->failed) {
+        if (st->failed)
+            rc = err_set(ERR_FAIL, "malformed S3 response (bad value, too deep or too long)");
+        else
+            rc = err_set(ERR_FAIL, "malformed S3 response: %s at line %lu",
+                         XML_ErrorString(XML_GetErrorCode(st->p)),
+                         (unsigned long)XML_GetCurrentLineNumber(st->p));
+    }
+    XML_ParserFree(st->p);
+    free(st->text);
+    free(st->cur.key);
+    free(st->cur.upload_id);
+    st->text = NULL;
+    return rc;
+}
+
+static int fill_error(pstate *st, s3xml_error *out)
+{
+    if (!st->err.code)
+        st->err.code = strdup("");
+    if (!st->err.message)
+        st->err.message = strdup("");
+    if (!st->err.code || !st->err.message) {
+        s3xml_error_free(&st->err);
+        return err_set(ERR_FAIL, "out of memory");
+    }
+    if (out)
+        *out = st->err;
+    else
+        s3xml_error_free(&st->err);
+    return 0;
+}
+
+int s3xml_parse_error(const char *body, size_t len, s3xml_error *out)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (len == 0)
+        return 0;
+    pstate st = {.kind = DOC_ANY};
+    if (run_parser(&st, body, len) < 0) {
+        s3xml_error_free(&st.err);
+        return -1;
+    }
+    if (strcmp(st.root, "Error") != 0)
+        return 0;
+    return fill_error(&st, out) < 0 ? -1 : 1;
+}
+
+void s3xml_error_free(s3xml_error *e)
+{
+    if (!e)
+        return;
+    free(e->code);
+    free(e->message);
+    e->code = e->message = NULL;
+}
+
+char *s3xml_parse_upload_id(const char *body, size_t len)
+{
+    pstate st = {.kind = DOC_UPLOAD_ID};
+    if (run_parser(&st, body, len) < 0)
+        goto fail;
+    if (strcmp(st.root, "InitiateMultipartUploadResult") != 0 || !st.upload_id || !*st.upload_id) {
+        err_set(ERR_FAIL, "S3 answered %s without an UploadId", st.root[0] ? st.root : "nothing");
+        goto fail;
+    }
+    s3xml_error_free(&st.err);
+    return st.upload_id;
+fail:
+    s3xml_error_free(&st.err);
+    free(st.upload_id);
+    return NULL;
+}
+
+int s3xml_parse_list(const char *body, size_t len, s3xml_list *out)
+{
+    pstate st = {.kind = DOC_LIST, .list = out};
+    out->truncated = 0;
+    free(out->next_token);
+    free(out->next_key_marker);
+    free(out->next_upload_id_marker);
+    out->next_token = out->next_key_marker = out->next_upload_id_marker = NULL;
+    int rc = run_parser(&st, body, len);
+    s3xml_error_free(&st.err);
+    if (rc < 0)
+        return -1;
+    if (strcmp(st.root, "ListBucketResult") != 0 &&
+        strcmp(st.root, "ListMultipartUploadsResult") != 0)
+        return err_set(ERR_FAIL, "S3 answered %s to a listing", st.root[0] ? st.root : "nothing");
+    return 0;
+}
+
+void s3xml_list_free(s3xml_list *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->items[i].key);
+        free(l->items[i].upload_id);
+    }
+    free(l->items);
+    free(l->next_token);
+    free(l->next_key_marker);
+    free(l->next_upload_id_marker);
+    memset(l, 0, sizeof *l);
+}
+
+int s3xml_parse_complete(const char *body, size_t len, s3xml_error *err)
+{
+    if (err)
+        memset(err, 0, sizeof *err);
+    pstate st = {.kind = DOC_ANY};
+    if (run_parser(&st, body, len) < 0) {
+        s3xml_error_free(&st.err);
+        return -1;
+    }
+    if (strcmp(st.root, "CompleteMultipartUploadResult") == 0) {
+        s3xml_error_free(&st.err);
+        return 0;
+    }
+    if (strcmp(st.root, "Error") == 0) {
+        s3xml_error e;
+        if (fill_error(&st, &e) < 0)
+            return -1;
+        err_set(ERR_FAIL, "completing the upload failed: %s: %s", e.code, e.message);
+        if (err)
+            *err = e;
+        else
+            s3xml_error_free(&e);
+        return -1;
+    }
+    s3xml_error_free(&st.err);
+    return err_set(ERR_FAIL, "S3 answered %s to CompleteMultipartUpload",
+                   st.root[0] ? st.root : "an empty body");
+}
+
+time_t s3xml_parse_time(const char *s)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!end)
+        return (time_t)-1;
+    if (*end == '.') /* fraction of a second */
+        for (end++; *end >= '0' && *end <= '9'; end++)
+            ;
+    if (strcmp(end, "Z") != 0 && strcmp(end, "+00:00") != 0)
+        return (time_t)-1;
+    return timegm(&tm);
+}
