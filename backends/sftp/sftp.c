@@ -953,6 +953,9 @@ static void sftp_close(void *impl)
 #define XSLOTS          2
 #define XRESET_AFTER    (64ull * 1024 * 1024) /* moved since a reconnect: retries earned back */
 #define XBACKOFF_MAX_MS 8000L
+/* libssh2 copies everything it is given into write requests at once: give
+ * it at most this much beyond the acknowledged byte (peak memory). */
+#define XAHEAD (512u * 1024u)
 
 enum { XB_FREE, XB_BUSY, XB_READY };
 
@@ -1244,7 +1247,8 @@ static int wstream_step(xstream *s)
             libssh2_sftp_seek64(s->h[i], b->off + b->done);
             s->placed[i] = 1;
         }
-        ssize_t n = libssh2_sftp_write(s->h[i], (const char *)b->data + b->done, b->len - b->done);
+        size_t ahead = b->len - b->done < XAHEAD ? b->len - b->done : XAHEAD;
+        ssize_t n = libssh2_sftp_write(s->h[i], (const char *)b->data + b->done, ahead);
         if (n == LIBSSH2_ERROR_EAGAIN) {
             blocked = 1;
             continue;
@@ -1298,6 +1302,15 @@ static int rstream_step(xstream *s)
     return 0;
 }
 
+/* Whether a slot holds a block to move (lock held). */
+static int slots_busy(const xstream *s)
+{
+    for (int i = 0; i < XSLOTS; i++)
+        if (s->b[i].state == XB_BUSY)
+            return 1;
+    return 0;
+}
+
 static void *wstream_main(void *arg)
 {
     xstream *s = arg;
@@ -1305,8 +1318,7 @@ static void *wstream_main(void *arg)
     int busy[XSLOTS];
     for (;;) {
         pthread_mutex_lock(&x->mu);
-        while (!atomic_load(&x->stop) && !x->closing && s->b[0].state != XB_BUSY &&
-               s->b[1].state != XB_BUSY)
+        while (!atomic_load(&x->stop) && !x->closing && !slots_busy(s))
             pthread_cond_wait(&x->cv, &x->mu);
         pthread_mutex_unlock(&x->mu);
         if (atomic_load(&x->stop) || !stream_busy(s, busy))
@@ -1346,7 +1358,7 @@ static void *rstream_main(void *arg)
                 b->state = XB_BUSY;
                 s->next_k += (uint64_t)x->n;
             }
-            busy = s->b[0].state == XB_BUSY || s->b[1].state == XB_BUSY;
+            busy = slots_busy(s);
             if (atomic_load(&x->stop) || busy || s->next_k >= x->nblocks)
                 break;
             pthread_cond_wait(&x->cv, &x->mu);

@@ -105,4 +105,37 @@ parallel_streams = $n"
     rm -f "$T/a.fetched"
 done
 
+# --- a long link: 50 ms each way (100 ms round trip) through delay_proxy.py
+sshd_delay_proxy "$MAIN_PORT" 50
+trust_proxy
+DELAY_PORT=$PROXY_PORT
+off_config "$DELAY_PORT" "parallel_streams = 4"
+sleep 1
+run 0 backup --no-local-copy
+latest=$(ls -t "$T/nas"/*.dump.enc | head -1)
+check "100 ms RTT, 4 streams: archive byte-identical to the local remote's" \
+    cmp -s "$latest" "$SRV/$(basename "$latest")"
+run 0 fetch --remote off --latest --output "$T/a.fetched"
+check "100 ms RTT, 4 streams: fetched dump identical" cmp -s "$T/a.fetched" "$T/a.dump"
+rm -f "$T/a.fetched"
+
+# 4 streams against 1: the same 32 MiB up and down through the backend
+head -c $((32 * 1024 * 1024)) /dev/urandom >"$T/r.bin"
+now() { date +%s.%N; }
+declare -A took
+for n in 1 4; do
+    off_config "$DELAY_PORT" "parallel_streams = $n"
+    t0=$(now)
+    check "100 ms RTT, $n stream(s): put" "$N4O_BUILD/backend_tool" "$T/conf" off put "r$n.bin" <"$T/r.bin"
+    t1=$(now)
+    "$N4O_BUILD/backend_tool" "$T/conf" off get "r$n.bin" >"$T/r.got"
+    t2=$(now)
+    check "100 ms RTT, $n stream(s): got identical bytes" cmp -s "$T/r.got" "$T/r.bin"
+    took[$n]=$(awk "BEGIN{printf \"%.2f\", $t2 - $t0}")
+    echo "100 ms RTT, 32 MiB, parallel_streams=$n:" \
+        "put $(awk "BEGIN{printf \"%.2f\", $t1 - $t0}") s, get $(awk "BEGIN{printf \"%.2f\", $t2 - $t1}") s"
+done
+check "4 streams take < 0.8 x the time of 1 stream (${took[4]} s vs ${took[1]} s)" \
+    awk "BEGIN{exit !(${took[4]} < 0.8 * ${took[1]})}"
+
 e2e_finish
