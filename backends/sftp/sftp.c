@@ -10,6 +10,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@ typedef struct {
     char *host, *user, *path, *identity, *passfile, *known_hosts, *pin;
     int port;
     long connect_timeout_ms, io_timeout_ms;
+    int retries, streams;
     char where[300]; /* "host:port", for messages */
 } sftp_params;
 
@@ -43,6 +45,7 @@ typedef struct {
     LIBSSH2_SFTP *sftp;
     int broken;       /* the transport failed: the session is unusable */
     int64_t deadline; /* while connecting: absolute limit (ms), else 0 */
+    atomic_int *stop; /* set by another thread: give up waiting (may be NULL) */
 } sftp_conn;
 
 typedef struct {
@@ -53,20 +56,30 @@ typedef struct {
     int fsync_warned;
 } sftp_remote;
 
-/* Handles belong to the connection of generation GEN: after a reconnect
- * they are gone with the old session and must not be touched. */
+#define SFTP_MAX_STREAMS 64
+
+typedef struct sftp_xfer sftp_xfer;
+
+/* A write: created as "<name>.partial" on the remote's connection; data up
+ * to one block is kept here and written there at commit (manifests), more
+ * goes to the transfer's streams. */
 typedef struct {
     sftp_remote *r;
-    LIBSSH2_SFTP_HANDLE *h;
-    unsigned gen;
     char *final, *partial; /* full remote paths */
+    uint8_t *pend;         /* the block being filled */
+    size_t fill;
+    uint64_t total;
+    sftp_xfer *x; /* NULL until the first full block */
 } sftp_writer;
 
+/* A read: small objects on the remote's connection (handle H of
+ * connection generation GEN), larger ones through a transfer. */
 typedef struct {
     sftp_remote *r;
     LIBSSH2_SFTP_HANDLE *h;
     unsigned gen;
     char *path;
+    sftp_xfer *x;
 } sftp_reader;
 
 /* ---- time and waiting ------------------------------------------------- */
@@ -90,6 +103,10 @@ static int conn_wait_dir(sftp_conn *c, int events)
         if (signals_pending()) {
             c->broken = 1;
             return err_set(ERR_FAIL, "%s: interrupted", c->p->where);
+        }
+        if (c->stop && atomic_load(c->stop)) {
+            c->broken = 1;
+            return err_set(ERR_FAIL, "%s: transfer stopped", c->p->where);
         }
         int64_t left = end - now_ms();
         if (left <= 0) {
@@ -884,6 +901,10 @@ static void *sftp_open(const config_remote *rc)
     r->p.port = rc->port ? rc->port : 22;
     r->p.connect_timeout_ms = (rc->connect_timeout > 0 ? rc->connect_timeout : 30) * 1000;
     r->p.io_timeout_ms = (rc->io_timeout > 0 ? rc->io_timeout : 60) * 1000;
+    r->p.retries = rc->retries >= 0 ? rc->retries : 5;
+    r->p.streams = rc->parallel_streams > 0 ? rc->parallel_streams : 4;
+    if (r->p.streams > SFTP_MAX_STREAMS)
+        r->p.streams = SFTP_MAX_STREAMS;
     snprintf(r->p.where, sizeof r->p.where, strchr(rc->host, ':') ? "[%s]:%d" : "%s:%d", rc->host,
              r->p.port);
     pthread_mutex_init(&r->lock, NULL);
@@ -909,45 +930,260 @@ static void sftp_close(void *impl)
     free(r);
 }
 
-static void *sftp_writer_open(void *impl, const char *name, uint64_t size_hint)
+/* ---- transfers: parallel streams, resume ------------------------------ */
+
+/* A transfer moves one file in blocks: block k covers bytes [k*XBLOCK,
+ * (k+1)*XBLOCK) of the range and goes through stream k mod N, each stream
+ * being its own SSH connection on its own thread.  Over a long link one SSH
+ * channel carries at most its window per round trip; N of them carry N
+ * windows.
+ *
+ * A stream holds XSLOTS blocks, each on its own SFTP handle to the file:
+ * libssh2 drops whatever is in flight on a handle when it seeks, so one
+ * handle per block lets the next block start while the previous one is
+ * still being acknowledged.  The blocks are also the resume window: a
+ * block is released only once the server acknowledged all of it (write) or
+ * the consumer took it (read).  When a connection drops, the stream
+ * reconnects (with backoff, at most `retries` times) and carries on from
+ * each block's acknowledged byte: SFTP acknowledges a write only after the
+ * server wrote it, so those bytes are in the file (the reconnect checks that
+ * the file still holds them). */
+
+#define XBLOCK          (1024u * 1024u)
+#define XSLOTS          2
+#define XRESET_AFTER    (64ull * 1024 * 1024) /* moved since a reconnect: retries earned back */
+#define XBACKOFF_MAX_MS 8000L
+/* libssh2 copies everything it is given into write requests at once: give
+ * it at most this much beyond the acknowledged byte (peak memory). */
+#define XAHEAD (512u * 1024u)
+
+enum { XB_FREE, XB_BUSY, XB_READY };
+
+typedef struct {
+    uint8_t *data;
+    uint64_t k;   /* block number */
+    uint64_t off; /* file offset */
+    size_t len, done;
+    int state; /* XB_FREE, XB_BUSY (the stream moves it), XB_READY (read: for the consumer) */
+} xblock;
+
+typedef struct {
+    sftp_xfer *x;
+    int idx;
+    pthread_t t;
+    int started;
+    sftp_conn *c;
+    LIBSSH2_SFTP_HANDLE *h[XSLOTS];
+    int placed[XSLOTS]; /* handle positioned at its block's next byte */
+    xblock b[XSLOTS];   /* block j of this stream (k = idx + j*N) in slot j % XSLOTS */
+    uint64_t next_k;    /* read: next block this stream fetches */
+    uint64_t acked_hi;  /* write: end of the furthest byte the server acknowledged */
+    uint64_t moved;     /* bytes since the last reconnect */
+    int attempts;       /* reconnects since the last XRESET_AFTER bytes */
+    int sticky;         /* read: slot whose call would block, called first */
+} xstream;
+
+struct sftp_xfer {
+    sftp_remote *r;
+    int writing;
+    const char *path;
+    pthread_mutex_t mu; /* block states, closing, failed */
+    pthread_cond_t cv;
+    atomic_int stop; /* abort, a failed stream, or the reader closed */
+    int closing;     /* write: no more blocks will come */
+    int failed;
+    err_kind fail_kind;
+    char fail_msg[1024];
+    int n;
+    uint64_t nblocks;    /* write: handed out so far; read: in the range */
+    uint64_t start, end; /* read: the byte range */
+    uint64_t rk;         /* read: next block to deliver */
+    size_t rpos;         /* read: bytes of it delivered */
+    xstream s[SFTP_MAX_STREAMS];
+};
+
+static sftp_xfer *xfer_new(sftp_remote *r, int writing, const char *path, int n)
 {
-    sftp_remote *r = impl;
-    (void)size_hint;
-    if (check_name(name) < 0)
-        return NULL;
-    sftp_writer *w = calloc(1, sizeof *w);
-    if (!w || !(w->final = join(r, name, "")) ||
-        !(w->partial = join(r, name, ATOMIC_FILE_SUFFIX))) {
+    sftp_xfer *x = calloc(1, sizeof *x);
+    if (!x) {
         err_set(ERR_FAIL, "out of memory");
-        goto fail;
+        return NULL;
     }
-    w->r = r;
-    pthread_mutex_lock(&r->lock);
-    sftp_conn *c = remote_conn(r);
-    w->gen = r->gen;
-    LIBSSH2_SFTP_ATTRIBUTES a;
-    int found = c ? conn_stat(c, w->final, LIBSSH2_SFTP_LSTAT, &a) : -1;
-    if (found > 0)
-        err_set(ERR_FAIL, "%s:%s already exists", r->p.where, w->final);
-    if (found == 0) {
-        SSH_PTR(c, w->h,
-                libssh2_sftp_open_ex(c->sftp, w->partial, (unsigned)strlen(w->partial),
-                                     LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC,
-                                     0600, LIBSSH2_SFTP_OPENFILE));
-        if (!w->h)
-            conn_fail(c, libssh2_session_last_errno(c->s), "cannot create", w->partial);
+    x->r = r;
+    x->writing = writing;
+    x->path = path;
+    x->n = n;
+    atomic_init(&x->stop, 0);
+    pthread_mutex_init(&x->mu, NULL);
+    pthread_cond_init(&x->cv, NULL);
+    for (int i = 0; i < n; i++) {
+        x->s[i].x = x;
+        x->s[i].idx = i;
+        x->s[i].next_k = (uint64_t)i;
+        x->s[i].sticky = -1;
     }
-    pthread_mutex_unlock(&r->lock);
-    if (!w->h)
-        goto fail;
-    return w;
-fail:
-    if (w) {
-        free(w->final);
-        free(w->partial);
+    return x;
+}
+
+/* Stop every stream and wait for them. */
+static void xfer_join(sftp_xfer *x, int stop)
+{
+    pthread_mutex_lock(&x->mu);
+    if (stop)
+        atomic_store(&x->stop, 1);
+    x->closing = 1;
+    pthread_cond_broadcast(&x->cv);
+    pthread_mutex_unlock(&x->mu);
+    for (int i = 0; i < x->n; i++)
+        if (x->s[i].started) {
+            pthread_join(x->s[i].t, NULL);
+            x->s[i].started = 0;
+        }
+}
+
+static void xfer_free(sftp_xfer *x)
+{
+    if (!x)
+        return;
+    xfer_join(x, 1);
+    for (int i = 0; i < x->n; i++)
+        for (int j = 0; j < XSLOTS; j++)
+            free(x->s[i].b[j].data);
+    pthread_mutex_destroy(&x->mu);
+    pthread_cond_destroy(&x->cv);
+    free(x);
+}
+
+/* Record this thread's error as the transfer's and stop the others. */
+static void xfer_fail(sftp_xfer *x)
+{
+    pthread_mutex_lock(&x->mu);
+    if (!x->failed) {
+        x->failed = 1;
+        x->fail_kind = err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind();
+        snprintf(x->fail_msg, sizeof x->fail_msg, "%s", err_msg());
     }
-    free(w);
-    return NULL;
+    atomic_store(&x->stop, 1);
+    pthread_cond_broadcast(&x->cv);
+    pthread_mutex_unlock(&x->mu);
+}
+
+static int xfer_raise(const sftp_xfer *x)
+{
+    return err_set(x->fail_kind, "%s", x->fail_msg);
+}
+
+/* Wait on the transfer's condition (lock held), at most 200 ms, so that a
+ * signal is noticed; -1 with an error on a signal. */
+static int xfer_wait(sftp_xfer *x)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 200 * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&x->cv, &x->mu, &ts);
+    if (signals_pending())
+        return err_set(ERR_FAIL, "%s:%s: interrupted", x->r->p.where, x->path);
+    return 0;
+}
+
+/* Close the stream's handles and connection (politely unless broken). */
+static void stream_close(xstream *s)
+{
+    sftp_conn *c = s->c;
+    if (c && !c->broken)
+        for (int i = 0; i < XSLOTS; i++)
+            if (s->h[i]) {
+                int rc;
+                SSH_INT(c, rc, libssh2_sftp_close_handle(s->h[i]));
+                (void)rc;
+                if (c->broken)
+                    break;
+            }
+    /* after a broken transport the handles go with the session */
+    memset(s->h, 0, sizeof s->h);
+    memset(s->placed, 0, sizeof s->placed);
+    s->sticky = -1;
+    conn_free(c);
+    s->c = NULL;
+}
+
+/* (Re)connect a stream and open its handles.  After a reconnect the file
+ * must still hold every byte the server acknowledged. */
+static int stream_connect(xstream *s)
+{
+    sftp_xfer *x = s->x;
+    if (!(s->c = conn_open(&x->r->p)))
+        return -1;
+    s->c->stop = &x->stop;
+    for (int i = 0; i < XSLOTS; i++) {
+        SSH_PTR(s->c, s->h[i],
+                libssh2_sftp_open_ex(s->c->sftp, x->path, (unsigned)strlen(x->path),
+                                     x->writing ? LIBSSH2_FXF_WRITE : LIBSSH2_FXF_READ, 0,
+                                     LIBSSH2_SFTP_OPENFILE));
+        if (!s->h[i])
+            return conn_fail(s->c, libssh2_session_last_errno(s->c->s), "cannot open", x->path);
+    }
+    if (x->writing && s->acked_hi) {
+        LIBSSH2_SFTP_ATTRIBUTES a;
+        int rc;
+        SSH_INT(s->c, rc, libssh2_sftp_fstat_ex(s->h[0], &a, 0));
+        if (rc < 0)
+            return conn_fail(s->c, rc, "fstat", x->path);
+        if (!(a.flags & LIBSSH2_SFTP_ATTR_SIZE) || a.filesize < s->acked_hi)
+            return err_set(ERR_FAIL,
+                           "%s:%s: holds %llu bytes after reconnecting, but the server had "
+                           "acknowledged %llu: cannot resume",
+                           x->r->p.where, x->path, (unsigned long long)a.filesize,
+                           (unsigned long long)s->acked_hi);
+    }
+    return 0;
+}
+
+/* A step of a stream failed.  When the transport broke (drop, timeout) and
+ * retries are left: wait (0.5 s, 1 s, 2 s... at most 8 s), reconnect and
+ * return 0 to carry on where the blocks stand.  -1 with the error kept
+ * otherwise. */
+static int stream_recover(xstream *s)
+{
+    sftp_xfer *x = s->x;
+    const sftp_params *p = &x->r->p;
+    for (;;) {
+        if ((s->c && !s->c->broken) || signals_pending() || atomic_load(&x->stop))
+            return -1;
+        if (s->attempts >= p->retries)
+            return err_prefix("gave up after %d retr%s: ", p->retries,
+                              p->retries == 1 ? "y" : "ies");
+        int shift = s->attempts < 4 ? s->attempts : 4;
+        long delay = 500L << shift;
+        if (delay > XBACKOFF_MAX_MS)
+            delay = XBACKOFF_MAX_MS;
+        s->attempts++;
+        log_warn("%s: stream %d of %s: %s; reconnecting in %.1f s (retry %d of %d)", p->where,
+                 s->idx + 1, x->path, err_msg(), delay / 1000.0, s->attempts, p->retries);
+        stream_close(s);
+        for (int64_t end = now_ms() + delay; now_ms() < end;) {
+            if (signals_pending() || atomic_load(&x->stop))
+                return err_set(ERR_FAIL, "%s:%s: interrupted while waiting to reconnect", p->where,
+                               x->path);
+            usleep(20000);
+        }
+        s->moved = 0;
+        if (stream_connect(s) == 0) {
+            log_info("%s: stream %d of %s reconnected, resuming", p->where, s->idx + 1, x->path);
+            return 0;
+        }
+    }
+}
+
+static void stream_moved(xstream *s, size_t n)
+{
+    s->moved += n;
+    if (s->moved >= XRESET_AFTER)
+        s->attempts = 0;
 }
 
 /* A failed write: SFTP v3 reports a full disk as a bare "failure", so ask
@@ -965,61 +1201,321 @@ static int write_failed(sftp_conn *c, int rc, const char *path, size_t len)
     return conn_fail(c, rc, "write", path);
 }
 
-/* libssh2 splits a large buffer into many write requests and keeps them
- * all in flight, so the whole block goes in one call. */
+/* Which slots hold a block the stream must move (lock not held). */
+static int stream_busy(xstream *s, int busy[XSLOTS])
+{
+    int any = 0;
+    pthread_mutex_lock(&s->x->mu);
+    for (int i = 0; i < XSLOTS; i++)
+        any |= busy[i] = s->b[i].state == XB_BUSY;
+    pthread_mutex_unlock(&s->x->mu);
+    return any;
+}
+
+/* Account N bytes moved on slot I; the block is finished when complete. */
+static void stream_advance(xstream *s, int i, size_t n)
+{
+    sftp_xfer *x = s->x;
+    xblock *b = &s->b[i];
+    stream_moved(s, n);
+    pthread_mutex_lock(&x->mu);
+    b->done += n;
+    if (x->writing && b->off + b->done > s->acked_hi)
+        s->acked_hi = b->off + b->done;
+    if (b->done == b->len) {
+        b->state = x->writing ? XB_FREE : XB_READY;
+        s->placed[i] = 0;
+        pthread_cond_broadcast(&x->cv);
+    }
+    pthread_mutex_unlock(&x->mu);
+}
+
+/* Give each busy block's handle a turn: libssh2 keeps a whole block's
+ * write requests in flight; the call returns what was acknowledged. */
+static int wstream_step(xstream *s)
+{
+    sftp_xfer *x = s->x;
+    if (!s->c && stream_connect(s) < 0)
+        return -1;
+    int busy[XSLOTS], blocked = 0, moved = 0;
+    stream_busy(s, busy);
+    for (int i = 0; i < XSLOTS; i++) {
+        if (!busy[i])
+            continue;
+        xblock *b = &s->b[i];
+        if (!s->placed[i]) {
+            libssh2_sftp_seek64(s->h[i], b->off + b->done);
+            s->placed[i] = 1;
+        }
+        size_t ahead = b->len - b->done < XAHEAD ? b->len - b->done : XAHEAD;
+        ssize_t n = libssh2_sftp_write(s->h[i], (const char *)b->data + b->done, ahead);
+        if (n == LIBSSH2_ERROR_EAGAIN) {
+            blocked = 1;
+            continue;
+        }
+        if (n < 0)
+            return write_failed(s->c, (int)n, x->path, b->len - b->done);
+        if (n > 0) {
+            moved = 1;
+            stream_advance(s, i, (size_t)n);
+        }
+    }
+    return blocked && !moved ? conn_wait(s->c) : 0;
+}
+
+/* Reads: libssh2 requests 4x the buffer ahead and drops that read-ahead on
+ * the next seek, so ask for a quarter of what is left of the block: the
+ * first call requests exactly the block.  libssh2 keeps the read state per
+ * session, so a call that would block is repeated before another handle's
+ * (else the other call may see "no data" and look like the end of file). */
+static int rstream_step(xstream *s)
+{
+    sftp_xfer *x = s->x;
+    if (!s->c && stream_connect(s) < 0)
+        return -1;
+    int busy[XSLOTS];
+    stream_busy(s, busy);
+    for (int i = 0; i < XSLOTS; i++) {
+        if (!busy[i] || (s->sticky >= 0 && s->sticky != i))
+            continue;
+        xblock *b = &s->b[i];
+        if (!s->placed[i]) {
+            libssh2_sftp_seek64(s->h[i], b->off + b->done);
+            s->placed[i] = 1;
+        }
+        size_t left = b->len - b->done;
+        ssize_t n =
+            libssh2_sftp_read(s->h[i], (char *)b->data + b->done, left >= 4 ? left / 4 : left);
+        if (n == LIBSSH2_ERROR_EAGAIN) {
+            s->sticky = i;
+            return conn_wait(s->c);
+        }
+        s->sticky = -1;
+        if (n < 0)
+            return conn_fail(s->c, (int)n, "read", x->path);
+        if (n == 0)
+            return err_set(ERR_FAIL, "%s:%s: ends at byte %llu, before the %llu bytes it had",
+                           x->r->p.where, x->path, (unsigned long long)(b->off + b->done),
+                           (unsigned long long)x->end);
+        stream_advance(s, i, (size_t)n);
+    }
+    return 0;
+}
+
+/* Whether a slot holds a block to move (lock held). */
+static int slots_busy(const xstream *s)
+{
+    for (int i = 0; i < XSLOTS; i++)
+        if (s->b[i].state == XB_BUSY)
+            return 1;
+    return 0;
+}
+
+static void *wstream_main(void *arg)
+{
+    xstream *s = arg;
+    sftp_xfer *x = s->x;
+    int busy[XSLOTS];
+    for (;;) {
+        pthread_mutex_lock(&x->mu);
+        while (!atomic_load(&x->stop) && !x->closing && !slots_busy(s))
+            pthread_cond_wait(&x->cv, &x->mu);
+        pthread_mutex_unlock(&x->mu);
+        if (atomic_load(&x->stop) || !stream_busy(s, busy))
+            break; /* stopped, or closing with nothing left */
+        if (wstream_step(s) < 0 && stream_recover(s) < 0) {
+            xfer_fail(x);
+            break;
+        }
+    }
+    stream_close(s);
+    return NULL;
+}
+
+static void *rstream_main(void *arg)
+{
+    xstream *s = arg;
+    sftp_xfer *x = s->x;
+    for (;;) {
+        int busy = 0;
+        pthread_mutex_lock(&x->mu);
+        for (;;) {
+            /* take the next blocks of this stream into free slots, in order */
+            while (s->next_k < x->nblocks) {
+                xblock *b = &s->b[(s->next_k / (uint64_t)x->n) % XSLOTS];
+                if (b->state != XB_FREE)
+                    break;
+                if (!b->data && !(b->data = malloc(XBLOCK))) {
+                    err_set(ERR_FAIL, "out of memory");
+                    pthread_mutex_unlock(&x->mu);
+                    xfer_fail(x);
+                    goto out;
+                }
+                b->k = s->next_k;
+                b->off = x->start + b->k * XBLOCK;
+                b->len = x->end - b->off < XBLOCK ? (size_t)(x->end - b->off) : XBLOCK;
+                b->done = 0;
+                b->state = XB_BUSY;
+                s->next_k += (uint64_t)x->n;
+            }
+            busy = slots_busy(s);
+            if (atomic_load(&x->stop) || busy || s->next_k >= x->nblocks)
+                break;
+            pthread_cond_wait(&x->cv, &x->mu);
+        }
+        pthread_mutex_unlock(&x->mu);
+        if (atomic_load(&x->stop) || !busy)
+            break;
+        if (rstream_step(s) < 0 && stream_recover(s) < 0) {
+            xfer_fail(x);
+            break;
+        }
+    }
+out:
+    stream_close(s);
+    return NULL;
+}
+
+static int stream_start(xstream *s, void *(*fn)(void *))
+{
+    if (s->started)
+        return 0;
+    if (pthread_create(&s->t, NULL, fn, s) != 0)
+        return err_set(ERR_FAIL, "cannot start an SFTP stream thread");
+    s->started = 1;
+    return 0;
+}
+
+/* ---- writers ---------------------------------------------------------- */
+
+static void *sftp_writer_open(void *impl, const char *name, uint64_t size_hint)
+{
+    sftp_remote *r = impl;
+    (void)size_hint;
+    if (check_name(name) < 0)
+        return NULL;
+    sftp_writer *w = calloc(1, sizeof *w);
+    if (!w || !(w->final = join(r, name, "")) ||
+        !(w->partial = join(r, name, ATOMIC_FILE_SUFFIX))) {
+        err_set(ERR_FAIL, "out of memory");
+        goto fail;
+    }
+    w->r = r;
+    /* create the .partial now: a path that is not writable fails here */
+    LIBSSH2_SFTP_HANDLE *h = NULL;
+    pthread_mutex_lock(&r->lock);
+    sftp_conn *c = remote_conn(r);
+    LIBSSH2_SFTP_ATTRIBUTES a;
+    int found = c ? conn_stat(c, w->final, LIBSSH2_SFTP_LSTAT, &a) : -1;
+    if (found > 0)
+        err_set(ERR_FAIL, "%s:%s already exists", r->p.where, w->final);
+    if (found == 0) {
+        SSH_PTR(c, h,
+                libssh2_sftp_open_ex(c->sftp, w->partial, (unsigned)strlen(w->partial),
+                                     LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC,
+                                     0600, LIBSSH2_SFTP_OPENFILE));
+        if (!h)
+            conn_fail(c, libssh2_session_last_errno(c->s), "cannot create", w->partial);
+        else {
+            int rc;
+            SSH_INT(c, rc, libssh2_sftp_close_handle(h));
+            if (rc < 0) {
+                conn_fail(c, rc, "cannot create", w->partial);
+                h = NULL;
+            }
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (!h)
+        goto fail;
+    return w;
+fail:
+    if (w) {
+        free(w->final);
+        free(w->partial);
+    }
+    free(w);
+    return NULL;
+}
+
+/* Give the filled block to its stream (started on its first block); waits
+ * while that stream still holds the block of that slot. */
+static int writer_hand_off(sftp_writer *w)
+{
+    sftp_remote *r = w->r;
+    if (!w->x && !(w->x = xfer_new(r, 1, w->partial, r->p.streams)))
+        return -1;
+    sftp_xfer *x = w->x;
+    uint64_t k = x->nblocks;
+    xstream *s = &x->s[k % (uint64_t)x->n];
+    xblock *b = &s->b[(k / (uint64_t)x->n) % XSLOTS];
+    pthread_mutex_lock(&x->mu);
+    while (!x->failed && b->state != XB_FREE)
+        if (xfer_wait(x) < 0) {
+            pthread_mutex_unlock(&x->mu);
+            return -1;
+        }
+    if (x->failed) {
+        pthread_mutex_unlock(&x->mu);
+        return xfer_raise(x);
+    }
+    uint8_t *spare = b->data; /* the buffers swap: no copy */
+    b->data = w->pend;
+    b->k = k;
+    b->off = k * XBLOCK;
+    b->len = w->fill;
+    b->done = 0;
+    b->state = XB_BUSY;
+    x->nblocks++;
+    pthread_cond_broadcast(&x->cv);
+    pthread_mutex_unlock(&x->mu);
+    w->pend = spare;
+    w->fill = 0;
+    return stream_start(s, wstream_main);
+}
+
 static int sftp_writer_write(void *impl, const void *buf, size_t len)
 {
     sftp_writer *w = impl;
-    sftp_remote *r = w->r;
-    const char *p = buf;
-    int rc = 0;
-    pthread_mutex_lock(&r->lock);
-    sftp_conn *c = handle_conn(r, w->gen, w->partial);
-    if (!c) {
-        rc = -1;
-        goto out;
-    }
+    const uint8_t *p = buf;
     while (len) {
-        ssize_t n;
-        while ((n = libssh2_sftp_write(w->h, p, len)) == LIBSSH2_ERROR_EAGAIN)
-            if (conn_wait(c) < 0)
-                break;
-        if (n < 0) {
-            rc = write_failed(c, (int)n, w->partial, len);
-            goto out;
-        }
+        if (!w->pend && !(w->pend = malloc(XBLOCK)))
+            return err_set(ERR_FAIL, "out of memory");
+        size_t n = XBLOCK - w->fill < len ? XBLOCK - w->fill : len;
+        memcpy(w->pend + w->fill, p, n);
+        w->fill += n;
+        w->total += n;
         p += n;
-        len -= (size_t)n;
+        len -= n;
+        if (w->fill == XBLOCK && writer_hand_off(w) < 0)
+            return -1;
     }
-out:
-    pthread_mutex_unlock(&r->lock);
-    return rc;
+    return 0;
 }
 
 static void writer_free(sftp_writer *w)
 {
+    xfer_free(w->x);
+    free(w->pend);
     free(w->final);
     free(w->partial);
     free(w);
 }
 
-/* Close the handle and remove the .partial, keeping the current error. */
+/* Remove the .partial (reconnecting if needed), keeping the current error. */
 static void writer_discard(sftp_writer *w)
 {
     sftp_remote *r = w->r;
     err_kind kind = err_get_kind();
     char *msg = kind != ERR_NONE ? strdup(err_msg()) : NULL;
-    sftp_conn *c = r->conn;
-    if (c && !c->broken && r->gen == w->gen) {
+    pthread_mutex_lock(&r->lock);
+    sftp_conn *c = signals_pending() && (!r->conn || r->conn->broken) ? NULL : remote_conn(r);
+    if (c) {
         int rc;
-        if (w->h)
-            SSH_INT(c, rc, libssh2_sftp_close_handle(w->h));
-        w->h = NULL;
-        if (!c->broken)
-            SSH_INT(c, rc,
-                    libssh2_sftp_unlink_ex(c->sftp, w->partial, (unsigned)strlen(w->partial)));
+        SSH_INT(c, rc, libssh2_sftp_unlink_ex(c->sftp, w->partial, (unsigned)strlen(w->partial)));
         (void)rc;
     }
+    pthread_mutex_unlock(&r->lock);
     if (kind != ERR_NONE)
         err_set(kind, "%s", msg ? msg : "");
     else
@@ -1027,16 +1523,41 @@ static void writer_discard(sftp_writer *w)
     free(msg);
 }
 
-static int sftp_writer_commit(void *impl)
+/* On the remote's connection (lock held): write the data kept here if no
+ * stream took any, fsync, check the size, close and rename.  RETRY: an
+ * earlier attempt may have renamed already. */
+static int writer_finish_once(sftp_writer *w, int retry)
 {
-    sftp_writer *w = impl;
     sftp_remote *r = w->r;
-    int rc;
-    pthread_mutex_lock(&r->lock);
-    sftp_conn *c = handle_conn(r, w->gen, w->partial);
+    sftp_conn *c = remote_conn(r);
     if (!c)
-        goto fail;
-    SSH_INT(c, rc, libssh2_sftp_fsync(w->h));
+        return -1;
+    LIBSSH2_SFTP_ATTRIBUTES a;
+    int rc;
+    if (retry && conn_stat(c, w->partial, LIBSSH2_SFTP_LSTAT, &a) == 0 &&
+        conn_stat(c, w->final, LIBSSH2_SFTP_LSTAT, &a) > 0 && a.filesize == w->total)
+        return 0; /* the rename went through before the connection dropped */
+    if (c->broken)
+        return -1;
+    LIBSSH2_SFTP_HANDLE *h;
+    SSH_PTR(c, h,
+            libssh2_sftp_open_ex(c->sftp, w->partial, (unsigned)strlen(w->partial),
+                                 LIBSSH2_FXF_WRITE, 0, LIBSSH2_SFTP_OPENFILE));
+    if (!h)
+        return conn_fail(c, libssh2_session_last_errno(c->s), "cannot open", w->partial);
+    const char *p = (const char *)w->pend;
+    size_t left = w->x ? 0 : w->fill;
+    while (left) {
+        ssize_t n;
+        while ((n = libssh2_sftp_write(h, p, left)) == LIBSSH2_ERROR_EAGAIN)
+            if (conn_wait(c) < 0)
+                break;
+        if (n < 0)
+            return write_failed(c, (int)n, w->partial, left);
+        p += n;
+        left -= (size_t)n;
+    }
+    SSH_INT(c, rc, libssh2_sftp_fsync(h));
     if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL &&
         libssh2_sftp_last_error(c->sftp) == LIBSSH2_FX_OP_UNSUPPORTED) {
         if (!r->fsync_warned)
@@ -1045,15 +1566,17 @@ static int sftp_writer_commit(void *impl)
                      r->p.where);
         r->fsync_warned = 1;
     } else if (rc < 0) {
-        conn_fail(c, rc, "fsync", w->partial);
-        goto fail;
+        return conn_fail(c, rc, "fsync", w->partial);
     }
-    SSH_INT(c, rc, libssh2_sftp_close_handle(w->h));
-    w->h = NULL;
-    if (rc < 0) {
-        conn_fail(c, rc, "close", w->partial);
-        goto fail;
-    }
+    SSH_INT(c, rc, libssh2_sftp_fstat_ex(h, &a, 0));
+    if (rc < 0)
+        return conn_fail(c, rc, "fstat", w->partial);
+    if ((a.flags & LIBSSH2_SFTP_ATTR_SIZE) && a.filesize != w->total)
+        return err_set(ERR_FAIL, "%s:%s: holds %llu bytes, %llu were written", r->p.where,
+                       w->partial, (unsigned long long)a.filesize, (unsigned long long)w->total);
+    SSH_INT(c, rc, libssh2_sftp_close_handle(h));
+    if (rc < 0)
+        return conn_fail(c, rc, "close", w->partial);
     /* SFTP v3 (OpenSSH) renames with link()+unlink(): it never replaces an
      * existing name, so an archive can never be overwritten. */
     SSH_INT(c, rc,
@@ -1061,17 +1584,53 @@ static int sftp_writer_commit(void *impl)
                                    (unsigned)strlen(w->final), 0));
     if (rc < 0) {
         conn_fail(c, rc, "cannot rename to its final name", w->partial);
-        LIBSSH2_SFTP_ATTRIBUTES a;
         if (!c->broken && conn_stat(c, w->final, LIBSSH2_SFTP_LSTAT, &a) > 0)
-            err_set(ERR_FAIL, "%s:%s already exists", r->p.where, w->final);
-        goto fail;
+            return err_set(ERR_FAIL, "%s:%s already exists", r->p.where, w->final);
+        return -1;
+    }
+    return 0;
+}
+
+/* writer_finish_once, again after a dropped connection. */
+static int writer_finish(sftp_writer *w)
+{
+    sftp_remote *r = w->r;
+    int rc;
+    pthread_mutex_lock(&r->lock);
+    for (int attempt = 0;; attempt++) {
+        rc = writer_finish_once(w, attempt > 0);
+        if (rc == 0 || (r->conn && !r->conn->broken) || signals_pending() ||
+            attempt >= r->p.retries)
+            break;
+        long delay = 500L << (attempt < 4 ? attempt : 4);
+        log_warn("%s: %s; reconnecting in %.1f s (retry %d of %d)", r->p.where, err_msg(),
+                 delay / 1000.0, attempt + 1, r->p.retries);
+        usleep((useconds_t)(delay * 1000));
     }
     pthread_mutex_unlock(&r->lock);
+    return rc < 0 ? -1 : 0;
+}
+
+static int sftp_writer_commit(void *impl)
+{
+    sftp_writer *w = impl;
+    if (w->x) {
+        if (w->fill && writer_hand_off(w) < 0)
+            goto fail;
+        xfer_join(w->x, 0);
+        if (w->x->failed) {
+            xfer_raise(w->x);
+            goto fail;
+        }
+    }
+    if (writer_finish(w) < 0)
+        goto fail;
     writer_free(w);
     return 0;
 fail:
+    if (w->x)
+        xfer_join(w->x, 1);
     writer_discard(w);
-    pthread_mutex_unlock(&r->lock);
     writer_free(w);
     return -1;
 }
@@ -1079,11 +1638,13 @@ fail:
 static void sftp_writer_abort(void *impl)
 {
     sftp_writer *w = impl;
-    pthread_mutex_lock(&w->r->lock);
+    if (w->x)
+        xfer_join(w->x, 1);
     writer_discard(w);
-    pthread_mutex_unlock(&w->r->lock);
     writer_free(w);
 }
+
+/* ---- readers ---------------------------------------------------------- */
 
 static void *sftp_reader_open(void *impl, const char *name, uint64_t offset)
 {
@@ -1097,6 +1658,7 @@ static void *sftp_reader_open(void *impl, const char *name, uint64_t offset)
         return NULL;
     }
     rd->r = r;
+    uint64_t size = 0;
     pthread_mutex_lock(&r->lock);
     sftp_conn *c = remote_conn(r);
     rd->gen = r->gen;
@@ -1106,11 +1668,38 @@ static void *sftp_reader_open(void *impl, const char *name, uint64_t offset)
                                      LIBSSH2_FXF_READ, 0, LIBSSH2_SFTP_OPENFILE));
         if (!rd->h)
             conn_fail(c, libssh2_session_last_errno(c->s), "cannot open", rd->path);
-        else if (offset)
+    }
+    if (rd->h) {
+        LIBSSH2_SFTP_ATTRIBUTES a;
+        int rc;
+        SSH_INT(c, rc, libssh2_sftp_fstat_ex(rd->h, &a, 0));
+        if (rc == 0 && (a.flags & LIBSSH2_SFTP_ATTR_SIZE))
+            size = a.filesize;
+        if (size > offset && size - offset > XBLOCK) {
+            /* large: the streams read it */
+            SSH_INT(c, rc, libssh2_sftp_close_handle(rd->h));
+            rd->h = NULL;
+        } else if (offset) {
             libssh2_sftp_seek64(rd->h, offset);
+        }
     }
     pthread_mutex_unlock(&r->lock);
-    if (!rd->h) {
+    if (!rd->h && size > offset && size - offset > XBLOCK) {
+        uint64_t nb = (size - offset + XBLOCK - 1) / XBLOCK;
+        int n = (uint64_t)r->p.streams < nb ? r->p.streams : (int)nb;
+        if ((rd->x = xfer_new(r, 0, rd->path, n))) {
+            rd->x->start = offset;
+            rd->x->end = size;
+            rd->x->nblocks = nb;
+            for (int i = 0; i < n; i++)
+                if (stream_start(&rd->x->s[i], rstream_main) < 0) {
+                    xfer_free(rd->x);
+                    rd->x = NULL;
+                    break;
+                }
+        }
+    }
+    if (!rd->h && !rd->x) {
         free(rd->path);
         free(rd);
         return NULL;
@@ -1118,9 +1707,48 @@ static void *sftp_reader_open(void *impl, const char *name, uint64_t offset)
     return rd;
 }
 
+/* The next bytes, in order, from the blocks the streams fetched. */
+static ssize_t xfer_read(sftp_xfer *x, void *buf, size_t len)
+{
+    xblock *b;
+    pthread_mutex_lock(&x->mu);
+    for (;;) {
+        if (x->failed) {
+            pthread_mutex_unlock(&x->mu);
+            return xfer_raise(x);
+        }
+        if (x->rk >= x->nblocks) {
+            pthread_mutex_unlock(&x->mu);
+            return 0;
+        }
+        b = &x->s[x->rk % (uint64_t)x->n].b[(x->rk / (uint64_t)x->n) % XSLOTS];
+        if (b->state == XB_READY && b->k == x->rk)
+            break;
+        if (xfer_wait(x) < 0) {
+            pthread_mutex_unlock(&x->mu);
+            return -1;
+        }
+    }
+    pthread_mutex_unlock(&x->mu);
+    size_t n = b->len - x->rpos < len ? b->len - x->rpos : len;
+    memcpy(buf, b->data + x->rpos, n);
+    x->rpos += n;
+    if (x->rpos == b->len) {
+        pthread_mutex_lock(&x->mu);
+        b->state = XB_FREE;
+        x->rk++;
+        x->rpos = 0;
+        pthread_cond_broadcast(&x->cv);
+        pthread_mutex_unlock(&x->mu);
+    }
+    return (ssize_t)n;
+}
+
 static ssize_t sftp_reader_read(void *impl, void *buf, size_t len)
 {
     sftp_reader *rd = impl;
+    if (rd->x)
+        return xfer_read(rd->x, buf, len);
     sftp_remote *r = rd->r;
     ssize_t n = -1;
     pthread_mutex_lock(&r->lock);
@@ -1143,9 +1771,10 @@ static void sftp_reader_close(void *impl)
 {
     sftp_reader *rd = impl;
     sftp_remote *r = rd->r;
+    xfer_free(rd->x);
     pthread_mutex_lock(&r->lock);
     sftp_conn *c = r->conn;
-    if (c && !c->broken && r->gen == rd->gen) {
+    if (rd->h && c && !c->broken && r->gen == rd->gen) {
         err_kind kind = err_get_kind();
         char *msg = kind != ERR_NONE ? strdup(err_msg()) : NULL;
         int rc;
@@ -1286,7 +1915,7 @@ static int sftp_remove_incomplete(void *impl, const backend_entry *e)
 
 const backend_ops sftp_backend_ops = {
     .type = "sftp",
-    .features = BACKEND_F_RANGED_READ | BACKEND_F_ATOMIC_RENAME,
+    .features = BACKEND_F_RANGED_READ | BACKEND_F_ATOMIC_RENAME | BACKEND_F_PARALLEL_WRITE,
     .open = sftp_open,
     .close = sftp_close,
     .writer_open = sftp_writer_open,

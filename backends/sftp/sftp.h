@@ -9,17 +9,27 @@
  * - The session is non-blocking: every wait is a poll() bounded by
  *   connect_timeout (TCP connect, handshake, authentication) or io_timeout.
  *
+ * - Transfers larger than one block (1 MiB) use `parallel_streams`
+ *   connections of their own, each on its own thread: block k of the file
+ *   goes through stream k mod N, each stream keeping two blocks in flight on
+ *   two SFTP handles (a long link is not capped by one SSH window).  A
+ *   stream whose connection drops (or times out) reconnects with backoff
+ *   (0.5 s, 1 s, 2 s... at most 8 s), at most `retries` times (earned back
+ *   after 64 MiB moved), and resumes each block at the byte the server
+ *   acknowledged; the blocks it holds are the resume window.  Writes: the
+ *   .partial is fsync'd, its size checked and renamed on the remote's own
+ *   connection once every stream finished.  Smaller writes and reads go
+ *   over the remote's own connection.
+ *
  * Threads: a libssh2 session is not thread-safe.  Each remote owns one
  * connection; every operation takes the connection's mutex for its whole
  * duration, so the pipeline's writer thread and the main thread may use the
  * remote one after the other (or even interleave operations on different
- * handles) safely.
+ * handles) safely.  Streams have their own connections.
  *
- * Not yet: resuming a transfer after a dropped connection (a broken session
- * fails the transfer; the next operation reconnects), parallel_streams and
- * retries (parsed, unused), keepalives on idle sessions.  libssh2 1.10's
- * known_hosts check also accepts a plain "host" entry for a non-22 port
- * (OpenSSH only looks up "[host]:port"); the key must still match. */
+ * Not yet: keepalives on idle sessions.  libssh2 1.10's known_hosts check
+ * also accepts a plain "host" entry for a non-22 port (OpenSSH only looks up
+ * "[host]:port"); the key must still match. */
 #ifndef N4O_BACKEND_SFTP_H
 #define N4O_BACKEND_SFTP_H
 

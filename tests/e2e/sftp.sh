@@ -19,7 +19,7 @@ sftp_config() {
         [identity_file]=$U/id_ed25519 [known_hosts]=$KH [path]=$SRV
         [connect_timeout]=5s [io_timeout]=10s)
     local a keys=(host port user identity_file identity_passphrase_file known_hosts
-        host_key_fingerprint path connect_timeout io_timeout)
+        host_key_fingerprint path connect_timeout io_timeout retries parallel_streams)
     for a in "$@"; do kv[${a%%=*}]=${a#*=}; done
     local sec='[remote "off"]'$'\n''type = sftp'
     for a in "${keys[@]}"; do
@@ -214,14 +214,15 @@ expect_in "$T/err" "127.0.0.1:$PROXY_PORT: no connection within connect_timeout 
 check "silent server: gave up after connect_timeout" test $(($(date +%s) - start)) -le 10
 sshd_stall_proxy "$MAIN_PORT" $((2 * 1024 * 1024))
 sshd_known_line main "$PROXY_PORT" ed25519 >>"$KH"
-sftp_config port="$PROXY_PORT" io_timeout=2s
+sftp_config port="$PROXY_PORT" io_timeout=2s retries=1
 seed_db neo4j "$T/big.dump"
 before=$(find "$SRV" -name '*.dump.enc' | wc -l)
 sleep 1
 start=$(date +%s)
 run 1 backup --remote off
 expect_in "$T/err" "no progress for io_timeout \(2 s\)"
-check "stalled upload: gave up after io_timeout" test $(($(date +%s) - start)) -le 20
+check "stalled upload: gave up after io_timeout and one retry" test $(($(date +%s) - start)) -le 20
+expect_in "$T/err" "gave up after 1 retry"
 check "stalled upload: no archive published" test "$(find "$SRV" -name '*.dump.enc' | wc -l)" = "$before"
 # SIGINT while the upload waits on a silent server: out within a second or so.
 sshd_stall_proxy "$MAIN_PORT" $((2 * 1024 * 1024))

@@ -161,3 +161,33 @@ sshd_stall_proxy() { # PORT AFTER
     done
     PROXY_PORT=$(cat "$pf")
 }
+
+# Wait for a helper's port file and print the port.
+_sshd_helper_port() { # FILE
+    local i
+    for i in $(seq 200); do
+        [ -s "$1" ] && break
+        sleep 0.05
+    done
+    cat "$1"
+}
+
+# A proxy to PORT that cuts a connection after AFTER bytes (both
+# directions), MODE once or every (see cut_proxy.py); sets PROXY_PORT and
+# PROXY_CUTS (a file holding the number of cuts so far).
+sshd_cut_proxy() { # PORT AFTER MODE
+    local pf="$SSHD_BASE/cut.$RANDOM"
+    python3 "$(dirname "${BASH_SOURCE[0]}")/cut_proxy.py" "$pf" "$1" "$2" "$3" &
+    SSHD_HELPERS+=($!)
+    PROXY_PORT=$(_sshd_helper_port "$pf")
+    PROXY_CUTS="$pf.cuts"
+}
+
+# A proxy to PORT adding DELAY_MS in each direction (see delay_proxy.py);
+# sets PROXY_PORT.
+sshd_delay_proxy() { # PORT DELAY_MS
+    local pf="$SSHD_BASE/delay.$RANDOM"
+    python3 "$(dirname "${BASH_SOURCE[0]}")/delay_proxy.py" "$pf" "$1" "$2" &
+    SSHD_HELPERS+=($!)
+    PROXY_PORT=$(_sshd_helper_port "$pf")
+}
