@@ -779,8 +779,10 @@ static void test_examples(void **state)
     char path[1024];
     snprintf(path, sizeof path, "%s/conf/neo4j-offsite.conf", src);
     config *c = config_load(path, CFG_CMD_BACKUP);
-    if (!c)
+    if (!c) {
         fail_msg("%s", err_msg());
+        return;
+    }
     assert_string_equal(c->neo4j.stop_command, "docker stop --time 120 haia-neo4j");
     assert_string_equal(c->neo4j.dump_command,
                         "docker run --rm --volumes-from haia-neo4j neo4j:5-community "
@@ -805,8 +807,10 @@ static void test_examples(void **state)
 
     snprintf(path, sizeof path, "%s/conf/bare-metal.conf", src);
     c = config_load(path, CFG_CMD_BACKUP);
-    if (!c)
+    if (!c) {
         fail_msg("%s", err_msg());
+        return;
+    }
     assert_int_equal(c->neo4j.n_databases, 2);
     assert_string_equal(c->neo4j.databases[1], "system");
     assert_string_equal(c->neo4j.stop_command, "systemctl stop neo4j");

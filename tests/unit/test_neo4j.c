@@ -46,7 +46,9 @@ static char *slurp(const char *path, size_t *len)
         n += r;
         if (n == cap) {
             cap *= 2;
-            buf = realloc(buf, cap + 1);
+            char *nb = realloc(buf, cap + 1);
+            assert_non_null(nb);
+            buf = nb;
         }
     }
     fclose(f);
@@ -63,7 +65,9 @@ static char *read_all(neo4j_child *c, size_t *len)
     for (;;) {
         if (cap - n < 4096) {
             cap *= 2;
-            buf = realloc(buf, cap + 1);
+            char *nb = realloc(buf, cap + 1);
+            assert_non_null(nb);
+            buf = nb;
         }
         ssize_t r = neo4j_read(c, buf + n, cap - n);
         if (r < 0) {
