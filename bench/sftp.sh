@@ -2,7 +2,7 @@
 # SFTP remote against OpenSSH's sftp client (and rclone crypt when rclone is
 # installed), on a loopback sshd started by tests/tools/sshd_harness.sh, and
 # again through tests/tools/delay_proxy.py (25 ms each way = 50 ms RTT).
-#   bench/sftp.sh [BUILD_DIR] [SIZE] [RUNS] [DELAY_RUNS]   (build 1G 3 1)
+#   [STREAMS=N] bench/sftp.sh [BUILD_DIR] [SIZE] [RUNS] [DELAY_RUNS]   (build 1G 3 1)
 # Each line: median wall seconds and median peak RSS (/usr/bin/time) over
 # RUNS alternating runs.  neo4j-offsite backup runs online (stop_command
 # unset) with --no-local-copy, so the dump streams to the server.
@@ -11,6 +11,7 @@ B=$(cd "${1:-build}" && pwd)
 SIZE=${2:-1G}
 RUNS=${3:-3}
 DRUNS=${4:-1}
+STREAMS=${STREAMS:-} # parallel_streams for neo4j-offsite (default: the tool's)
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 export N4O_BUILD=$B N4O_SOURCE=$SRC N4O_BIN=$B/neo4j-offsite
 . "$SRC/tests/e2e/common.bash" # $T, cleanup, seed_db, keygen
@@ -51,6 +52,7 @@ user = $SSHD_USER
 identity_file = $KEY
 known_hosts = $KH
 path = $2
+${STREAMS:+parallel_streams = $STREAMS}
 CONF
 }
 n4o_conf "$PORT" "$SSHD_BASE/n4o"

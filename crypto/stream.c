@@ -77,6 +77,12 @@ int stream_header_recipient(const uint8_t *header, size_t len, uint8_t id[KEYS_I
     return 0;
 }
 
+uint64_t stream_archive_size(uint64_t plain, uint32_t chunk)
+{
+    uint64_t chunks = plain ? (plain + chunk - 1) / chunk : 1;
+    return STREAM_HEADER_SIZE + plain + chunks * STREAM_TAG_BYTES;
+}
+
 int stream_header_chunk_size(const uint8_t *header, size_t len, uint32_t *chunk_size)
 {
     return check_header(header, len, chunk_size);

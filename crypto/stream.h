@@ -51,6 +51,11 @@ int stream_reader_update(stream_reader *r, const uint8_t *buf, size_t len);
 int stream_reader_finish(stream_reader *r);
 void stream_reader_free(stream_reader *r);
 
+/* Size of the archive of PLAIN plaintext bytes in CHUNK-byte chunks: the
+ * header, then every chunk with its tag (the last one holds 1..CHUNK
+ * bytes, or none for an empty plaintext). */
+uint64_t stream_archive_size(uint64_t plain, uint32_t chunk);
+
 /* Recipient key id from an archive's header (first STREAM_HEADER_SIZE
  * bytes), without any secret; -1 with ERR_INTEGRITY if not an archive. */
 int stream_header_recipient(const uint8_t *header, size_t len, uint8_t id[KEYS_ID_BYTES]);

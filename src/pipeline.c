@@ -298,7 +298,9 @@ static int backup_start_stages(backup_run *run)
         rw->ring = run->archive;
         rw->index = 1 + (int)i;
         rw->remote = job->remotes[i];
-        rw->size_hint = 0;
+        /* known when the pass reads a local file: backends size their transfers */
+        rw->size_hint =
+            job->size_hint ? stream_archive_size(job->size_hint, STREAM_CHUNK_SIZE) : 0;
         snprintf(rw->object, sizeof rw->object, "%s%s", job->archive_name, CATALOG_ARCHIVE_SUFFIX);
         if (start_thread(&run->writer_t[i], remote_writer_main, rw, &run->writer_started[i]) < 0)
             return -1;

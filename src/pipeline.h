@@ -34,7 +34,7 @@
 #define PIPELINE_READ_SIZE   (256u * 1024u) /* plaintext / read blocks */
 #define PIPELINE_READ_BLOCKS 8u
 #define PIPELINE_RING_BLOCK  (1024u * 1024u) /* archive blocks to the remotes */
-#define PIPELINE_RING_BLOCKS 8u
+#define PIPELINE_RING_BLOCKS 4u
 
 typedef struct {
     neo4j_child *child;                  /* source: a running dump (owned: finished or killed) */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +47,7 @@ typedef struct {
     int broken;       /* the transport failed: the session is unusable */
     int64_t deadline; /* while connecting: absolute limit (ms), else 0 */
     atomic_int *stop; /* set by another thread: give up waiting (may be NULL) */
+    int wake_fd;      /* readable when another thread has new work for this one, or -1 */
 } sftp_conn;
 
 typedef struct {
@@ -117,8 +119,14 @@ static int conn_wait_dir(sftp_conn *c, int events)
             return err_set(ERR_FAIL, "%s: no progress for io_timeout (%ld s)", c->p->where,
                            c->p->io_timeout_ms / 1000);
         }
-        struct pollfd pfd = {.fd = c->sock, .events = (short)events};
-        int r = poll(&pfd, 1, left > 500 ? 500 : (int)left);
+        struct pollfd pfd[2] = {{.fd = c->sock, .events = (short)events},
+                                {.fd = c->wake_fd, .events = POLLIN}};
+        int r = poll(pfd, c->wake_fd >= 0 ? 2 : 1, left > 500 ? 500 : (int)left);
+        if (r > 0 && c->wake_fd >= 0 && (pfd[1].revents & POLLIN)) {
+            uint64_t v;
+            ssize_t got = read(c->wake_fd, &v, sizeof v); /* reset the count */
+            (void)got;
+        }
         if (r > 0)
             return 0;
         if (r < 0 && errno != EINTR) {
@@ -184,14 +192,15 @@ static const char *fx_str(unsigned long fx)
     }
 }
 
-/* Turn a failed libssh2 call into an error naming host:port, PATH and the
- * cause.  A transport error breaks the session. */
-static int conn_fail(sftp_conn *c, int rc, const char *what, const char *path)
+/* Turn a failed libssh2 call on SFTP channel CH into an error naming
+ * host:port, PATH and the cause.  A transport error breaks the session. */
+static int conn_fail_on(sftp_conn *c, LIBSSH2_SFTP *ch, int rc, const char *what,
+                        const char *path)
 {
     if (rc == LIBSSH2_ERROR_EAGAIN)
         return err_prefix("%s %s: ", what, path); /* the wait said why */
-    if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL && c->sftp) {
-        unsigned long fx = libssh2_sftp_last_error(c->sftp);
+    if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL && ch) {
+        unsigned long fx = libssh2_sftp_last_error(ch);
         return err_set(ERR_FAIL, "%s:%s: %s: %s (SFTP status %lu)", c->p->where, path, what,
                        fx_str(fx), fx);
     }
@@ -200,6 +209,11 @@ static int conn_fail(sftp_conn *c, int rc, const char *what, const char *path)
     c->broken = 1;
     return err_set(ERR_FAIL, "%s:%s: %s: connection error: %s (libssh2 %d)", c->p->where, path,
                    what, msg && *msg ? msg : "unknown", rc);
+}
+
+static int conn_fail(sftp_conn *c, int rc, const char *what, const char *path)
+{
+    return conn_fail_on(c, c->sftp, rc, what, path);
 }
 
 /* ---- local files: identity, passphrase, known_hosts ------------------- */
@@ -669,6 +683,7 @@ static sftp_conn *conn_open(const sftp_params *p)
     }
     c->p = p;
     c->sock = -1;
+    c->wake_fd = -1;
     c->deadline = now_ms() + p->connect_timeout_ms;
     if (!(c->s = libssh2_session_init())) {
         err_set(ERR_FAIL, "out of memory");
@@ -941,7 +956,13 @@ static void sftp_close(void *impl)
  * A stream holds XSLOTS blocks, each on its own SFTP handle to the file:
  * libssh2 drops whatever is in flight on a handle when it seeks, so one
  * handle per block lets the next block start while the previous one is
- * still being acknowledged.  The blocks are also the resume window: a
+ * still being acknowledged.  Each slot's handle lives on its own SFTP
+ * channel of the connection: libssh2 keeps the read and write state per
+ * SFTP channel (calls on two handles of one channel would mix their
+ * requests), and each channel has its own window, so every slot can keep a
+ * whole block in flight.  A call that would block while sending must be
+ * repeated before any other (libssh2 holds the half-sent packet for the
+ * session).  The blocks are also the resume window: a
  * block is released only once the server acknowledged all of it (write) or
  * the consumer took it (read).  When a connection drops, the stream
  * reconnects (with backoff, at most `retries` times) and carries on from
@@ -949,13 +970,10 @@ static void sftp_close(void *impl)
  * server wrote it, so those bytes are in the file (the reconnect checks that
  * the file still holds them). */
 
-#define XBLOCK          (1024u * 1024u)
+#define XBLOCK          (768u * 1024u)
 #define XSLOTS          2
 #define XRESET_AFTER    (64ull * 1024 * 1024) /* moved since a reconnect: retries earned back */
 #define XBACKOFF_MAX_MS 8000L
-/* libssh2 copies everything it is given into write requests at once: give
- * it at most this much beyond the acknowledged byte (peak memory). */
-#define XAHEAD (512u * 1024u)
 
 enum { XB_FREE, XB_BUSY, XB_READY };
 
@@ -973,6 +991,7 @@ typedef struct {
     pthread_t t;
     int started;
     sftp_conn *c;
+    LIBSSH2_SFTP *ch[XSLOTS]; /* slot 0: the connection's own channel */
     LIBSSH2_SFTP_HANDLE *h[XSLOTS];
     int placed[XSLOTS]; /* handle positioned at its block's next byte */
     xblock b[XSLOTS];   /* block j of this stream (k = idx + j*N) in slot j % XSLOTS */
@@ -980,7 +999,8 @@ typedef struct {
     uint64_t acked_hi;  /* write: end of the furthest byte the server acknowledged */
     uint64_t moved;     /* bytes since the last reconnect */
     int attempts;       /* reconnects since the last XRESET_AFTER bytes */
-    int sticky;         /* read: slot whose call would block, called first */
+    int sticky;         /* slot whose call would block while sending: called first */
+    int wake_fd;        /* eventfd: a slot got work while the stream waits on its socket */
 } xstream;
 
 struct sftp_xfer {
@@ -1002,6 +1022,16 @@ struct sftp_xfer {
     xstream s[SFTP_MAX_STREAMS];
 };
 
+static void xfer_free(sftp_xfer *x);
+
+/* Wake a stream waiting on its socket: one of its slots has work. */
+static void stream_wake(const xstream *s)
+{
+    uint64_t one = 1;
+    ssize_t n = write(s->wake_fd, &one, sizeof one);
+    (void)n; /* a full counter is already a wake-up */
+}
+
 static sftp_xfer *xfer_new(sftp_remote *r, int writing, const char *path, int n)
 {
     sftp_xfer *x = calloc(1, sizeof *x);
@@ -1021,6 +1051,12 @@ static sftp_xfer *xfer_new(sftp_remote *r, int writing, const char *path, int n)
         x->s[i].idx = i;
         x->s[i].next_k = (uint64_t)i;
         x->s[i].sticky = -1;
+        if ((x->s[i].wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+            err_sys(ERR_FAIL, errno, "eventfd");
+            x->n = i;
+            xfer_free(x);
+            return NULL;
+        }
     }
     return x;
 }
@@ -1035,6 +1071,9 @@ static void xfer_join(sftp_xfer *x, int stop)
     pthread_cond_broadcast(&x->cv);
     pthread_mutex_unlock(&x->mu);
     for (int i = 0; i < x->n; i++)
+        if (x->s[i].started)
+            stream_wake(&x->s[i]);
+    for (int i = 0; i < x->n; i++)
         if (x->s[i].started) {
             pthread_join(x->s[i].t, NULL);
             x->s[i].started = 0;
@@ -1046,9 +1085,11 @@ static void xfer_free(sftp_xfer *x)
     if (!x)
         return;
     xfer_join(x, 1);
-    for (int i = 0; i < x->n; i++)
+    for (int i = 0; i < x->n; i++) {
         for (int j = 0; j < XSLOTS; j++)
             free(x->s[i].b[j].data);
+        close(x->s[i].wake_fd);
+    }
     pthread_mutex_destroy(&x->mu);
     pthread_cond_destroy(&x->cv);
     free(x);
@@ -1103,8 +1144,15 @@ static void stream_close(xstream *s)
                 if (c->broken)
                     break;
             }
-    /* after a broken transport the handles go with the session */
+    for (int i = 1; c && !c->broken && i < XSLOTS; i++)
+        if (s->ch[i]) {
+            int rc;
+            SSH_INT(c, rc, libssh2_sftp_shutdown(s->ch[i]));
+            (void)rc;
+        }
+    /* after a broken transport the handles and channels go with the session */
     memset(s->h, 0, sizeof s->h);
+    memset(s->ch, 0, sizeof s->ch);
     memset(s->placed, 0, sizeof s->placed);
     s->sticky = -1;
     conn_free(c);
@@ -1119,13 +1167,22 @@ static int stream_connect(xstream *s)
     if (!(s->c = conn_open(&x->r->p)))
         return -1;
     s->c->stop = &x->stop;
+    s->c->wake_fd = s->wake_fd;
+    s->ch[0] = s->c->sftp;
     for (int i = 0; i < XSLOTS; i++) {
+        if (!s->ch[i]) {
+            SSH_PTR(s->c, s->ch[i], libssh2_sftp_init(s->c->s));
+            if (!s->ch[i])
+                return conn_fail(s->c, libssh2_session_last_errno(s->c->s),
+                                 "starting an SFTP channel for", x->path);
+        }
         SSH_PTR(s->c, s->h[i],
-                libssh2_sftp_open_ex(s->c->sftp, x->path, (unsigned)strlen(x->path),
+                libssh2_sftp_open_ex(s->ch[i], x->path, (unsigned)strlen(x->path),
                                      x->writing ? LIBSSH2_FXF_WRITE : LIBSSH2_FXF_READ, 0,
                                      LIBSSH2_SFTP_OPENFILE));
         if (!s->h[i])
-            return conn_fail(s->c, libssh2_session_last_errno(s->c->s), "cannot open", x->path);
+            return conn_fail_on(s->c, s->ch[i], libssh2_session_last_errno(s->c->s),
+                                "cannot open", x->path);
     }
     if (x->writing && s->acked_hi) {
         LIBSSH2_SFTP_ATTRIBUTES a;
@@ -1188,17 +1245,17 @@ static void stream_moved(xstream *s, size_t n)
 
 /* A failed write: SFTP v3 reports a full disk as a bare "failure", so ask
  * the server how much room is left (statvfs@openssh.com) to say so. */
-static int write_failed(sftp_conn *c, int rc, const char *path, size_t len)
+static int write_failed(sftp_conn *c, LIBSSH2_SFTP *ch, int rc, const char *path, size_t len)
 {
-    if (rc != LIBSSH2_ERROR_SFTP_PROTOCOL || libssh2_sftp_last_error(c->sftp) != LIBSSH2_FX_FAILURE)
-        return conn_fail(c, rc, "write", path);
+    if (rc != LIBSSH2_ERROR_SFTP_PROTOCOL || libssh2_sftp_last_error(ch) != LIBSSH2_FX_FAILURE)
+        return conn_fail_on(c, ch, rc, "write", path);
     LIBSSH2_SFTP_STATVFS st;
     int src;
     SSH_INT(c, src, libssh2_sftp_statvfs(c->sftp, path, strlen(path), &st));
     if (src == 0 && st.f_bavail * st.f_frsize < (uint64_t)len + 65536)
         return err_set(ERR_FAIL, "%s:%s: write: no space left on the server (%llu bytes free)",
                        c->p->where, path, (unsigned long long)(st.f_bavail * st.f_frsize));
-    return conn_fail(c, rc, "write", path);
+    return conn_fail_on(c, ch, rc, "write", path);
 }
 
 /* Which slots hold a block the stream must move (lock not held). */
@@ -1230,8 +1287,16 @@ static void stream_advance(xstream *s, int i, size_t n)
     pthread_mutex_unlock(&x->mu);
 }
 
-/* Give each busy block's handle a turn: libssh2 keeps a whole block's
- * write requests in flight; the call returns what was acknowledged. */
+/* After a call that would block: whether libssh2 holds a half-sent packet,
+ * in which case the same call must come again before any other. */
+static int sending_blocked(const xstream *s)
+{
+    return (libssh2_session_block_directions(s->c->s) & LIBSSH2_SESSION_BLOCK_OUTBOUND) != 0;
+}
+
+/* Give each busy block's handle a turn (the one whose send would block
+ * first): libssh2 keeps the whole block's write requests in flight; the
+ * call returns what was acknowledged. */
 static int wstream_step(xstream *s)
 {
     sftp_xfer *x = s->x;
@@ -1239,7 +1304,9 @@ static int wstream_step(xstream *s)
         return -1;
     int busy[XSLOTS], blocked = 0, moved = 0;
     stream_busy(s, busy);
-    for (int i = 0; i < XSLOTS; i++) {
+    int first = s->sticky >= 0 ? s->sticky : 0;
+    for (int t = 0; t < XSLOTS; t++) {
+        int i = (first + t) % XSLOTS;
         if (!busy[i])
             continue;
         xblock *b = &s->b[i];
@@ -1247,14 +1314,19 @@ static int wstream_step(xstream *s)
             libssh2_sftp_seek64(s->h[i], b->off + b->done);
             s->placed[i] = 1;
         }
-        size_t ahead = b->len - b->done < XAHEAD ? b->len - b->done : XAHEAD;
-        ssize_t n = libssh2_sftp_write(s->h[i], (const char *)b->data + b->done, ahead);
+        ssize_t n = libssh2_sftp_write(s->h[i], (const char *)b->data + b->done, b->len - b->done);
         if (n == LIBSSH2_ERROR_EAGAIN) {
+            if (sending_blocked(s)) {
+                s->sticky = i;
+                return conn_wait(s->c);
+            }
+            s->sticky = -1;
             blocked = 1;
             continue;
         }
+        s->sticky = -1;
         if (n < 0)
-            return write_failed(s->c, (int)n, x->path, b->len - b->done);
+            return write_failed(s->c, s->ch[i], (int)n, x->path, b->len - b->done);
         if (n > 0) {
             moved = 1;
             stream_advance(s, i, (size_t)n);
@@ -1265,18 +1337,18 @@ static int wstream_step(xstream *s)
 
 /* Reads: libssh2 requests 4x the buffer ahead and drops that read-ahead on
  * the next seek, so ask for a quarter of what is left of the block: the
- * first call requests exactly the block.  libssh2 keeps the read state per
- * session, so a call that would block is repeated before another handle's
- * (else the other call may see "no data" and look like the end of file). */
+ * first call requests exactly the block. */
 static int rstream_step(xstream *s)
 {
     sftp_xfer *x = s->x;
     if (!s->c && stream_connect(s) < 0)
         return -1;
-    int busy[XSLOTS];
+    int busy[XSLOTS], blocked = 0, moved = 0;
     stream_busy(s, busy);
-    for (int i = 0; i < XSLOTS; i++) {
-        if (!busy[i] || (s->sticky >= 0 && s->sticky != i))
+    int first = s->sticky >= 0 ? s->sticky : 0;
+    for (int t = 0; t < XSLOTS; t++) {
+        int i = (first + t) % XSLOTS;
+        if (!busy[i])
             continue;
         xblock *b = &s->b[i];
         if (!s->placed[i]) {
@@ -1287,19 +1359,25 @@ static int rstream_step(xstream *s)
         ssize_t n =
             libssh2_sftp_read(s->h[i], (char *)b->data + b->done, left >= 4 ? left / 4 : left);
         if (n == LIBSSH2_ERROR_EAGAIN) {
-            s->sticky = i;
-            return conn_wait(s->c);
+            if (sending_blocked(s)) {
+                s->sticky = i;
+                return conn_wait(s->c);
+            }
+            s->sticky = -1;
+            blocked = 1;
+            continue;
         }
         s->sticky = -1;
         if (n < 0)
-            return conn_fail(s->c, (int)n, "read", x->path);
+            return conn_fail_on(s->c, s->ch[i], (int)n, "read", x->path);
         if (n == 0)
             return err_set(ERR_FAIL, "%s:%s: ends at byte %llu, before the %llu bytes it had",
                            x->r->p.where, x->path, (unsigned long long)(b->off + b->done),
                            (unsigned long long)x->end);
+        moved = 1;
         stream_advance(s, i, (size_t)n);
     }
-    return 0;
+    return blocked && !moved ? conn_wait(s->c) : 0;
 }
 
 /* Whether a slot holds a block to move (lock held). */
@@ -1316,6 +1394,12 @@ static void *wstream_main(void *arg)
     xstream *s = arg;
     sftp_xfer *x = s->x;
     int busy[XSLOTS];
+    /* connect before the first block comes: the handshake overlaps the dump */
+    if (stream_connect(s) < 0 && stream_recover(s) < 0) {
+        xfer_fail(x);
+        stream_close(s);
+        return NULL;
+    }
     for (;;) {
         pthread_mutex_lock(&x->mu);
         while (!atomic_load(&x->stop) && !x->closing && !slots_busy(s))
@@ -1388,10 +1472,12 @@ static int stream_start(xstream *s, void *(*fn)(void *))
 
 /* ---- writers ---------------------------------------------------------- */
 
+static int writer_start_streams(sftp_writer *w, uint64_t size_hint);
+static void sftp_writer_abort(void *impl);
+
 static void *sftp_writer_open(void *impl, const char *name, uint64_t size_hint)
 {
     sftp_remote *r = impl;
-    (void)size_hint;
     if (check_name(name) < 0)
         return NULL;
     sftp_writer *w = calloc(1, sizeof *w);
@@ -1428,6 +1514,10 @@ static void *sftp_writer_open(void *impl, const char *name, uint64_t size_hint)
     pthread_mutex_unlock(&r->lock);
     if (!h)
         goto fail;
+    if (writer_start_streams(w, size_hint) < 0) {
+        sftp_writer_abort(w);
+        return NULL;
+    }
     return w;
 fail:
     if (w) {
@@ -1436,6 +1526,25 @@ fail:
     }
     free(w);
     return NULL;
+}
+
+/* An object of more than one block, or of unknown size (an archive being
+ * made): connect its streams now (in their threads), as many as it has
+ * blocks, so that the handshakes overlap the start of the dump.  Smaller
+ * objects (manifests) go over the remote's connection at commit. */
+static int writer_start_streams(sftp_writer *w, uint64_t size_hint)
+{
+    int n = w->r->p.streams;
+    if (size_hint && size_hint <= XBLOCK)
+        return 0;
+    if (size_hint && (size_hint + XBLOCK - 1) / XBLOCK < (uint64_t)n)
+        n = (int)((size_hint + XBLOCK - 1) / XBLOCK);
+    if (!(w->x = xfer_new(w->r, 1, w->partial, w->r->p.streams)))
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (stream_start(&w->x->s[i], wstream_main) < 0)
+            return -1;
+    return 0;
 }
 
 /* Give the filled block to its stream (started on its first block); waits
@@ -1471,6 +1580,7 @@ static int writer_hand_off(sftp_writer *w)
     pthread_mutex_unlock(&x->mu);
     w->pend = spare;
     w->fill = 0;
+    stream_wake(s);
     return stream_start(s, wstream_main);
 }
 
@@ -1553,7 +1663,7 @@ static int writer_finish_once(sftp_writer *w, int retry)
             if (conn_wait(c) < 0)
                 break;
         if (n < 0)
-            return write_failed(c, (int)n, w->partial, left);
+            return write_failed(c, c->sftp, (int)n, w->partial, left);
         p += n;
         left -= (size_t)n;
     }
@@ -1736,10 +1846,12 @@ static ssize_t xfer_read(sftp_xfer *x, void *buf, size_t len)
     if (x->rpos == b->len) {
         pthread_mutex_lock(&x->mu);
         b->state = XB_FREE;
+        const xstream *owner = &x->s[x->rk % (uint64_t)x->n];
         x->rk++;
         x->rpos = 0;
         pthread_cond_broadcast(&x->cv);
         pthread_mutex_unlock(&x->mu);
+        stream_wake(owner);
     }
     return (ssize_t)n;
 }

@@ -163,6 +163,8 @@ static void test_round_trips(void **state)
             seal(&pub, plain, n, piece, &a);
             /* FORMAT.md: 128 + plaintext + 17 per chunk */
             assert_int_equal(a.len, H + n + STREAM_TAG_BYTES * n_chunks(n));
+            /* the size backends are told in advance is the real one */
+            assert_int_equal(stream_archive_size(n, C), a.len);
             /* header bytes are as documented */
             assert_memory_equal(a.data, "\x89N4JOFS\n", 8);
             assert_memory_equal(a.data + 8, "\x00\x01\x00\x80\x00\x01\x00\x00", 8);
@@ -193,6 +195,7 @@ static void test_other_chunk_size(void **state)
     assert_int_equal(stream_writer_finish(w), 0);
     stream_writer_free(w);
     assert_int_equal(a.len, H + n + 17 * 11);
+    assert_int_equal(stream_archive_size(n, 1024), a.len);
     uint32_t cs = 0;
     assert_int_equal(stream_header_chunk_size(a.data, a.len, &cs), 0);
     assert_int_equal(cs, 1024);
