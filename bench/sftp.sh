@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SFTP remote against OpenSSH's sftp client (and rclone crypt when rclone is
 # installed), on a loopback sshd started by tests/tools/sshd_harness.sh, and
-# again through tests/tools/delay_proxy.py (25 ms each way = 50 ms RTT).
+# again through tests/tools/delay_proxy.c (25 ms each way = 50 ms RTT).
 #   [STREAMS=N] bench/sftp.sh [BUILD_DIR] [SIZE] [RUNS] [DELAY_RUNS]   (build 1G 3 1)
-# Each line: median wall seconds and median peak RSS (/usr/bin/time) over
+# Each line: median wall seconds, CPU seconds of the process (user + sys)
+# and peak RSS (/usr/bin/time) over
 # RUNS alternating runs.  neo4j-offsite backup runs online (stop_command
 # unset) with --no-local-copy, so the dump streams to the server.
 set -uo pipefail
@@ -96,20 +97,21 @@ fi
 measure() {
     local label=$1
     shift
-    if /usr/bin/time -f "%e %M" -o "$T/one" "$@" >/dev/null 2>"$T/err.$label"; then
+    if /usr/bin/time -f "%e %M %U %S" -o "$T/one" "$@" >/dev/null 2>"$T/err.$label"; then
         cat "$T/one" >>"$T/times.$label"
     else
         echo "  ($label failed: $(tail -1 "$T/err.$label"))" >&2
     fi
 }
 
-median() { # LABEL -> "wall_s rss_MiB"
+median() { # LABEL -> "wall_s rss_MiB cpu_s"
     local f="$T/times.$1"
-    [ -s "$f" ] || { echo "- -"; return; }
-    local w r
+    [ -s "$f" ] || { echo "- - -"; return; }
+    local w r c
     w=$(cut -d' ' -f1 "$f" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
     r=$(cut -d' ' -f2 "$f" | sort -g | awk '{a[NR]=$1} END{printf "%.1f", a[int((NR+1)/2)]/1024}')
-    echo "$w $r"
+    c=$(awk '{print $3 + $4}' "$f" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+    echo "$w $r $c"
 }
 
 round() { # PORT RUNS TAG
@@ -139,12 +141,12 @@ round() { # PORT RUNS TAG
 round "$PORT" "$RUNS" loop
 round "$DPORT" "$DRUNS" rtt50
 
-printf '\n%-8s %-14s %8s %9s\n' link what wall_s rss_MiB
+printf '\n%-8s %-14s %8s %9s %7s\n' link what wall_s rss_MiB cpu_s
 for tag in loop rtt50; do
     for what in n4o-backup ossh-put rclone-rcat n4o-fetch ossh-get rclone-cat; do
         [ -s "$T/times.$tag-$what" ] || continue
-        read -r w r <<<"$(median "$tag-$what")"
-        printf '%-8s %-14s %8s %9s\n' "$tag" "$what" "$w" "$r"
+        read -r w r c <<<"$(median "$tag-$what")"
+        printf '%-8s %-14s %8s %9s %7s\n' "$tag" "$what" "$w" "$r" "$c"
     done
 done
 echo "runs: loopback $RUNS, 50 ms RTT $DRUNS (median of the runs)"

@@ -71,7 +71,8 @@ typedef struct {
     uint8_t *pend;         /* the block being filled */
     size_t fill;
     uint64_t total;
-    sftp_xfer *x; /* NULL until the first full block */
+    int64_t rtt_ms; /* of the existence check at open */
+    sftp_xfer *x;   /* NULL until the first full block (or started at open) */
 } sftp_writer;
 
 /* A read: small objects on the remote's connection (handle H of
@@ -953,7 +954,8 @@ static void sftp_close(void *impl)
  * channel carries at most its window per round trip; N of them carry N
  * windows.
  *
- * A stream holds XSLOTS blocks, each on its own SFTP handle to the file:
+ * A stream holds 2 blocks (3 on a long link: more in flight per round trip,
+ * one more block of memory per stream), each on its own SFTP handle to the file:
  * libssh2 drops whatever is in flight on a handle when it seeks, so one
  * handle per block lets the next block start while the previous one is
  * still being acknowledged.  Each slot's handle lives on its own SFTP
@@ -971,7 +973,9 @@ static void sftp_close(void *impl)
  * the file still holds them). */
 
 #define XBLOCK          (768u * 1024u)
-#define XSLOTS          2
+#define XSLOTS_MAX      3
+#define XSLOTS_NEAR     2  /* slots per stream on a short link (peak memory) */
+#define XLONG_LINK_MS   5  /* a round trip this long or longer: XSLOTS_MAX slots */
 #define XRESET_AFTER    (64ull * 1024 * 1024) /* moved since a reconnect: retries earned back */
 #define XBACKOFF_MAX_MS 8000L
 
@@ -991,10 +995,10 @@ typedef struct {
     pthread_t t;
     int started;
     sftp_conn *c;
-    LIBSSH2_SFTP *ch[XSLOTS]; /* slot 0: the connection's own channel */
-    LIBSSH2_SFTP_HANDLE *h[XSLOTS];
-    int placed[XSLOTS]; /* handle positioned at its block's next byte */
-    xblock b[XSLOTS];   /* block j of this stream (k = idx + j*N) in slot j % XSLOTS */
+    LIBSSH2_SFTP *ch[XSLOTS_MAX]; /* slot 0: the connection's own channel */
+    LIBSSH2_SFTP_HANDLE *h[XSLOTS_MAX];
+    int placed[XSLOTS_MAX]; /* handle positioned at its block's next byte */
+    xblock b[XSLOTS_MAX];   /* block j of this stream (k = idx + j*N) in slot j % slots */
     uint64_t next_k;    /* read: next block this stream fetches */
     uint64_t acked_hi;  /* write: end of the furthest byte the server acknowledged */
     uint64_t moved;     /* bytes since the last reconnect */
@@ -1015,6 +1019,7 @@ struct sftp_xfer {
     err_kind fail_kind;
     char fail_msg[1024];
     int n;
+    int slots;           /* blocks in flight per stream */
     uint64_t nblocks;    /* write: handed out so far; read: in the range */
     uint64_t start, end; /* read: the byte range */
     uint64_t rk;         /* read: next block to deliver */
@@ -1032,7 +1037,9 @@ static void stream_wake(const xstream *s)
     (void)n; /* a full counter is already a wake-up */
 }
 
-static sftp_xfer *xfer_new(sftp_remote *r, int writing, const char *path, int n)
+/* A transfer of PATH through N streams; RTT_MS, a round trip measured on
+ * the remote's connection, sizes what each stream keeps in flight. */
+static sftp_xfer *xfer_new(sftp_remote *r, int writing, const char *path, int n, int64_t rtt_ms)
 {
     sftp_xfer *x = calloc(1, sizeof *x);
     if (!x) {
@@ -1043,6 +1050,7 @@ static sftp_xfer *xfer_new(sftp_remote *r, int writing, const char *path, int n)
     x->writing = writing;
     x->path = path;
     x->n = n;
+    x->slots = rtt_ms >= XLONG_LINK_MS ? XSLOTS_MAX : XSLOTS_NEAR;
     atomic_init(&x->stop, 0);
     pthread_mutex_init(&x->mu, NULL);
     pthread_cond_init(&x->cv, NULL);
@@ -1086,7 +1094,7 @@ static void xfer_free(sftp_xfer *x)
         return;
     xfer_join(x, 1);
     for (int i = 0; i < x->n; i++) {
-        for (int j = 0; j < XSLOTS; j++)
+        for (int j = 0; j < XSLOTS_MAX; j++)
             free(x->s[i].b[j].data);
         close(x->s[i].wake_fd);
     }
@@ -1136,7 +1144,7 @@ static void stream_close(xstream *s)
 {
     sftp_conn *c = s->c;
     if (c && !c->broken)
-        for (int i = 0; i < XSLOTS; i++)
+        for (int i = 0; i < XSLOTS_MAX; i++)
             if (s->h[i]) {
                 int rc;
                 SSH_INT(c, rc, libssh2_sftp_close_handle(s->h[i]));
@@ -1144,7 +1152,7 @@ static void stream_close(xstream *s)
                 if (c->broken)
                     break;
             }
-    for (int i = 1; c && !c->broken && i < XSLOTS; i++)
+    for (int i = 1; c && !c->broken && i < XSLOTS_MAX; i++)
         if (s->ch[i]) {
             int rc;
             SSH_INT(c, rc, libssh2_sftp_shutdown(s->ch[i]));
@@ -1169,7 +1177,7 @@ static int stream_connect(xstream *s)
     s->c->stop = &x->stop;
     s->c->wake_fd = s->wake_fd;
     s->ch[0] = s->c->sftp;
-    for (int i = 0; i < XSLOTS; i++) {
+    for (int i = 0; i < x->slots; i++) {
         if (!s->ch[i]) {
             SSH_PTR(s->c, s->ch[i], libssh2_sftp_init(s->c->s));
             if (!s->ch[i])
@@ -1259,11 +1267,11 @@ static int write_failed(sftp_conn *c, LIBSSH2_SFTP *ch, int rc, const char *path
 }
 
 /* Which slots hold a block the stream must move (lock not held). */
-static int stream_busy(xstream *s, int busy[XSLOTS])
+static int stream_busy(xstream *s, int busy[XSLOTS_MAX])
 {
     int any = 0;
     pthread_mutex_lock(&s->x->mu);
-    for (int i = 0; i < XSLOTS; i++)
+    for (int i = 0; i < s->x->slots; i++)
         any |= busy[i] = s->b[i].state == XB_BUSY;
     pthread_mutex_unlock(&s->x->mu);
     return any;
@@ -1302,11 +1310,11 @@ static int wstream_step(xstream *s)
     sftp_xfer *x = s->x;
     if (!s->c && stream_connect(s) < 0)
         return -1;
-    int busy[XSLOTS], blocked = 0, moved = 0;
+    int busy[XSLOTS_MAX], blocked = 0, moved = 0;
     stream_busy(s, busy);
     int first = s->sticky >= 0 ? s->sticky : 0;
-    for (int t = 0; t < XSLOTS; t++) {
-        int i = (first + t) % XSLOTS;
+    for (int t = 0; t < x->slots; t++) {
+        int i = (first + t) % x->slots;
         if (!busy[i])
             continue;
         xblock *b = &s->b[i];
@@ -1343,11 +1351,11 @@ static int rstream_step(xstream *s)
     sftp_xfer *x = s->x;
     if (!s->c && stream_connect(s) < 0)
         return -1;
-    int busy[XSLOTS], blocked = 0, moved = 0;
+    int busy[XSLOTS_MAX], blocked = 0, moved = 0;
     stream_busy(s, busy);
     int first = s->sticky >= 0 ? s->sticky : 0;
-    for (int t = 0; t < XSLOTS; t++) {
-        int i = (first + t) % XSLOTS;
+    for (int t = 0; t < x->slots; t++) {
+        int i = (first + t) % x->slots;
         if (!busy[i])
             continue;
         xblock *b = &s->b[i];
@@ -1383,7 +1391,7 @@ static int rstream_step(xstream *s)
 /* Whether a slot holds a block to move (lock held). */
 static int slots_busy(const xstream *s)
 {
-    for (int i = 0; i < XSLOTS; i++)
+    for (int i = 0; i < s->x->slots; i++)
         if (s->b[i].state == XB_BUSY)
             return 1;
     return 0;
@@ -1393,7 +1401,7 @@ static void *wstream_main(void *arg)
 {
     xstream *s = arg;
     sftp_xfer *x = s->x;
-    int busy[XSLOTS];
+    int busy[XSLOTS_MAX];
     /* connect before the first block comes: the handshake overlaps the dump */
     if (stream_connect(s) < 0 && stream_recover(s) < 0) {
         xfer_fail(x);
@@ -1426,7 +1434,7 @@ static void *rstream_main(void *arg)
         for (;;) {
             /* take the next blocks of this stream into free slots, in order */
             while (s->next_k < x->nblocks) {
-                xblock *b = &s->b[(s->next_k / (uint64_t)x->n) % XSLOTS];
+                xblock *b = &s->b[(s->next_k / (uint64_t)x->n) % (uint64_t)x->slots];
                 if (b->state != XB_FREE)
                     break;
                 if (!b->data && !(b->data = malloc(XBLOCK))) {
@@ -1492,7 +1500,9 @@ static void *sftp_writer_open(void *impl, const char *name, uint64_t size_hint)
     pthread_mutex_lock(&r->lock);
     sftp_conn *c = remote_conn(r);
     LIBSSH2_SFTP_ATTRIBUTES a;
+    int64_t t0 = now_ms();
     int found = c ? conn_stat(c, w->final, LIBSSH2_SFTP_LSTAT, &a) : -1;
+    w->rtt_ms = now_ms() - t0;
     if (found > 0)
         err_set(ERR_FAIL, "%s:%s already exists", r->p.where, w->final);
     if (found == 0) {
@@ -1539,7 +1549,7 @@ static int writer_start_streams(sftp_writer *w, uint64_t size_hint)
         return 0;
     if (size_hint && (size_hint + XBLOCK - 1) / XBLOCK < (uint64_t)n)
         n = (int)((size_hint + XBLOCK - 1) / XBLOCK);
-    if (!(w->x = xfer_new(w->r, 1, w->partial, w->r->p.streams)))
+    if (!(w->x = xfer_new(w->r, 1, w->partial, w->r->p.streams, w->rtt_ms)))
         return -1;
     for (int i = 0; i < n; i++)
         if (stream_start(&w->x->s[i], wstream_main) < 0)
@@ -1552,12 +1562,12 @@ static int writer_start_streams(sftp_writer *w, uint64_t size_hint)
 static int writer_hand_off(sftp_writer *w)
 {
     sftp_remote *r = w->r;
-    if (!w->x && !(w->x = xfer_new(r, 1, w->partial, r->p.streams)))
+    if (!w->x && !(w->x = xfer_new(r, 1, w->partial, r->p.streams, w->rtt_ms)))
         return -1;
     sftp_xfer *x = w->x;
     uint64_t k = x->nblocks;
     xstream *s = &x->s[k % (uint64_t)x->n];
-    xblock *b = &s->b[(k / (uint64_t)x->n) % XSLOTS];
+    xblock *b = &s->b[(k / (uint64_t)x->n) % (uint64_t)x->slots];
     pthread_mutex_lock(&x->mu);
     while (!x->failed && b->state != XB_FREE)
         if (xfer_wait(x) < 0) {
@@ -1769,6 +1779,7 @@ static void *sftp_reader_open(void *impl, const char *name, uint64_t offset)
     }
     rd->r = r;
     uint64_t size = 0;
+    int64_t rtt_ms = 0;
     pthread_mutex_lock(&r->lock);
     sftp_conn *c = remote_conn(r);
     rd->gen = r->gen;
@@ -1782,7 +1793,9 @@ static void *sftp_reader_open(void *impl, const char *name, uint64_t offset)
     if (rd->h) {
         LIBSSH2_SFTP_ATTRIBUTES a;
         int rc;
+        int64_t t0 = now_ms();
         SSH_INT(c, rc, libssh2_sftp_fstat_ex(rd->h, &a, 0));
+        rtt_ms = now_ms() - t0;
         if (rc == 0 && (a.flags & LIBSSH2_SFTP_ATTR_SIZE))
             size = a.filesize;
         if (size > offset && size - offset > XBLOCK) {
@@ -1797,7 +1810,7 @@ static void *sftp_reader_open(void *impl, const char *name, uint64_t offset)
     if (!rd->h && size > offset && size - offset > XBLOCK) {
         uint64_t nb = (size - offset + XBLOCK - 1) / XBLOCK;
         int n = (uint64_t)r->p.streams < nb ? r->p.streams : (int)nb;
-        if ((rd->x = xfer_new(r, 0, rd->path, n))) {
+        if ((rd->x = xfer_new(r, 0, rd->path, n, rtt_ms))) {
             rd->x->start = offset;
             rd->x->end = size;
             rd->x->nblocks = nb;
@@ -1831,7 +1844,7 @@ static ssize_t xfer_read(sftp_xfer *x, void *buf, size_t len)
             pthread_mutex_unlock(&x->mu);
             return 0;
         }
-        b = &x->s[x->rk % (uint64_t)x->n].b[(x->rk / (uint64_t)x->n) % XSLOTS];
+        b = &x->s[x->rk % (uint64_t)x->n].b[(x->rk / (uint64_t)x->n) % (uint64_t)x->slots];
         if (b->state == XB_READY && b->k == x->rk)
             break;
         if (xfer_wait(x) < 0) {

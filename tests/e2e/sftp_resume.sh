@@ -105,7 +105,7 @@ parallel_streams = $n"
     rm -f "$T/a.fetched"
 done
 
-# --- a long link: 50 ms each way (100 ms round trip) through delay_proxy.py
+# --- a long link: 50 ms each way (100 ms round trip) through delay_proxy (tests/tools/delay_proxy.c)
 sshd_delay_proxy "$MAIN_PORT" 50
 trust_proxy
 DELAY_PORT=$PROXY_PORT

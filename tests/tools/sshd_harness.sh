@@ -183,11 +183,11 @@ sshd_cut_proxy() { # PORT AFTER MODE
     PROXY_CUTS="$pf.cuts"
 }
 
-# A proxy to PORT adding DELAY_MS in each direction (see delay_proxy.py);
-# sets PROXY_PORT.
+# A proxy to PORT adding DELAY_MS in each direction (see delay_proxy.c,
+# built into $N4O_BUILD); sets PROXY_PORT.
 sshd_delay_proxy() { # PORT DELAY_MS
     local pf="$SSHD_BASE/delay.$RANDOM"
-    python3 "$(dirname "${BASH_SOURCE[0]}")/delay_proxy.py" "$pf" "$1" "$2" &
+    "${N4O_BUILD:?N4O_BUILD: the build directory}/delay_proxy" "$pf" "$1" "$2" &
     SSHD_HELPERS+=($!)
     PROXY_PORT=$(_sshd_helper_port "$pf")
 }
