@@ -74,7 +74,7 @@ unset AWS_CA_BUNDLE # an inherited bundle makes rclone refuse its plain-HTTP tra
 measure() { # NAME command...: appends "wall rss_kib" to $W/NAME
     local name=$1
     shift
-    /usr/bin/time -f "%e %M" -o "$W/t" "$@" >/dev/null 2>"$W/err" || {
+    /usr/bin/time -f "%e %M %U %S" -o "$W/t" "$@" >/dev/null 2>"$W/err" || {
         echo "$name failed:" >&2
         cat "$W/err" >&2
         exit 1
@@ -100,10 +100,11 @@ done
 
 printf 'dump %s bytes (%s plaintext), %s runs, part_size %s x %s, radosgw %s\n' \
     "$DUMP_BYTES" "$SIZE" "$RUNS" "$PART" "$PAR" "$(radosgw --version | awk '{print $3}')"
-printf '%-14s %10s %12s %10s\n' what "wall s" "MB/s" "RSS MiB"
+printf '%-14s %10s %12s %10s %8s\n' what "wall s" "MB/s" "RSS MiB" "CPU s"
 for n in n4o-up rclone-up curl-up n4o-fetch rclone-fetch; do
     w=$(median "$W/$n" 1)
     r=$(median "$W/$n" 2)
-    printf '%-14s %10s %12.1f %10.1f\n' "$n" "$w" "$(echo "$DUMP_BYTES / $w / 1000000" | bc -l)" \
-        "$(echo "$r / 1024" | bc -l)"
+    c=$(awk '{print $3 + $4}' "$W/$n" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    printf '%-14s %10s %12.1f %10.1f %8s\n' "$n" "$w" "$(echo "$DUMP_BYTES / $w / 1000000" | bc -l)" \
+        "$(echo "$r / 1024" | bc -l)" "$c"
 done
