@@ -32,6 +32,11 @@ static const backend_ops *const backend_types[] = {
 
 backend *backend_open(const config_remote *rc)
 {
+    return backend_open_ex(rc, 0);
+}
+
+backend *backend_open_ex(const config_remote *rc, unsigned flags)
+{
     const backend_ops *ops = NULL;
     for (size_t i = 0; i < sizeof backend_types / sizeof backend_types[0]; i++)
         if (strcmp(backend_types[i]->type, rc->type) == 0)
@@ -47,7 +52,7 @@ backend *backend_open(const config_remote *rc)
         return NULL;
     }
     b->ops = ops;
-    b->impl = ops->open(rc);
+    b->impl = ops->open(rc, flags);
     if (!b->impl) {
         err_prefix("remote %s: ", rc->name);
         free(b->name);

@@ -41,7 +41,7 @@ typedef struct backend_reader backend_reader;
 typedef struct {
     const char *type;
     unsigned features;
-    void *(*open)(const config_remote *rc);
+    void *(*open)(const config_remote *rc, unsigned flags);
     void (*close)(void *impl);
     /* Start writing NAME, which must not exist; SIZE_HINT 0 when unknown. */
     void *(*writer_open)(void *impl, const char *name, uint64_t size_hint);
@@ -64,6 +64,9 @@ typedef struct {
 
 /* Open the remote described by RC (type local, sftp or s3). */
 backend *backend_open(const config_remote *rc);
+/* backend_open_ex() flags */
+#define BACKEND_OPEN_BULK 1u /* a large transfer follows at once: get ready for it now */
+backend *backend_open_ex(const config_remote *rc, unsigned flags);
 void backend_close(backend *b);
 const char *backend_name(const backend *b);
 unsigned backend_features(const backend *b);

@@ -350,11 +350,20 @@ static int parse_options(int argc, char **argv, const char **database, const cha
     return 0;
 }
 
+/* With a stop_command and a local copy the DBMS is started again as soon as
+ * the dump is on local disk and the remotes are fed from that file (SPEC.md
+ * "Backup"); otherwise they are fed from the live stream. */
+static int is_two_pass(const backup_ctx *ctx)
+{
+    const char *stop = ctx->cfg->neo4j.stop_command;
+    return ctx->local_copy && stop && *stop;
+}
+
 static err_kind run_backup(backup_ctx *ctx)
 {
     const config *cfg = ctx->cfg;
     const char *stop = cfg->neo4j.stop_command;
-    int two_pass = ctx->local_copy && stop && *stop;
+    int two_pass = is_two_pass(ctx);
 
     /* Before Neo4j is stopped: a dump that cannot fit is not started. */
     size_t runnable = 0;
@@ -463,7 +472,10 @@ int cmd_backup(int argc, char **argv, const cli_globals *g)
             goto fail;
         }
     }
-    if (remote_set_open(&ctx.remotes, cfg, remote_names, n_remote_names) < 0)
+    /* a live pass uploads as soon as the dump starts: remotes may connect
+     * for it while they open; a two-pass run uploads only after the dump */
+    unsigned open_flags = is_two_pass(&ctx) ? 0 : BACKEND_OPEN_BULK;
+    if (remote_set_open(&ctx.remotes, cfg, remote_names, n_remote_names, open_flags) < 0)
         goto fail;
     if (ctx.remotes.n == 0) {
         err_set(ERR_FAIL, "no remote could be opened");

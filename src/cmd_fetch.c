@@ -91,7 +91,7 @@ int cmd_fetch(int argc, char **argv, const cli_globals *g)
         goto fail;
     if (!(secret = keys_load_secret(cfg->keys.secret_key, KEYS_ARCHIVE)))
         goto fail;
-    if (remote_set_open_one(&set, cfg, o.remote) < 0)
+    if (remote_set_open_one(&set, cfg, o.remote, BACKEND_OPEN_BULK) < 0)
         goto fail;
     char prefix[160], name[CATALOG_NAME_MAX];
     snprintf(prefix, sizeof prefix, "%s", cfg->local.name_prefix);

@@ -67,7 +67,7 @@ int cmd_list(int argc, char **argv, const cli_globals *g)
     if (!cfg)
         goto fail;
     const char *one[1] = {remote};
-    if (remote_set_open(&set, cfg, one, remote ? 1 : 0) < 0)
+    if (remote_set_open(&set, cfg, one, remote ? 1 : 0, 0) < 0)
         goto fail;
     failed = set.n_failed;
     char prefix[160];

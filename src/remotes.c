@@ -5,11 +5,11 @@
 #include "err.h"
 #include "log.h"
 
-static int open_one(remote_set *set, const config_remote *rc)
+static int open_one(remote_set *set, const config_remote *rc, unsigned flags)
 {
     if (set->n + set->n_failed >= REMOTES_MAX)
         return err_set(ERR_USAGE, "at most %d remotes are supported", REMOTES_MAX);
-    backend *b = backend_open(rc);
+    backend *b = backend_open_ex(rc, flags);
     if (!b) {
         if (err_get_kind() == ERR_USAGE)
             return -1;
@@ -23,12 +23,13 @@ static int open_one(remote_set *set, const config_remote *rc)
     return 0;
 }
 
-int remote_set_open(remote_set *set, const config *cfg, const char *const *names, size_t n_names)
+int remote_set_open(remote_set *set, const config *cfg, const char *const *names, size_t n_names,
+                    unsigned flags)
 {
     memset(set, 0, sizeof *set);
     if (n_names == 0) {
         for (size_t i = 0; i < cfg->n_remotes; i++)
-            if (open_one(set, &cfg->remotes[i]) < 0)
+            if (open_one(set, &cfg->remotes[i], flags) < 0)
                 goto fail;
         return 0;
     }
@@ -39,7 +40,7 @@ int remote_set_open(remote_set *set, const config *cfg, const char *const *names
                 goto fail;
             }
         const config_remote *rc = config_remote_find(cfg, names[i]);
-        if (!rc || open_one(set, rc) < 0)
+        if (!rc || open_one(set, rc, flags) < 0)
             goto fail;
     }
     return 0;
@@ -48,7 +49,7 @@ fail:
     return -1;
 }
 
-int remote_set_open_one(remote_set *set, const config *cfg, const char *name)
+int remote_set_open_one(remote_set *set, const config *cfg, const char *name, unsigned flags)
 {
     memset(set, 0, sizeof *set);
     const config_remote *rc = name ? config_remote_find(cfg, name) : NULL;
@@ -59,7 +60,7 @@ int remote_set_open_one(remote_set *set, const config *cfg, const char *name)
             return err_set(ERR_USAGE, "%s: no [remote \"NAME\"] section", cfg->path);
         rc = &cfg->remotes[0];
     }
-    backend *b = backend_open(rc);
+    backend *b = backend_open_ex(rc, flags);
     if (!b)
         return -1;
     set->b[0] = b;

@@ -17,11 +17,13 @@ typedef struct {
     size_t n_failed; /* selected but could not be opened (logged) */
 } remote_set;
 
-/* Open NAMES (every configured remote when N_NAMES is 0).  An unknown name is
- * an error (ERR_USAGE); a remote that fails to open is logged and counted. */
-int remote_set_open(remote_set *set, const config *cfg, const char *const *names, size_t n_names);
+/* Open NAMES (every configured remote when N_NAMES is 0), with
+ * backend_open_ex() FLAGS.  An unknown name is an error (ERR_USAGE); a
+ * remote that fails to open is logged and counted. */
+int remote_set_open(remote_set *set, const config *cfg, const char *const *names, size_t n_names,
+                    unsigned flags);
 /* Open only the first configured remote, or NAME. */
-int remote_set_open_one(remote_set *set, const config *cfg, const char *name);
+int remote_set_open_one(remote_set *set, const config *cfg, const char *name, unsigned flags);
 void remote_set_close(remote_set *set);
 
 #endif

@@ -38,8 +38,9 @@ static char *join(const local_remote *lr, const char *name)
     return p;
 }
 
-static void *local_open(const config_remote *rc)
+static void *local_open(const config_remote *rc, unsigned flags)
 {
+    (void)flags;
     struct stat st;
     if (!rc->path || !*rc->path) {
         err_set(ERR_USAGE, "no path configured");

@@ -47,8 +47,9 @@ static int check_name(const char *name)
     return 0;
 }
 
-static void *s3_open(const config_remote *rc)
+static void *s3_open(const config_remote *rc, unsigned flags)
 {
+    (void)flags;
     s3_remote *r = calloc(1, sizeof *r);
     if (!r) {
         err_set(ERR_FAIL, "out of memory");

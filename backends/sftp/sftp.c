@@ -39,6 +39,11 @@ typedef struct {
 /* One SSH session with its SFTP channel.  Kept apart from the remote so that
  * several of them (parallel streams, a reconnect after a drop) can be added
  * without changing the operations. */
+#define SFTP_MAX_STREAMS 64
+/* A connection opened ahead and not used within this time is not trusted
+ * to be alive (servers and NATs drop idle sessions): it is closed. */
+#define AHEAD_MAX_IDLE_MS 30000
+
 typedef struct {
     const sftp_params *p;
     int sock;
@@ -50,15 +55,29 @@ typedef struct {
     int wake_fd;      /* readable when another thread has new work for this one, or -1 */
 } sftp_conn;
 
+/* A connection opened ahead (BACKEND_OPEN_BULK) for the first transfer. */
 typedef struct {
+    struct sftp_remote *r;
+    pthread_t t;
+    int done;         /* the attempt ended (C is NULL when it failed) */
+    sftp_conn *c;     /* ready, not taken yet */
+    int64_t ready_ms; /* when it became ready */
+} sftp_ahead;
+
+typedef struct sftp_remote {
     sftp_params p;
     sftp_conn *conn;
     pthread_mutex_t lock; /* one operation on the session at a time */
     unsigned gen;         /* bumped on every new connection */
     int fsync_warned;
+    /* connections opened ahead, under AHEAD_MU */
+    pthread_mutex_t ahead_mu;
+    pthread_cond_t ahead_cv;
+    atomic_int ahead_stop;
+    int n_ahead;
+    sftp_ahead ahead[SFTP_MAX_STREAMS];
 } sftp_remote;
 
-#define SFTP_MAX_STREAMS 64
 
 typedef struct sftp_xfer sftp_xfer;
 
@@ -674,7 +693,8 @@ static void conn_free(sftp_conn *c)
 
 /* Connect, check the host key, authenticate and start SFTP, all within
  * connect_timeout. */
-static sftp_conn *conn_open(const sftp_params *p)
+/* STOP (may be NULL): set by another thread to give up. */
+static sftp_conn *conn_open(const sftp_params *p, atomic_int *stop)
 {
     known_hosts k = {0};
     sftp_conn *c = calloc(1, sizeof *c);
@@ -685,6 +705,7 @@ static sftp_conn *conn_open(const sftp_params *p)
     c->p = p;
     c->sock = -1;
     c->wake_fd = -1;
+    c->stop = stop;
     c->deadline = now_ms() + p->connect_timeout_ms;
     if (!(c->s = libssh2_session_init())) {
         err_set(ERR_FAIL, "out of memory");
@@ -826,7 +847,7 @@ static sftp_conn *remote_conn(sftp_remote *r)
     if (r->conn && !r->conn->broken)
         return r->conn;
     conn_free(r->conn);
-    r->conn = conn_open(&r->p);
+    r->conn = conn_open(&r->p, NULL);
     r->gen++;
     return r->conn;
 }
@@ -873,7 +894,85 @@ static void init_libssh2(void)
     init_rc = libssh2_init(0);
 }
 
-static void *sftp_open(const config_remote *rc)
+/* ---- connections opened ahead ------------------------------------------ */
+
+static void *ahead_main(void *arg)
+{
+    sftp_ahead *a = arg;
+    sftp_remote *r = a->r;
+    sftp_conn *c = conn_open(&r->p, &r->ahead_stop);
+    if (!c)
+        log_debug("%s: a connection opened ahead failed: %s", r->p.where, err_msg());
+    pthread_mutex_lock(&r->ahead_mu);
+    a->c = c;
+    a->ready_ms = now_ms();
+    a->done = 1;
+    pthread_cond_broadcast(&r->ahead_cv);
+    pthread_mutex_unlock(&r->ahead_mu);
+    return NULL;
+}
+
+/* Open one connection per stream in the background, alongside the
+ * remote's own: each checks the host key and authenticates like any other,
+ * and the first transfer's streams take them instead of connecting then. */
+static void ahead_start(sftp_remote *r)
+{
+    for (int i = 0; i < r->p.streams; i++) {
+        sftp_ahead *a = &r->ahead[i];
+        a->r = r;
+        if (pthread_create(&a->t, NULL, ahead_main, a) != 0)
+            break;
+        r->n_ahead++;
+    }
+}
+
+/* A connection opened ahead, waiting for one still being opened; NULL when
+ * none is left.  Stale ones are closed. */
+static sftp_conn *ahead_take(sftp_remote *r)
+{
+    sftp_conn *c = NULL, *stale = NULL;
+    pthread_mutex_lock(&r->ahead_mu);
+    for (;;) {
+        int pending = 0;
+        for (int i = 0; i < r->n_ahead && !c; i++) {
+            sftp_ahead *a = &r->ahead[i];
+            if (!a->done)
+                pending = 1;
+            else if (a->c && now_ms() - a->ready_ms <= AHEAD_MAX_IDLE_MS)
+                c = a->c, a->c = NULL;
+            else if (a->c && !stale)
+                stale = a->c, a->c = NULL;
+        }
+        if (c || stale || !pending)
+            break;
+        pthread_cond_wait(&r->ahead_cv, &r->ahead_mu);
+    }
+    pthread_mutex_unlock(&r->ahead_mu);
+    if (stale) {
+        stale->stop = NULL;
+        conn_free(stale);
+        if (!c)
+            return ahead_take(r);
+    }
+    return c;
+}
+
+/* Stop the attempts still running and close what was not taken. */
+static void ahead_stop(sftp_remote *r)
+{
+    atomic_store(&r->ahead_stop, 1);
+    for (int i = 0; i < r->n_ahead; i++) {
+        pthread_join(r->ahead[i].t, NULL);
+        if (r->ahead[i].c) {
+            r->ahead[i].c->stop = NULL; /* a polite goodbye */
+            conn_free(r->ahead[i].c);
+            r->ahead[i].c = NULL;
+        }
+    }
+    r->n_ahead = 0;
+}
+
+static void *sftp_open(const config_remote *rc, unsigned flags)
 {
     if (!rc->host || !rc->user || !rc->identity_file || !rc->known_hosts || !rc->path ||
         !*rc->path) {
@@ -924,13 +1023,18 @@ static void *sftp_open(const config_remote *rc)
     snprintf(r->p.where, sizeof r->p.where, strchr(rc->host, ':') ? "[%s]:%d" : "%s:%d", rc->host,
              r->p.port);
     pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->ahead_mu, NULL);
+    pthread_cond_init(&r->ahead_cv, NULL);
+    atomic_init(&r->ahead_stop, 0);
     if (oom) {
         err_set(ERR_FAIL, "out of memory");
         sftp_close(r);
         return NULL;
     }
     r->gen = 1;
-    if (!(r->conn = conn_open(&r->p)) || conn_mkdirs(r->conn, r->p.path) < 0) {
+    if (flags & BACKEND_OPEN_BULK)
+        ahead_start(r);
+    if (!(r->conn = conn_open(&r->p, NULL)) || conn_mkdirs(r->conn, r->p.path) < 0) {
         sftp_close(r);
         return NULL;
     }
@@ -940,8 +1044,11 @@ static void *sftp_open(const config_remote *rc)
 static void sftp_close(void *impl)
 {
     sftp_remote *r = impl;
+    ahead_stop(r);
     conn_free(r->conn);
     pthread_mutex_destroy(&r->lock);
+    pthread_mutex_destroy(&r->ahead_mu);
+    pthread_cond_destroy(&r->ahead_cv);
     params_free(&r->p);
     free(r);
 }
@@ -1172,7 +1279,7 @@ static void stream_close(xstream *s)
 static int stream_connect(xstream *s)
 {
     sftp_xfer *x = s->x;
-    if (!(s->c = conn_open(&x->r->p)))
+    if (!(s->c = ahead_take(x->r)) && !(s->c = conn_open(&x->r->p, &x->stop)))
         return -1;
     s->c->stop = &x->stop;
     s->c->wake_fd = s->wake_fd;
