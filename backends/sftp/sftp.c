@@ -1246,6 +1246,32 @@ static int xfer_wait(sftp_xfer *x)
     return 0;
 }
 
+/* Write: wait until the server acknowledged every block; the streams then
+ * close their connections by themselves while the caller goes on (fsync,
+ * rename and manifest need not wait for those goodbyes).  -1 with the
+ * transfer's error if it failed. */
+static int xfer_drain(sftp_xfer *x)
+{
+    pthread_mutex_lock(&x->mu);
+    x->closing = 1;
+    pthread_cond_broadcast(&x->cv);
+    for (;;) {
+        int pending = 0;
+        for (int i = 0; i < x->n && !pending; i++)
+            for (int j = 0; j < x->slots; j++)
+                pending |= x->s[i].b[j].state != XB_FREE;
+        if (x->failed || !pending)
+            break;
+        if (xfer_wait(x) < 0) {
+            pthread_mutex_unlock(&x->mu);
+            return -1;
+        }
+    }
+    int failed = x->failed;
+    pthread_mutex_unlock(&x->mu);
+    return failed ? xfer_raise(x) : 0;
+}
+
 /* Close the stream's handles and connection (politely unless broken). */
 static void stream_close(xstream *s)
 {
@@ -1409,10 +1435,28 @@ static int sending_blocked(const xstream *s)
     return (libssh2_session_block_directions(s->c->s) & LIBSSH2_SESSION_BLOCK_OUTBOUND) != 0;
 }
 
-/* Give each busy block's handle a turn (the one whose send would block
- * first): libssh2 keeps the whole block's write requests in flight; the
- * call returns what was acknowledged. */
-static int wstream_step(xstream *s)
+/* One libssh2 call on slot I's handle: bytes written (acknowledged) or
+ * read, 0, LIBSSH2_ERROR_EAGAIN or another libssh2 error.  Writes hand the
+ * rest of the block to libssh2, which keeps all of it in flight.  Reads:
+ * libssh2 requests 4x the buffer ahead and drops that read-ahead on the next
+ * seek, so they ask for a quarter of what is left of the block: the first
+ * call requests exactly the block. */
+static ssize_t slot_call(xstream *s, int i)
+{
+    xblock *b = &s->b[i];
+    if (!s->placed[i]) {
+        libssh2_sftp_seek64(s->h[i], b->off + b->done);
+        s->placed[i] = 1;
+    }
+    size_t left = b->len - b->done;
+    if (s->x->writing)
+        return libssh2_sftp_write(s->h[i], (const char *)b->data + b->done, left);
+    return libssh2_sftp_read(s->h[i], (char *)b->data + b->done, left >= 4 ? left / 4 : left);
+}
+
+/* Give each busy block's handle a turn, the one whose send would block
+ * first; wait on the socket when none could move. */
+static int stream_step(xstream *s)
 {
     sftp_xfer *x = s->x;
     if (!s->c && stream_connect(s) < 0)
@@ -1425,11 +1469,7 @@ static int wstream_step(xstream *s)
         if (!busy[i])
             continue;
         xblock *b = &s->b[i];
-        if (!s->placed[i]) {
-            libssh2_sftp_seek64(s->h[i], b->off + b->done);
-            s->placed[i] = 1;
-        }
-        ssize_t n = libssh2_sftp_write(s->h[i], (const char *)b->data + b->done, b->len - b->done);
+        ssize_t n = slot_call(s, i);
         if (n == LIBSSH2_ERROR_EAGAIN) {
             if (sending_blocked(s)) {
                 s->sticky = i;
@@ -1440,57 +1480,18 @@ static int wstream_step(xstream *s)
             continue;
         }
         s->sticky = -1;
-        if (n < 0)
+        if (n < 0 && x->writing)
             return write_failed(s->c, s->ch[i], (int)n, x->path, b->len - b->done);
+        if (n < 0)
+            return conn_fail_on(s->c, s->ch[i], (int)n, "read", x->path);
+        if (n == 0 && !x->writing)
+            return err_set(ERR_FAIL, "%s:%s: ends at byte %llu, before the %llu bytes it had",
+                           x->r->p.where, x->path, (unsigned long long)(b->off + b->done),
+                           (unsigned long long)x->end);
         if (n > 0) {
             moved = 1;
             stream_advance(s, i, (size_t)n);
         }
-    }
-    return blocked && !moved ? conn_wait(s->c) : 0;
-}
-
-/* Reads: libssh2 requests 4x the buffer ahead and drops that read-ahead on
- * the next seek, so ask for a quarter of what is left of the block: the
- * first call requests exactly the block. */
-static int rstream_step(xstream *s)
-{
-    sftp_xfer *x = s->x;
-    if (!s->c && stream_connect(s) < 0)
-        return -1;
-    int busy[XSLOTS_MAX], blocked = 0, moved = 0;
-    stream_busy(s, busy);
-    int first = s->sticky >= 0 ? s->sticky : 0;
-    for (int t = 0; t < x->slots; t++) {
-        int i = (first + t) % x->slots;
-        if (!busy[i])
-            continue;
-        xblock *b = &s->b[i];
-        if (!s->placed[i]) {
-            libssh2_sftp_seek64(s->h[i], b->off + b->done);
-            s->placed[i] = 1;
-        }
-        size_t left = b->len - b->done;
-        ssize_t n =
-            libssh2_sftp_read(s->h[i], (char *)b->data + b->done, left >= 4 ? left / 4 : left);
-        if (n == LIBSSH2_ERROR_EAGAIN) {
-            if (sending_blocked(s)) {
-                s->sticky = i;
-                return conn_wait(s->c);
-            }
-            s->sticky = -1;
-            blocked = 1;
-            continue;
-        }
-        s->sticky = -1;
-        if (n < 0)
-            return conn_fail_on(s->c, s->ch[i], (int)n, "read", x->path);
-        if (n == 0)
-            return err_set(ERR_FAIL, "%s:%s: ends at byte %llu, before the %llu bytes it had",
-                           x->r->p.where, x->path, (unsigned long long)(b->off + b->done),
-                           (unsigned long long)x->end);
-        moved = 1;
-        stream_advance(s, i, (size_t)n);
     }
     return blocked && !moved ? conn_wait(s->c) : 0;
 }
@@ -1522,7 +1523,7 @@ static void *wstream_main(void *arg)
         pthread_mutex_unlock(&x->mu);
         if (atomic_load(&x->stop) || !stream_busy(s, busy))
             break; /* stopped, or closing with nothing left */
-        if (wstream_step(s) < 0 && stream_recover(s) < 0) {
+        if (stream_step(s) < 0 && stream_recover(s) < 0) {
             xfer_fail(x);
             break;
         }
@@ -1565,7 +1566,7 @@ static void *rstream_main(void *arg)
         pthread_mutex_unlock(&x->mu);
         if (atomic_load(&x->stop) || !busy)
             break;
-        if (rstream_step(s) < 0 && stream_recover(s) < 0) {
+        if (stream_step(s) < 0 && stream_recover(s) < 0) {
             xfer_fail(x);
             break;
         }
@@ -1587,6 +1588,21 @@ static int stream_start(xstream *s, void *(*fn)(void *))
 
 /* ---- writers ---------------------------------------------------------- */
 
+/* Create PATH empty (0600), replacing a leftover. */
+static int create_empty(sftp_conn *c, const char *path)
+{
+    LIBSSH2_SFTP_HANDLE *h;
+    SSH_PTR(c, h,
+            libssh2_sftp_open_ex(c->sftp, path, (unsigned)strlen(path),
+                                 LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC, 0600,
+                                 LIBSSH2_SFTP_OPENFILE));
+    if (!h)
+        return conn_fail(c, libssh2_session_last_errno(c->s), "cannot create", path);
+    int rc;
+    SSH_INT(c, rc, libssh2_sftp_close_handle(h));
+    return rc < 0 ? conn_fail(c, rc, "cannot create", path) : 0;
+}
+
 static int writer_start_streams(sftp_writer *w, uint64_t size_hint);
 static void sftp_writer_abort(void *impl);
 
@@ -1602,34 +1618,21 @@ static void *sftp_writer_open(void *impl, const char *name, uint64_t size_hint)
         goto fail;
     }
     w->r = r;
-    /* create the .partial now: a path that is not writable fails here */
-    LIBSSH2_SFTP_HANDLE *h = NULL;
+    /* Create the .partial now, so that a path that is not writable fails
+     * before any data moves.  A small object (a manifest) is created whole
+     * at commit instead: over a long link every request is a round trip. */
+    int small = size_hint && size_hint <= XBLOCK;
     pthread_mutex_lock(&r->lock);
     sftp_conn *c = remote_conn(r);
     LIBSSH2_SFTP_ATTRIBUTES a;
     int64_t t0 = now_ms();
     int found = c ? conn_stat(c, w->final, LIBSSH2_SFTP_LSTAT, &a) : -1;
     w->rtt_ms = now_ms() - t0;
+    int ok = found == 0 && (small || create_empty(c, w->partial) == 0);
     if (found > 0)
         err_set(ERR_FAIL, "%s:%s already exists", r->p.where, w->final);
-    if (found == 0) {
-        SSH_PTR(c, h,
-                libssh2_sftp_open_ex(c->sftp, w->partial, (unsigned)strlen(w->partial),
-                                     LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC,
-                                     0600, LIBSSH2_SFTP_OPENFILE));
-        if (!h)
-            conn_fail(c, libssh2_session_last_errno(c->s), "cannot create", w->partial);
-        else {
-            int rc;
-            SSH_INT(c, rc, libssh2_sftp_close_handle(h));
-            if (rc < 0) {
-                conn_fail(c, rc, "cannot create", w->partial);
-                h = NULL;
-            }
-        }
-    }
     pthread_mutex_unlock(&r->lock);
-    if (!h)
+    if (!ok)
         goto fail;
     if (writer_start_streams(w, size_hint) < 0) {
         sftp_writer_abort(w);
@@ -1767,9 +1770,12 @@ static int writer_finish_once(sftp_writer *w, int retry)
     if (c->broken)
         return -1;
     LIBSSH2_SFTP_HANDLE *h;
+    /* without streams the object is written whole here (see writer_open) */
+    unsigned long flags =
+        w->x ? LIBSSH2_FXF_WRITE : LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC;
     SSH_PTR(c, h,
-            libssh2_sftp_open_ex(c->sftp, w->partial, (unsigned)strlen(w->partial),
-                                 LIBSSH2_FXF_WRITE, 0, LIBSSH2_SFTP_OPENFILE));
+            libssh2_sftp_open_ex(c->sftp, w->partial, (unsigned)strlen(w->partial), flags, 0600,
+                                 LIBSSH2_SFTP_OPENFILE));
     if (!h)
         return conn_fail(c, libssh2_session_last_errno(c->s), "cannot open", w->partial);
     const char *p = (const char *)w->pend;
@@ -1844,11 +1850,8 @@ static int sftp_writer_commit(void *impl)
     if (w->x) {
         if (w->fill && writer_hand_off(w) < 0)
             goto fail;
-        xfer_join(w->x, 0);
-        if (w->x->failed) {
-            xfer_raise(w->x);
+        if (xfer_drain(w->x) < 0)
             goto fail;
-        }
     }
     if (writer_finish(w) < 0)
         goto fail;
