@@ -3,7 +3,9 @@
 # next to `rclone rcat` into an rclone crypt remote on the same radosgw
 # (Debian's rclone, provider Ceph, its default 5 MiB chunks x 4) and a single
 # `curl -T` PUT of the same bytes: RUNS alternating runs each, median wall
-# time and peak RSS (/usr/bin/time), then fetch against `rclone cat`.
+# time, peak RSS and CPU (/usr/bin/time; "machine s": CPU seconds of the
+# whole machine during the command, radosgw included), then fetch against
+# `rclone cat`.
 #   bench/s3_rgw.sh [BUILD_DIR] [DUMP_SIZE] [RUNS] [PART_SIZE] [PARALLEL]
 #   (defaults: build 1G 3 8MiB 4; DUMP_SIZE is gendump's plaintext --size)
 set -euo pipefail
@@ -71,15 +73,19 @@ CONF
 export RCLONE_CONFIG=$W/rclone.conf
 unset AWS_CA_BUNDLE # an inherited bundle makes rclone refuse its plain-HTTP transport
 
-measure() { # NAME command...: appends "wall rss_kib" to $W/NAME
-    local name=$1
+. "$SRC/bench/machine_cpu.bash"
+
+measure() { # NAME command...: appends "wall rss_kib user sys machine_cpu" to $W/NAME
+    local name=$1 c0 c1
     shift
+    c0=$(machine_cpu)
     /usr/bin/time -f "%e %M %U %S" -o "$W/t" "$@" >/dev/null 2>"$W/err" || {
         echo "$name failed:" >&2
         cat "$W/err" >&2
         exit 1
     }
-    cat "$W/t" >>"$W/$name"
+    c1=$(machine_cpu)
+    echo "$(cat "$W/t") $(echo "$c1 - $c0" | bc)" >>"$W/$name"
 }
 median() { # FILE COLUMN
     awk -v c="$2" '{print $c}' "$1" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
@@ -100,11 +106,12 @@ done
 
 printf 'dump %s bytes (%s plaintext), %s runs, part_size %s x %s, radosgw %s\n' \
     "$DUMP_BYTES" "$SIZE" "$RUNS" "$PART" "$PAR" "$(radosgw --version | awk '{print $3}')"
-printf '%-14s %10s %12s %10s %8s\n' what "wall s" "MB/s" "RSS MiB" "CPU s"
+printf '%-14s %10s %12s %10s %8s %10s\n' what "wall s" "MB/s" "RSS MiB" "CPU s" "machine s"
 for n in n4o-up rclone-up curl-up n4o-fetch rclone-fetch; do
     w=$(median "$W/$n" 1)
     r=$(median "$W/$n" 2)
     c=$(awk '{print $3 + $4}' "$W/$n" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    printf '%-14s %10s %12.1f %10.1f %8s\n' "$n" "$w" "$(echo "$DUMP_BYTES / $w / 1000000" | bc -l)" \
-        "$(echo "$r / 1024" | bc -l)" "$c"
+    m=$(median "$W/$n" 5)
+    printf '%-14s %10s %12.1f %10.1f %8s %10s\n' "$n" "$w" "$(echo "$DUMP_BYTES / $w / 1000000" | bc -l)" \
+        "$(echo "$r / 1024" | bc -l)" "$c" "$m"
 done

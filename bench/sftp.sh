@@ -3,8 +3,8 @@
 # installed), on a loopback sshd started by tests/tools/sshd_harness.sh, and
 # again through tests/tools/delay_proxy.c (25 ms each way = 50 ms RTT).
 #   [STREAMS=N] bench/sftp.sh [BUILD_DIR] [SIZE] [RUNS] [DELAY_RUNS]   (build 1G 3 1)
-# Each line: median wall seconds, CPU seconds of the process (user + sys)
-# and peak RSS (/usr/bin/time) over
+# Each line: median wall seconds, peak RSS, CPU seconds of the process (user
+# + sys, /usr/bin/time) and of the whole machine (sshd and proxy included) over
 # RUNS alternating runs.  neo4j-offsite backup runs online (stop_command
 # unset) with --no-local-copy, so the dump streams to the server.
 set -uo pipefail
@@ -93,25 +93,29 @@ EOF
     done
 fi
 
-# measure LABEL CMD...: wall seconds and peak RSS into $T/times.LABEL
+. "$SRC/bench/machine_cpu.bash"
+
+# measure LABEL CMD...: "wall rss_kib user sys machine_cpu" into $T/times.LABEL
 measure() {
-    local label=$1
+    local label=$1 c0
     shift
+    c0=$(machine_cpu)
     if /usr/bin/time -f "%e %M %U %S" -o "$T/one" "$@" >/dev/null 2>"$T/err.$label"; then
-        cat "$T/one" >>"$T/times.$label"
+        echo "$(cat "$T/one") $(echo "$(machine_cpu) - $c0" | bc)" >>"$T/times.$label"
     else
         echo "  ($label failed: $(tail -1 "$T/err.$label"))" >&2
     fi
 }
 
-median() { # LABEL -> "wall_s rss_MiB cpu_s"
+median() { # LABEL -> "wall_s rss_MiB cpu_s machine_s"
     local f="$T/times.$1"
-    [ -s "$f" ] || { echo "- - -"; return; }
-    local w r c
+    [ -s "$f" ] || { echo "- - - -"; return; }
+    local w r c m
     w=$(cut -d' ' -f1 "$f" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
     r=$(cut -d' ' -f2 "$f" | sort -g | awk '{a[NR]=$1} END{printf "%.1f", a[int((NR+1)/2)]/1024}')
     c=$(awk '{print $3 + $4}' "$f" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
-    echo "$w $r $c"
+    m=$(cut -d' ' -f5 "$f" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+    echo "$w $r $c $m"
 }
 
 round() { # PORT RUNS TAG
@@ -141,12 +145,12 @@ round() { # PORT RUNS TAG
 round "$PORT" "$RUNS" loop
 round "$DPORT" "$DRUNS" rtt50
 
-printf '\n%-8s %-14s %8s %9s %7s\n' link what wall_s rss_MiB cpu_s
+printf '\n%-8s %-14s %8s %9s %7s %9s\n' link what wall_s rss_MiB cpu_s machine_s
 for tag in loop rtt50; do
     for what in n4o-backup ossh-put rclone-rcat n4o-fetch ossh-get rclone-cat; do
         [ -s "$T/times.$tag-$what" ] || continue
-        read -r w r c <<<"$(median "$tag-$what")"
-        printf '%-8s %-14s %8s %9s %7s\n' "$tag" "$what" "$w" "$r" "$c"
+        read -r w r c m <<<"$(median "$tag-$what")"
+        printf '%-8s %-14s %8s %9s %7s %9s\n' "$tag" "$what" "$w" "$r" "$c" "$m"
     done
 done
 echo "runs: loopback $RUNS, 50 ms RTT $DRUNS (median of the runs)"
