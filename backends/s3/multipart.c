@@ -63,6 +63,18 @@ uint64_t s3mp_capacity(uint64_t base)
     return t;
 }
 
+uint64_t s3mp_base_size(uint64_t part_size, uint64_t size_hint)
+{
+    uint64_t base = part_size >= 5 * MIB ? part_size : 8 * MIB;
+    if (size_hint) {
+        uint64_t need = (size_hint + S3MP_MAX_PARTS - 1001) / (S3MP_MAX_PARTS - 1000);
+        need = (need + MIB - 1) / MIB * MIB;
+        if (need > base)
+            base = need < S3MP_MAX_PART_SIZE ? need : S3MP_MAX_PART_SIZE;
+    }
+    return base;
+}
+
 static uint64_t size_of_part(const s3mp *u, unsigned n)
 {
     /* known size: one part size for all of it; beyond the hint (or without
@@ -85,14 +97,8 @@ s3mp *s3mp_open(const s3http_client *c, const char *key, uint64_t size_hint)
     }
     u->c = c;
     u->rc = rc;
-    u->base = rc->part_size >= 5 * MIB ? rc->part_size : 8 * MIB;
+    u->base = s3mp_base_size(rc->part_size, size_hint);
     u->size_hint = size_hint;
-    if (size_hint) {
-        uint64_t need = (size_hint + S3MP_MAX_PARTS - 1001) / (S3MP_MAX_PARTS - 1000);
-        need = (need + MIB - 1) / MIB * MIB;
-        if (need > u->base)
-            u->base = need < S3MP_MAX_PART_SIZE ? need : S3MP_MAX_PART_SIZE;
-    }
     int par = rc->parallel_parts > 0 ? rc->parallel_parts : 4;
     u->max_bufs = (size_t)par + 1;
     u->n_threads = 0;

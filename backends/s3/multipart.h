@@ -43,4 +43,10 @@ uint64_t s3mp_part_size(uint64_t base, unsigned n);
 /* Bytes 10,000 parts of s3mp_part_size(BASE, n) hold. */
 uint64_t s3mp_capacity(uint64_t base);
 
+/* The first part size for an object: PART_SIZE (the configured size, at
+ * least 5 MiB; 0: the default 8 MiB), raised when SIZE_HINT (0: unknown) is
+ * known and would need more than 9,000 parts of it (a whole number of MiB,
+ * at most 5 GiB). */
+uint64_t s3mp_base_size(uint64_t part_size, uint64_t size_hint);
+
 #endif

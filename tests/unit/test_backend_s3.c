@@ -177,6 +177,28 @@ static void test_part_schedule(void **state)
     assert_int_equal(s3mp_part_size(8 * MIB, 990), 8 * MIB);
 }
 
+/* A known size (the pass reads the local copy) sets the part size up front,
+ * so that the object fits in 9,000 parts (1,000 to spare). */
+static void test_part_size_from_hint(void **state)
+{
+    (void)state;
+    /* unknown size, or small enough: the configured size (default 8 MiB) */
+    assert_int_equal(s3mp_base_size(0, 0), 8 * MIB);
+    assert_int_equal(s3mp_base_size(5 * MIB, 0), 5 * MIB);
+    assert_int_equal(s3mp_base_size(8 * MIB, 9000ull * 8 * MIB), 8 * MIB);
+    /* one byte more than 9,000 parts of 8 MiB: the next whole MiB */
+    assert_int_equal(s3mp_base_size(8 * MIB, 9000ull * 8 * MIB + 1), 9 * MIB);
+    /* 100 GiB: 11.4 MiB per part -> 12 MiB, and it fits */
+    uint64_t base = s3mp_base_size(8 * MIB, 100ull << 30);
+    assert_int_equal(base, 12 * MIB);
+    assert_true(9000 * base >= 100ull << 30);
+    /* 5 TiB fits in 10,000 parts of at most 5 GiB */
+    assert_true(s3mp_base_size(8 * MIB, 5ull << 40) * S3MP_MAX_PARTS >= 5ull << 40);
+    assert_true(s3mp_base_size(8 * MIB, 5ull << 40) <= S3MP_MAX_PART_SIZE);
+    /* beyond what 10,000 parts of 5 GiB hold: capped at 5 GiB */
+    assert_int_equal(s3mp_base_size(8 * MIB, 60ull << 40), S3MP_MAX_PART_SIZE);
+}
+
 static void test_round_trips(void **state)
 {
     (void)state;
@@ -449,6 +471,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_part_schedule),
+        cmocka_unit_test(test_part_size_from_hint),
         cmocka_unit_test(test_credentials),
         cmocka_unit_test(test_server_down),
         cmocka_unit_test(test_round_trips),
