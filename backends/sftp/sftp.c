@@ -1061,8 +1061,9 @@ static void sftp_close(void *impl)
  * channel carries at most its window per round trip; N of them carry N
  * windows.
  *
- * A stream holds 2 blocks (3 on a long link: more in flight per round trip,
- * one more block of memory per stream), each on its own SFTP handle to the file:
+ * A stream holds 2 blocks (on a long link 4 when writing, 3 when reading:
+ * more in flight per round trip, more memory), each on its own SFTP handle
+ * to the file:
  * libssh2 drops whatever is in flight on a handle when it seeks, so one
  * handle per block lets the next block start while the previous one is
  * still being acknowledged.  Each slot's handle lives on its own SFTP
@@ -1080,9 +1081,10 @@ static void sftp_close(void *impl)
  * the file still holds them). */
 
 #define XBLOCK          (768u * 1024u)
-#define XSLOTS_MAX      3
+#define XSLOTS_MAX      4  /* slots per stream writing over a long link */
+#define XSLOTS_FAR_READ 3  /* reading over a long link: a fourth did not help */
 #define XSLOTS_NEAR     2  /* slots per stream on a short link (peak memory) */
-#define XLONG_LINK_MS   5  /* a round trip this long or longer: XSLOTS_MAX slots */
+#define XLONG_LINK_MS   5  /* a round trip this long or longer is a long link */
 #define XRESET_AFTER    (64ull * 1024 * 1024) /* moved since a reconnect: retries earned back */
 #define XBACKOFF_MAX_MS 8000L
 
@@ -1157,7 +1159,7 @@ static sftp_xfer *xfer_new(sftp_remote *r, int writing, const char *path, int n,
     x->writing = writing;
     x->path = path;
     x->n = n;
-    x->slots = rtt_ms >= XLONG_LINK_MS ? XSLOTS_MAX : XSLOTS_NEAR;
+    x->slots = rtt_ms < XLONG_LINK_MS ? XSLOTS_NEAR : writing ? XSLOTS_MAX : XSLOTS_FAR_READ;
     atomic_init(&x->stop, 0);
     pthread_mutex_init(&x->mu, NULL);
     pthread_cond_init(&x->cv, NULL);
