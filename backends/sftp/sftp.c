@@ -36,14 +36,14 @@ typedef struct {
     char where[300]; /* "host:port", for messages */
 } sftp_params;
 
-/* One SSH session with its SFTP channel.  Kept apart from the remote so that
- * several of them (parallel streams, a reconnect after a drop) can be added
- * without changing the operations. */
 #define SFTP_MAX_STREAMS 64
 /* A connection opened ahead and not used within this time is not trusted
  * to be alive (servers and NATs drop idle sessions): it is closed. */
 #define AHEAD_MAX_IDLE_MS 30000
 
+/* One SSH session with its SFTP channel.  Kept apart from the remote so that
+ * several of them (parallel streams, a reconnect after a drop) can be added
+ * without changing the operations. */
 typedef struct {
     const sftp_params *p;
     int sock;
@@ -77,7 +77,6 @@ typedef struct sftp_remote {
     int n_ahead;
     sftp_ahead ahead[SFTP_MAX_STREAMS];
 } sftp_remote;
-
 
 typedef struct sftp_xfer sftp_xfer;
 
@@ -692,8 +691,7 @@ static void conn_free(sftp_conn *c)
 }
 
 /* Connect, check the host key, authenticate and start SFTP, all within
- * connect_timeout. */
-/* STOP (may be NULL): set by another thread to give up. */
+ * connect_timeout; STOP (may be NULL) is set by another thread to give up. */
 static sftp_conn *conn_open(const sftp_params *p, atomic_int *stop)
 {
     known_hosts k = {0};
@@ -927,33 +925,32 @@ static void ahead_start(sftp_remote *r)
 }
 
 /* A connection opened ahead, waiting for one still being opened; NULL when
- * none is left.  Stale ones are closed. */
+ * none is left.  Stale ones are dropped without a goodbye: a session that
+ * may be dead could hold the caller for io_timeout. */
 static sftp_conn *ahead_take(sftp_remote *r)
 {
-    sftp_conn *c = NULL, *stale = NULL;
+    sftp_conn *c = NULL;
     pthread_mutex_lock(&r->ahead_mu);
     for (;;) {
         int pending = 0;
         for (int i = 0; i < r->n_ahead && !c; i++) {
             sftp_ahead *a = &r->ahead[i];
-            if (!a->done)
+            if (!a->done) {
                 pending = 1;
-            else if (a->c && now_ms() - a->ready_ms <= AHEAD_MAX_IDLE_MS)
-                c = a->c, a->c = NULL;
-            else if (a->c && !stale)
-                stale = a->c, a->c = NULL;
+            } else if (a->c && now_ms() - a->ready_ms > AHEAD_MAX_IDLE_MS) {
+                a->c->broken = 1;
+                conn_free(a->c); /* no I/O when broken */
+                a->c = NULL;
+            } else if (a->c) {
+                c = a->c;
+                a->c = NULL;
+            }
         }
-        if (c || stale || !pending)
+        if (c || !pending)
             break;
         pthread_cond_wait(&r->ahead_cv, &r->ahead_mu);
     }
     pthread_mutex_unlock(&r->ahead_mu);
-    if (stale) {
-        stale->stop = NULL;
-        conn_free(stale);
-        if (!c)
-            return ahead_take(r);
-    }
     return c;
 }
 
