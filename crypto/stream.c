@@ -70,7 +70,7 @@ static int check_header(const uint8_t *h, size_t len, uint32_t *chunk_size)
 
 int stream_header_recipient(const uint8_t *header, size_t len, uint8_t id[KEYS_ID_BYTES])
 {
-    uint32_t cs;
+    uint32_t cs = 0;
     if (check_header(header, len, &cs) != 0)
         return -1;
     memcpy(id, header + OFF_KEYID, KEYS_ID_BYTES);
@@ -269,7 +269,7 @@ static int reader_fail(stream_reader *r)
 /* The header is complete: check it, open the sealed key, start the stream. */
 static int open_header(stream_reader *r)
 {
-    uint32_t cs;
+    uint32_t cs = 0;
     if (check_header(r->header, STREAM_HEADER_SIZE, &cs) != 0)
         return -1;
     const keys_public *pub = keys_secret_public(r->sk);

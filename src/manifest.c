@@ -320,7 +320,7 @@ static json_t *parse_checked(const char *text, size_t len, manifest *m)
         return NULL;
     }
     memset(m, 0, sizeof *m);
-    uint64_t v;
+    uint64_t v = 0;
     if (!json_is_object(o)) {
         err_set(ERR_INTEGRITY, "manifest is not a JSON object");
         goto fail;
