@@ -80,6 +80,7 @@ int cmd_fetch(int argc, char **argv, const cli_globals *g)
     keys_public *trusted = NULL;
     size_t n_trusted = 0;
     keys_secret *secret = NULL;
+    backend_reader *rd = NULL;
     err_kind outcome = ERR_NONE;
     manifest m;
     pipeline_fetch_result res;
@@ -98,15 +99,20 @@ int cmd_fetch(int argc, char **argv, const cli_globals *g)
     const char *database = o.database ? o.database : cfg->neo4j.databases[0];
     if (archives_resolve(set.b[0], prefix, o.archive, o.latest, database, name) < 0)
         goto fail;
+    /* the download starts while the manifest is checked */
+    if (!(rd = pipeline_fetch_open(set.b[0], name)))
+        goto fail;
     if (archives_load_manifest(set.b[0], name, trusted, n_trusted, &m) < 0)
         goto fail;
     log_info("fetching %s from remote %s", name, set.names[0]);
     pipeline_fetch_job job = {.remote = set.b[0],
                               .m = &m,
+                              .rd = rd,
                               .secret = secret,
                               .out_path = to_stdout ? NULL : o.output,
                               .out_fd = to_stdout ? STDOUT_FILENO : -1,
                               .progress = g->progress};
+    rd = NULL; /* pipeline_fetch closes it */
     if (pipeline_fetch(&job, &res) < 0)
         goto fail;
     char a[32], b[32], r[32];
@@ -122,6 +128,7 @@ fail:
     outcome = err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind();
     log_error("fetch: %s", err_msg());
 out:
+    backend_reader_close(rd);
     free(trusted);
     keys_secret_free(secret);
     remote_set_close(&set);

@@ -68,11 +68,18 @@ static err_kind verify_one(backend *b, const char *name, const keys_public *trus
     manifest m;
     pipeline_fetch_result res;
     err_kind k = ERR_NONE;
-    if (archives_load_manifest(b, name, trusted, n_trusted, &m) < 0) {
+    /* the download starts while the manifest is checked */
+    backend_reader *rd = pipeline_fetch_open(b, name);
+    if (!rd || archives_load_manifest(b, name, trusted, n_trusted, &m) < 0) {
         k = err_get_kind();
+        backend_reader_close(rd);
     } else {
-        pipeline_fetch_job job = {
-            .remote = b, .m = &m, .secret = secret, .out_fd = -1, .progress = g->progress};
+        pipeline_fetch_job job = {.remote = b,
+                                  .m = &m,
+                                  .rd = rd,
+                                  .secret = secret,
+                                  .out_fd = -1,
+                                  .progress = g->progress};
         if (pipeline_fetch(&job, &res) < 0)
             k = err_get_kind();
     }

@@ -299,8 +299,7 @@ static int backup_start_stages(backup_run *run)
         rw->index = 1 + (int)i;
         rw->remote = job->remotes[i];
         /* known when the pass reads a local file: backends size their transfers */
-        rw->size_hint =
-            job->size_hint ? stream_archive_size(job->size_hint, STREAM_CHUNK_SIZE) : 0;
+        rw->size_hint = job->size_hint ? stream_archive_size(job->size_hint, STREAM_CHUNK_SIZE) : 0;
         snprintf(rw->object, sizeof rw->object, "%s%s", job->archive_name, CATALOG_ARCHIVE_SUFFIX);
         if (start_thread(&run->writer_t[i], remote_writer_main, rw, &run->writer_started[i]) < 0)
             return -1;
@@ -696,6 +695,13 @@ static int fetch_check(fetch_run *run, pipeline_fetch_result *res)
     return 0;
 }
 
+backend_reader *pipeline_fetch_open(backend *remote, const char *name)
+{
+    char object[CATALOG_NAME_MAX + 16];
+    snprintf(object, sizeof object, "%s%s", name, CATALOG_ARCHIVE_SUFFIX);
+    return backend_reader_open(remote, object, 0);
+}
+
 int pipeline_fetch(const pipeline_fetch_job *job, pipeline_fetch_result *res)
 {
     fetch_run *run = calloc(1, sizeof *run);
@@ -703,13 +709,16 @@ int pipeline_fetch(const pipeline_fetch_job *job, pipeline_fetch_result *res)
     double t0 = progress_now();
 
     memset(res, 0, sizeof *res);
-    if (!run)
+    if (!run) {
+        backend_reader_close(job->rd);
         return err_set(ERR_FAIL, "out of memory");
+    }
     run->job = job;
+    run->rd = job->rd;
     run->out.out_fd = -1;
     atomic_init(&run->stop, 0);
     snprintf(run->object, sizeof run->object, "%s%s", job->m->archive, CATALOG_ARCHIVE_SUFFIX);
-    if (!(run->rd = backend_reader_open(job->remote, run->object, 0)))
+    if (!run->rd && !(run->rd = backend_reader_open(job->remote, run->object, 0)))
         goto out;
     if (fetch_start_stages(run) < 0)
         goto out;

@@ -70,6 +70,7 @@ int pipeline_backup(const pipeline_backup_job *job, pipeline_backup_result *res)
 typedef struct {
     backend *remote;
     const manifest *m;         /* verified manifest of the archive */
+    backend_reader *rd;        /* from pipeline_fetch_open (closed here), or NULL */
     const keys_secret *secret; /* NULL: check size and hash only */
     const char *out_path;      /* atomic output file; NULL none */
     int out_fd;                /* or write here; -1 none */
@@ -81,6 +82,11 @@ typedef struct {
     uint64_t archive_size, plain_size;
     double seconds;
 } pipeline_fetch_result;
+
+/* Open archive NAME of REMOTE for pipeline_fetch before its manifest is
+ * read, so that the transfer gets going meanwhile; nothing of it is used
+ * before the manifest is verified.  NULL with the error set. */
+backend_reader *pipeline_fetch_open(backend *remote, const char *name);
 
 /* Read, check against the manifest, and (with a secret) decrypt and validate
  * an archive.  ERR_INTEGRITY for any mismatch; OUT_PATH appears only when

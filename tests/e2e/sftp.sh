@@ -74,6 +74,21 @@ sleep 1
 run 0 backup --remote off --no-local-copy
 run 0 fetch --remote off --latest --output "$T/big-fetched.dump"
 check "24 MiB round trip identical" cmp -s "$T/big-fetched.dump" "$T/big.dump"
+
+# A large upload is flushed on the server as it goes (fsync@openssh.com of
+# the .partial every 64 MiB, on the remote's own connection, answered while
+# the streams write), so that the fsync before the rename has little left
+# to write.
+gen_dump "$T/large.dump" 240M 23
+seed_db neo4j "$T/large.dump"
+sleep 1
+run 0 -v backup --remote off --no-local-copy
+name=$(basename "$(ls -t "$SRV"/*.dump.enc | head -1)" .dump.enc)
+flushes=$(grep -c "$name.dump.enc.partial flushed on the server up to byte" "$T/err")
+check "large upload ($(stat -c %s "$SRV/$name.dump.enc") bytes): flushed on the server as it went ($flushes times, >= 2)" \
+    test "$flushes" -ge 2
+run 0 verify --remote off --deep "$name"
+rm -f "$T/large.dump"
 seed_db neo4j "$T/source.dump"
 
 # --- a host offering ed25519 and ecdsa with only ecdsa recorded (the host

@@ -93,7 +93,7 @@ KbdInteractiveAuthentication no
 PubkeyAuthentication yes
 PermitRootLogin prohibit-password
 AllowUsers $SSHD_USER
-Subsystem sftp internal-sftp
+Subsystem sftp internal-sftp -l VERBOSE
 LogLevel VERBOSE
 MaxStartups 50
 Match LocalPort $SSHD_RO_PORT
