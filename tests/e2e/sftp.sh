@@ -268,13 +268,20 @@ sftp_config path="$SRV/$name.dump.manifest"
 run 1 list --remote off
 expect_in "$T/err" "$SRV/$name.dump.manifest: path is not a directory"
 
-# --- a .partial left by a killed run is not an archive
+# --- a .partial left by a killed run is not an archive, even with the
+# newest name (what fetch --latest, verify --latest and restore resolve)
 sftp_config
-cp "$SRV/$name.dump.enc" "$SRV/haia_backup_neo4j_20200101_000000.dump.enc.partial"
+newest=$(basename "$(ls -t "$SRV"/*.dump.enc | head -1)" .dump.enc)
+left=haia_backup_neo4j_20991231_235959
+cp "$SRV/$newest.dump.enc" "$SRV/$left.dump.enc.partial"
+cp "$SRV/$newest.dump.manifest" "$SRV/$left.dump.manifest.partial"
 run 0 list --remote off
-check "list ignores the leftover .partial" test "$(grep -c 20200101 "$T/out")" = 0
+check "list ignores the leftover .partial" test "$(grep -c 20991231 "$T/out")" = 0
 run 0 list --remote off --all
-expect_in "$T/out" "haia_backup_neo4j_20200101_000000 .*incomplete"
+expect_in "$T/out" "$left .*incomplete"
 run 0 verify --remote off --latest
+expect_in "$T/out" "OK +$newest"
+run 0 fetch --remote off --latest --output "$T/latest.dump"
+expect_in "$T/err" "fetched $newest:"
 
 e2e_finish
