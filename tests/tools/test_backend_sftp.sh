@@ -21,7 +21,16 @@ known_hosts = $T/known_hosts
 path = $SRV
 io_timeout = 20s"
 
-bt() { "$TOOL" "$T/conf" "$R" "$@"; }
+# The tool on remote $R; its stderr also goes to $T/stderr.$R, which must
+# show no retry at the end: on a healthy server nothing is ever retried (a
+# wait that missed an answer would show up as an io_timeout and a retry).
+bt() {
+    local rc=0
+    "$TOOL" "$T/conf" "$R" "$@" 2>"$T/bt.err" || rc=$?
+    cat "$T/bt.err" >&2
+    cat "$T/bt.err" >>"$T/stderr.$R"
+    return $rc
+}
 
 head -c $((3 * 1024 * 1024 + 17)) /dev/urandom >"$T/a.src"
 for R in nas off; do
@@ -64,6 +73,7 @@ for R in nas off; do
     bt threads t 4 $((3 * 1024 * 1024 + 5)) >"$T/out" 2>"$T/err"
     check "$R: four writer threads on one remote" test $? = 0
     expect_in "$T/out" "4 objects written concurrently"
+    check "$R: nothing retried on a healthy server" test "$(grep -c -i -E 'retry|reconnect' "$T/stderr.$R")" = 0
     rmdir "$DIR/a.dir"
 done
 
