@@ -78,6 +78,7 @@ typedef struct sftp_remote {
     pthread_mutex_t ahead_mu;
     pthread_cond_t ahead_cv;
     atomic_int ahead_stop;
+    int ahead_want; /* channels the first transfer's streams need (0: not known yet) */
     int n_ahead;
     sftp_ahead ahead[SFTP_MAX_STREAMS];
 } sftp_remote;
@@ -970,10 +971,18 @@ static void *ahead_main(void *arg)
     sftp_ahead *a = arg;
     sftp_remote *r = a->r;
     sftp_conn *c = conn_open(&r->p, &r->ahead_stop);
-    /* a stream's channels too: they are what takes longest to open */
-    if (c && conn_channels(c, XSLOTS_MAX, r->p.path) < 0) {
-        conn_free(c);
-        c = NULL;
+    /* a stream's channels too, three round trips each: as many as a stream
+     * may use, or as the transfer that asks for the connection needs */
+    for (int i = 1; c && i < XSLOTS_MAX; i++) {
+        pthread_mutex_lock(&r->ahead_mu);
+        int enough = r->ahead_want && i >= r->ahead_want;
+        pthread_mutex_unlock(&r->ahead_mu);
+        if (enough)
+            break;
+        if (conn_channels(c, i + 1, r->p.path) < 0) {
+            conn_free(c);
+            c = NULL;
+        }
     }
     if (!c)
         log_debug("%s: a connection opened ahead failed: %s", r->p.where, err_msg());
@@ -1001,13 +1010,15 @@ static void ahead_start(sftp_remote *r)
     }
 }
 
-/* A connection opened ahead, waiting for one still being opened; NULL when
- * none is left.  Stale ones are dropped without a goodbye: a session that
- * may be dead could hold the caller for io_timeout. */
-static sftp_conn *ahead_take(sftp_remote *r)
+/* A connection opened ahead, waiting for one still being opened (which
+ * opens no more than WANT channels from now on); NULL when none is left.
+ * Stale ones are dropped without a goodbye: a session that may be dead
+ * could hold the caller for io_timeout. */
+static sftp_conn *ahead_take(sftp_remote *r, int want)
 {
     sftp_conn *c = NULL;
     pthread_mutex_lock(&r->ahead_mu);
+    r->ahead_want = want;
     for (;;) {
         int pending = 0;
         for (int i = 0; i < r->n_ahead && !c; i++) {
@@ -1388,7 +1399,7 @@ static void stream_close(xstream *s)
 static int stream_connect(xstream *s)
 {
     sftp_xfer *x = s->x;
-    if (!(s->c = ahead_take(x->r)) && !(s->c = conn_open(&x->r->p, &x->stop)))
+    if (!(s->c = ahead_take(x->r, x->slots)) && !(s->c = conn_open(&x->r->p, &x->stop)))
         return -1;
     s->c->stop = &x->stop;
     s->c->wake_fd = s->wake_fd;
@@ -2036,6 +2047,12 @@ static void *sftp_reader_open(void *impl, const char *name, uint64_t offset)
         return NULL;
     }
     rd->r = r;
+    /* a read uses fewer channels than a write: the connections opened ahead
+     * need not open more (the streams start as soon as they have these) */
+    pthread_mutex_lock(&r->ahead_mu);
+    if (!r->ahead_want)
+        r->ahead_want = XSLOTS_FAR_READ;
+    pthread_mutex_unlock(&r->ahead_mu);
     uint64_t size = 0;
     int64_t rtt_ms = 0;
     pthread_mutex_lock(&r->lock);
