@@ -284,4 +284,13 @@ expect_in "$T/out" "OK +$newest"
 run 0 fetch --remote off --latest --output "$T/latest.dump"
 expect_in "$T/err" "fetched $newest:"
 
+# --- an archive object gone from the server, its manifest still there
+mv "$SRV/$newest.dump.enc" "$T/held.enc"
+run 1 fetch --remote off "$newest" --output "$T/gone.dump"
+expect_in "$T/err" "127.0.0.1:$MAIN_PORT:$SRV/$newest.dump.enc: cannot open: no such file or directory"
+check "a missing archive: no output file" test ! -e "$T/gone.dump"
+run 1 verify --remote off "$newest"
+expect_in "$T/out" "FAILED +$newest: .*$newest.dump.enc: cannot open: no such file"
+mv "$T/held.enc" "$SRV/$newest.dump.enc"
+
 e2e_finish
