@@ -79,7 +79,7 @@ check "24 MiB round trip identical" cmp -s "$T/big-fetched.dump" "$T/big.dump"
 # the .partial every 64 MiB, on the remote's own connection, answered while
 # the streams write), so that the fsync before the rename has little left
 # to write.
-gen_dump "$T/large.dump" 240M 23
+gen_dump "$T/large.dump" 320M 23
 seed_db neo4j "$T/large.dump"
 sleep 1
 run 0 -v backup --remote off --no-local-copy
