@@ -1166,12 +1166,15 @@ static void sftp_close(void *impl)
  * the file still holds them). */
 
 #define XBLOCK          (768u * 1024u)
-#define XSLOTS_FAR_READ 3                     /* reading over a long link: a fourth did not help */
-#define XSLOTS_NEAR     2                     /* slots per stream on a short link (peak memory) */
-#define XLONG_LINK_MS   5                     /* a round trip this long or longer is a long link */
-#define XRESET_AFTER    (64ull * 1024 * 1024) /* moved since a reconnect: retries earned back */
+#define XSLOTS_FAR_READ 3 /* reading over a long link: a fourth did not help */
+#define XSLOTS_NEAR     2 /* slots per stream on a short link (peak memory) */
+#define XLONG_LINK_MS   5 /* a round trip this long or longer is a long link */
 #define XBACKOFF_MAX_MS 8000L
-#define XFLUSH_EVERY    (64ull * 1024 * 1024) /* written between early flushes (writers) */
+
+/* moved since a reconnect: retries earned back */
+#define XRESET_AFTER (64ull * 1024 * 1024)
+/* written between early flushes (writers) */
+#define XFLUSH_EVERY (64ull * 1024 * 1024)
 
 enum { XB_FREE, XB_BUSY, XB_READY };
 
