@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "err.h"
 
 struct atomic_file {
@@ -16,6 +18,39 @@ struct atomic_file {
     char *tmp;
     uint64_t size;
 };
+
+char *atomic_file_temp_name(const char *name)
+{
+    uint8_t tag[ATOMIC_FILE_TAG_HEX / 2];
+    char hex[ATOMIC_FILE_TAG_HEX + 1];
+    char *out;
+    randombytes_buf(tag, sizeof tag);
+    sodium_bin2hex(hex, sizeof hex, tag, sizeof tag);
+    if (asprintf(&out, "%s.%s%s", name, hex, ATOMIC_FILE_SUFFIX) < 0) {
+        err_set(ERR_FAIL, "out of memory");
+        return NULL;
+    }
+    return out;
+}
+
+int atomic_file_temp_target(const char *name, char *target, size_t cap)
+{
+    size_t len = strlen(name), sl = strlen(ATOMIC_FILE_SUFFIX);
+    if (len <= sl || strcmp(name + len - sl, ATOMIC_FILE_SUFFIX) != 0)
+        return 0;
+    size_t base = len - sl;
+    /* "<target>.<hex>.partial" */
+    size_t tl = ATOMIC_FILE_TAG_HEX + 1;
+    if (base > tl && name[base - tl] == '.') {
+        size_t i = base - ATOMIC_FILE_TAG_HEX;
+        while (i < base && ((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+            i++;
+        if (i == base)
+            base -= tl;
+    }
+    snprintf(target, cap, "%.*s", (int)base, name);
+    return 1;
+}
 
 atomic_file *atomic_file_create(const char *path, mode_t mode)
 {

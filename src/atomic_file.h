@@ -1,7 +1,8 @@
-/* atomic_file: write a file under a temporary name ("<path>.partial"),
- * fsync it, then rename it to PATH only if PATH does not exist, and fsync the
- * directory.  A reader never sees a half-written PATH; a crash leaves at most
- * the .partial file. */
+/* atomic_file: write a file under a unique temporary name
+ * ("<path>.<16 random hex>.partial", created with O_EXCL|O_NOFOLLOW, mode
+ * 0600 or stricter), fsync it, then rename it to PATH only if PATH does not
+ * exist, and fsync the directory.  A reader never sees a half-written PATH;
+ * a crash leaves at most the temporary file, which is never reused. */
 #ifndef N4O_ATOMIC_FILE_H
 #define N4O_ATOMIC_FILE_H
 
@@ -9,20 +10,30 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define ATOMIC_FILE_SUFFIX ".partial"
+#define ATOMIC_FILE_SUFFIX  ".partial"
+#define ATOMIC_FILE_TAG_HEX 16 /* random hex digits between the name and the suffix */
+
+/* A fresh temporary name for NAME (a path or an object name):
+ * "<NAME>.<16 random hex>.partial", malloc'd; NULL (ERR_FAIL) out of memory.
+ * Backends that write through a temporary name (local, SFTP) use it too. */
+char *atomic_file_temp_name(const char *name);
+/* 1 when NAME is a temporary name (from atomic_file_temp_name, or the
+ * "<target>.partial" of versions before 0.2) and TARGET (CAP bytes) gets the
+ * name it was meant to become; 0 when NAME is not a temporary name. */
+int atomic_file_temp_target(const char *name, char *target, size_t cap);
 
 typedef struct atomic_file atomic_file;
 
-/* Create PATH.partial with MODE (replacing a stale one: callers hold the run
- * lock).  ERR_FAIL with the path and cause. */
+/* Create a new temporary file for PATH with MODE (never an existing file,
+ * never through a symlink).  ERR_FAIL with the path and cause. */
 atomic_file *atomic_file_create(const char *path, mode_t mode);
 int atomic_file_write(atomic_file *f, const void *buf, size_t len);
 /* Bytes written so far. */
 uint64_t atomic_file_size(const atomic_file *f);
 /* fsync, rename to PATH without replacing (EEXIST -> error), fsync the
- * directory, free F.  On failure the .partial is removed. */
+ * directory, free F.  On failure the temporary file is removed. */
 int atomic_file_commit(atomic_file *f);
-/* Remove the .partial and free F; NULL is a no-op. */
+/* Remove the temporary file and free F; NULL is a no-op. */
 void atomic_file_abort(atomic_file *f);
 
 /* rename(FROM, TO) that fails with EEXIST instead of replacing TO. */
