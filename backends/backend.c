@@ -215,6 +215,13 @@ int backend_remove_incomplete(backend *b, const backend_entry *e)
     return 0;
 }
 
+int backend_probe(backend *b)
+{
+    if (b->ops->probe && b->ops->probe(b->impl) < 0)
+        return fail(b);
+    return 0;
+}
+
 char *backend_read_all(backend *b, const char *name, size_t max, size_t *len)
 {
     backend_reader *r = backend_reader_open(b, name, 0);

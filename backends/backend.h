@@ -60,6 +60,12 @@ typedef struct {
     int (*stat)(void *impl, const char *name, backend_entry *out);
     int (*remove)(void *impl, const char *name);
     int (*remove_incomplete)(void *impl, const backend_entry *e);
+    /* Check, cheaply and before any real work, that writing will be
+     * accepted: create and remove a small temporary object where that is
+     * how writes work (local, SFTP: path missing, not a directory or not
+     * writable is an error naming it), or reach the store and the bucket
+     * with the credentials (S3).  NULL: nothing to check. */
+    int (*probe)(void *impl);
 } backend_ops;
 
 /* Open the remote described by RC (type local, sftp or s3). */
@@ -88,6 +94,8 @@ void backend_entries_free(backend_entry *e, size_t n);
 int backend_stat(backend *b, const char *name, backend_entry *out);
 int backend_remove(backend *b, const char *name);
 int backend_remove_incomplete(backend *b, const backend_entry *e);
+/* The backend's probe (see backend_ops); 0 when it has none. */
+int backend_probe(backend *b);
 
 /* Read all of NAME (at most MAX bytes) into a malloc'd NUL-terminated
  * buffer. */
