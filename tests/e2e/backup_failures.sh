@@ -107,7 +107,7 @@ pid=$!
 for _ in $(seq 50); do [ -s "$T/run/neo4j-offsite.lock" ] && break; sleep 0.1; done
 start=$(date +%s)
 run 6 backup
-expect_in "$T/err" "another run \(pid $pid\) holds the lock"
+expect_in "$T/err" "another run \(pid $pid, backup\) holds the lock"
 check "the second run did not wait" test $(($(date +%s) - start)) -le 1
 wait $pid
 check "the first run completed" test $? = 0
