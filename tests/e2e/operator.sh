@@ -137,4 +137,24 @@ assert d['archives'] == [] and d['errors'][0]['remote'] is None, d
 "
 write_config
 
+# --- 5. on a terminal, log lines never share a line with the progress display
+if command -v script >/dev/null; then
+    gen_dump "$T/big.dump" 48M 22
+    seed_db neo4j "$T/big.dump"
+    NEO4J_STANDIN_DUMP_DELAY=1 script -qec \
+        "'$N4O_BIN' -c '$T/conf' --progress backup --no-local-copy" /dev/null >"$T/tty.out" 2>&1
+    check "terminal: progress was shown" grep -q 'MiB/s' "$T/tty.out"
+    check "terminal: every log line starts its own line" /usr/bin/python3 -c "
+import re, sys
+text = open('$T/tty.out', 'rb').read().decode('utf-8', 'replace')
+for line in text.split('\n'):
+    i = line.find('neo4j-offsite: ')
+    if i > 0 and not line[:i].endswith('\r\x1b[K'):
+        sys.exit('shares a line: %r' % line[max(0, i - 60):i + 40])
+"
+    seed_db neo4j "$T/source.dump"
+else
+    echo "SKIP: no script(1): terminal check not run"
+fi
+
 e2e_finish
