@@ -556,6 +556,13 @@ int cmd_backup(int argc, char **argv, const cli_globals *g)
         goto fail;
     if (check_signer_trusted(cfg, ctx.signer) < 0)
         goto fail;
+    /* a program that is not there is found now, not with Neo4j stopped */
+    if (neo4j_check_program("dump_command", cfg->neo4j.dump_command) < 0 ||
+        neo4j_check_program("stop_command", cfg->neo4j.stop_command) < 0 ||
+        neo4j_check_program("start_command", cfg->neo4j.start_command) < 0) {
+        err_prefix("%s: [neo4j] ", cfg->path);
+        goto fail;
+    }
     if (ctx.local_copy && atomic_file_probe_dir(cfg->local.directory) < 0) {
         err_prefix("local directory: ");
         err_suffix(" (set [local] directory, or use --no-local-copy)");

@@ -1148,19 +1148,15 @@ static void off_value(char *buf, size_t n, const config_key *k)
     snprintf(buf, n, "%s", k->def ? k->def : "");
 }
 
-/* Split TEMPLATE the way it will run, so that a template that could never
- * run (shell operator without sh -c, unbalanced quotes...) stops the command
- * now, with the file and line, not in the middle of a backup after Neo4j
- * was stopped.  "neo4j" stands in for {database}.  0, or -1 with the problem
- * (without the "KEY: " prefix of neo4j.c) in WHY. */
+/* Check TEMPLATE as it will run (neo4j_check_template), so that a template
+ * that could never run (shell operator without sh -c, unbalanced quotes, an
+ * unknown placeholder...) stops the command now, with the file and line,
+ * not in the middle of a backup after Neo4j was stopped.  0, or -1 with the
+ * problem (without the "KEY: " prefix of neo4j.c) in WHY. */
 static int check_template(const char *key, const char *template_, char *why, size_t whylen)
 {
-    /* TODO(merge): neo4j_check_template */
-    char **argv = neo4j_split_what(key, template_, "neo4j");
-    if (argv) {
-        neo4j_argv_free(argv);
+    if (neo4j_check_template(key, template_) == 0)
         return 0;
-    }
     const char *msg = err_msg();
     size_t klen = strlen(key);
     if (strncmp(msg, key, klen) == 0 && strncmp(msg + klen, ": ", 2) == 0)

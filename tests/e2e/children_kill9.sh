@@ -80,11 +80,13 @@ for mode in "local copy" "--no-local-copy"; do
     check "$mode: no partial archive was published" test -z "$(find "$T/nas" -name '*.manifest')"
 done
 
-# The next run takes the lock, stops, dumps, starts and publishes.
+# The next run takes the lock, says the last one was killed with Neo4j
+# stopped and starts it first, then stops, dumps, starts and publishes.
 : >"$NEO4J_STANDIN_HOME/events.log"
 run 0 backup
-check "the next run: stop, dump, start" \
-    test "$(tr '\n' ,  <"$NEO4J_STANDIN_HOME/events.log")" = "stop,dump neo4j,start,"
+expect_in "$T/err" "was killed after stopping Neo4j"
+check "the next run: start first, then stop, dump, start" \
+    test "$(tr '\n' ,  <"$NEO4J_STANDIN_HOME/events.log")" = "start,stop,dump neo4j,start,"
 check "the next run published an archive" test -n "$(find "$T/nas" -name '*.manifest')"
 
 e2e_finish

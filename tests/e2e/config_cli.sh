@@ -81,7 +81,7 @@ sed -i 's|^stop_command .*|stop_command  = docker stop haia-neo4j # then wait|' 
 config_error 8 "\[neo4j\] stop_command: '#' after white space, outside quotes: a comment after a value starts with ' ;'"
 write_config
 sed -i 's|^stop_command .*|stop_command  = docker stop haia-neo4j \&\& sleep 5|' "$T/conf"
-config_error 8 "\[neo4j\] stop_command: shell operator '&' needs \`sh -c '...'\`"
+config_error 8 "\[neo4j\] stop_command: shell operator '&&' needs \`sh -c '...'\`"
 write_config
 sed -i "s|^start_command .*|start_command = docker start 'haia-neo4j|" "$T/conf"
 config_error 9 "\[neo4j\] start_command: unbalanced ' quote"

@@ -68,6 +68,25 @@ CONF
 else
     echo "SKIP: cannot mount a tmpfs here: read-only checks not run"
 fi
+# a dump_command whose program is not in PATH (the default neo4j-admin on a
+# host without it), a placeholder typo, a shell operator without sh -c:
+# exit 2 and Neo4j never stopped
+reset_events
+write_config
+sed -i "s#^dump_command  = .*#dump_command  = neo4j-admin-not-here database dump --to-stdout {database}#" "$T/conf"
+run 2 backup
+expect_in "$T/err" "dump_command: program neo4j-admin-not-here not found in PATH"
+check "program not found: Neo4j never stopped" test -z "$(events)"
+write_config
+sed -i "s#^dump_command  = \(.*\){database}#dump_command  = \1{databse}#" "$T/conf"
+run 2 backup
+expect_in "$T/err" "conf:[0-9]+.*unknown placeholder \{databse\}"
+write_config
+sed -i "s#^stop_command  = \(.*\)#stop_command  = \1 \# comment#" "$T/conf"
+run 2 backup
+expect_in "$T/err" "conf:[0-9]+"
+check "config errors: Neo4j never stopped" test -z "$(events)"
+write_config
 # a remote that cannot be reached: reported, skipped, exit 3 at the end
 reset_events
 cat >>"$T/conf" <<CONF

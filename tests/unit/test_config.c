@@ -937,10 +937,12 @@ static void test_quotes_whole_value(void **state)
 static void test_templates_checked(void **state)
 {
     (void)state;
-    expect_err("[neo4j]\nstop_command = docker stop x | tee /tmp/log\n", 0,
-               ":2: [neo4j] stop_command: shell operator '|' needs `sh -c '...'` (character 15)");
-    expect_err("[neo4j]\n\nstart_command = docker start x && echo up\n", 0,
-               ":3: [neo4j] start_command: shell operator '&' needs `sh -c '...'` (character 16)");
+    expect_err_prefix("[neo4j]\nstop_command = docker stop x | tee /tmp/log\n", 0,
+                      ":2: [neo4j] stop_command: shell operator '|' needs `sh -c '...'` (character "
+                      "15)");
+    expect_err_prefix("[neo4j]\n\nstart_command = docker start x && echo up\n", 0,
+                      ":3: [neo4j] start_command: shell operator '&&' needs `sh -c '...'` "
+                      "(character 16)");
     /* balanced for the INI reader (\" starts a quote there), not for the
      * splitter, where \" is a literal quote */
     expect_err("[neo4j]\ncheck_command = echo \\\"x\"\n", 0,
@@ -950,8 +952,12 @@ static void test_templates_checked(void **state)
     expect_err("[neo4j]\nload_command = sh -c\n", 0,
                ":2: [neo4j] load_command: `sh -c` needs a script");
     /* the line of the key also when the problem is on a continuation line */
-    expect_err("[neo4j]\nload_command = neo4j-admin database load\n    {database} > /dev/null\n", 0,
-               ":2: [neo4j] load_command: shell operator '>' needs `sh -c '...'` (character 38)");
+    expect_err_prefix(
+        "[neo4j]\nload_command = neo4j-admin database load\n    {database} > /dev/null\n", 0,
+        ":2: [neo4j] load_command: shell operator '>' needs `sh -c '...'` "
+        "(character 38)");
+    expect_err_prefix("[neo4j]\ndump_command = neo4j-admin database dump {databse}\n", 0,
+                      ":2: [neo4j] dump_command: unknown placeholder {databse}");
 
     config *c = load_ok("[neo4j]\nstop_command = sh -c 'docker stop x | tee /tmp/log'\n"
                         "start_command = sh -c docker start x && echo up\n",
