@@ -944,8 +944,9 @@ static void close_all_but(int keep)
             close((int)fd);
 }
 
-/* Start the guardian of C's process group: a small process, forked and
- * never exec'd, that waits on a pipe only we hold the write end of.
+/* Start the guardian of C's process group: a small process (/bin/sh, exec'd
+ * so that it holds no copy of our memory) that waits on a pipe only we hold
+ * the write end of.
  * When we die, kill -9 included, the kernel closes that end and the
  * guardian SIGKILLs the group.  PR_SET_PDEATHSIG takes the child alone:
  * what it started (the commands of an `sh -c` pipeline, a launcher's JVM,
@@ -960,6 +961,8 @@ static int guardian_start(neo4j_child *c)
     if (pipe2(gp, O_CLOEXEC) < 0)
         return err_sys(ERR_FAIL, errno, "%s: pipe", c->what);
     pid_t pgid = c->pid;
+    char script[96]; /* formatted now: the forked child calls async-signal-safe functions only */
+    snprintf(script, sizeof script, "read -r x; [ \"$x\" = done ] || kill -9 -%ld", (long)pgid);
     pid_t g = fork();
     if (g < 0) {
         int e = errno;
@@ -981,10 +984,19 @@ static int guardian_start(neo4j_child *c)
         sigprocmask(SIG_SETMASK, &none, NULL);
         setpgid(0, 0); /* out of our group: a ^C or kill of our group spares it */
         prctl(PR_SET_NAME, "n4o-guardian", 0, 0, 0);
-        close_all_but(gp[0]);
+        /* A fresh image, so that no copy of our memory (the keys in it)
+         * lives on for as long as the child runs: /bin/sh reads the pipe on
+         * its stdin and kills the group at EOF.  Were the exec to fail, the
+         * same wait runs here. */
+        if (dup2(gp[0], STDIN_FILENO) == STDIN_FILENO) {
+            close_all_but(STDIN_FILENO);
+            char *const gargv[] = {"n4o-guardian", "-c", script, NULL};
+            char *const genv[] = {"PATH=/usr/bin:/bin", NULL};
+            execve("/bin/sh", gargv, genv);
+        }
         char b;
         ssize_t r;
-        while ((r = read(gp[0], &b, 1)) < 0 && errno == EINTR)
+        while ((r = read(STDIN_FILENO, &b, 1)) < 0 && errno == EINTR)
             ;
         if (r == 0)
             kill(-pgid, SIGKILL);

@@ -1011,8 +1011,23 @@ static int count_guardians(void)
         /* "pid (comm) state ppid ..." */
         char *close_paren = got ? strrchr(line, ')') : NULL;
         int ppid = 0;
-        if (close_paren && sscanf(close_paren + 2, "%*c %d", &ppid) == 1 && ppid == getpid() &&
-            strstr(line, "(n4o-guardian)"))
+        if (!close_paren || sscanf(close_paren + 2, "%*c %d", &ppid) != 1 || ppid != getpid())
+            continue;
+        /* the guardian: named n4o-guardian before its exec (comm), /bin/sh
+         * with argv[0] n4o-guardian after it */
+        if (strstr(line, "(n4o-guardian)")) {
+            n++;
+            continue;
+        }
+        char argv0[64] = "";
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        f = fopen(path, "r");
+        if (f) {
+            size_t r = fread(argv0, 1, sizeof argv0 - 1, f);
+            argv0[r] = '\0';
+            fclose(f);
+        }
+        if (strcmp(argv0, "n4o-guardian") == 0)
             n++;
     }
     closedir(d);
