@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "strbuf.h"
 
 #define MIB (1024u * 1024u)
 
@@ -358,33 +359,50 @@ static int key_exists(s3mp *u)
     return resp.status == 404 ? 0 : 1;
 }
 
+/* TEXT as XML character data. */
+static void put_xml_text(strbuf *b, const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        if (*p == '&')
+            strbuf_puts(b, "&amp;");
+        else if (*p == '<')
+            strbuf_puts(b, "&lt;");
+        else if (*p == '>')
+            strbuf_puts(b, "&gt;");
+        else
+            strbuf_append(b, p, 1);
+    }
+}
+
+char *s3mp_complete_body(char *const *etags, size_t n_etags, unsigned parts, size_t *len)
+{
+    strbuf b;
+    /* the ETags came from the server: the body grows with them, whatever
+     * their length (each is at most S3HTTP_MAX_ETAG bytes, 5x escaped) */
+    strbuf_init(&b, 0);
+    strbuf_puts(&b, "<CompleteMultipartUpload>");
+    for (unsigned n = 1; n <= parts; n++) {
+        const char *etag = n <= n_etags ? etags[n - 1] : NULL;
+        if (!etag) {
+            strbuf_free(&b);
+            err_set(ERR_FAIL, "part %u was not uploaded", n);
+            return NULL;
+        }
+        strbuf_printf(&b, "<Part><PartNumber>%u</PartNumber><ETag>", n);
+        put_xml_text(&b, etag);
+        strbuf_puts(&b, "</ETag></Part>");
+    }
+    strbuf_puts(&b, "</CompleteMultipartUpload>");
+    *len = b.len;
+    return strbuf_take(&b); /* NULL with err set after a failed append */
+}
+
 static int complete(s3mp *u, unsigned parts)
 {
-    size_t cap = 128 + (size_t)parts * 320, len = 0;
-    char *body = malloc(cap);
+    size_t len = 0;
+    char *body = s3mp_complete_body(u->etags, u->n_etags, parts, &len);
     if (!body)
-        return err_set(ERR_FAIL, "out of memory");
-    len += (size_t)snprintf(body, cap, "<CompleteMultipartUpload>");
-    for (unsigned n = 1; n <= parts; n++) {
-        const char *etag = n <= u->n_etags ? u->etags[n - 1] : NULL;
-        if (!etag) {
-            free(body);
-            return err_set(ERR_FAIL, "%s: part %u was not uploaded", u->key, n);
-        }
-        len +=
-            (size_t)snprintf(body + len, cap - len, "<Part><PartNumber>%u</PartNumber><ETag>", n);
-        for (const char *e = etag; *e && len + 8 < cap; e++) {
-            const char *esc = *e == '&' ? "&amp;" : *e == '<' ? "&lt;" : *e == '>' ? "&gt;" : NULL;
-            if (esc) {
-                memcpy(body + len, esc, strlen(esc));
-                len += strlen(esc);
-            } else {
-                body[len++] = *e;
-            }
-        }
-        len += (size_t)snprintf(body + len, cap - len, "</ETag></Part>");
-    }
-    len += (size_t)snprintf(body + len, cap - len, "</CompleteMultipartUpload>");
+        return err_prefix("%s: ", u->key);
     sigv4_param q = {"uploadId", u->upload_id};
     sigv4_header h = {"Content-Type", "application/xml"};
     s3http_request r = {.method = "POST",
