@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "signals.h"
 #include "strbuf.h"
 
 #define MIB (1024u * 1024u)
@@ -264,6 +265,8 @@ static int dispatch(s3mp *u)
 {
     if (u->next_number > S3MP_MAX_PARTS)
         return err_set(ERR_FAIL, "%s: more than %u parts", u->key, S3MP_MAX_PARTS);
+    if (s3http_signal_check(u->key) < 0)
+        return -1;
     if (!u->upload_id && create_upload(u) < 0)
         return -1;
     pthread_mutex_lock(&u->mu);
@@ -285,8 +288,15 @@ static int dispatch(s3mp *u)
 static int take_buffer(s3mp *u, uint64_t need)
 {
     pthread_mutex_lock(&u->mu);
-    while (!u->failed && u->n_pool == 0 && u->n_bufs >= u->max_bufs)
-        pthread_cond_wait(&u->cond, &u->mu);
+    while (!u->failed && u->n_pool == 0 && u->n_bufs >= u->max_bufs) {
+        /* the workers fail on a signal too, but this wait must not
+         * depend on them */
+        if (signals_pending()) {
+            pthread_mutex_unlock(&u->mu);
+            return s3http_signal_check(u->key);
+        }
+        s3http_cond_wait(&u->cond, &u->mu);
+    }
     if (u->failed) {
         pthread_mutex_unlock(&u->mu);
         return raise_failure(u);
@@ -493,8 +503,13 @@ void s3mp_abort(s3mp *u)
     if (u->upload_id && u->conn) {
         static const long gone[] = {404, 405, 0};
         sigv4_param q = {"uploadId", u->upload_id};
-        s3http_request r = {
-            .method = "DELETE", .key = u->key, .query = &q, .n_query = 1, .accept = gone};
+        /* sent also after Ctrl-C: an upload left behind costs storage */
+        s3http_request r = {.method = "DELETE",
+                            .key = u->key,
+                            .query = &q,
+                            .n_query = 1,
+                            .accept = gone,
+                            .cleanup = 1};
         s3http_response resp;
         if (s3http_perform(u->conn, &r, &resp) < 0)
             log_warn("remote %s: cannot abort the upload of %s (upload id %s): %s", u->rc->name,
