@@ -17,6 +17,8 @@
 
 #include "err.h"
 #include "log.h"
+#include "signals.h"
+#include "strbuf.h"
 
 #define CRED_FILE_MAX   (64 * 1024)
 #define BACKOFF_BASE_MS 200
@@ -36,6 +38,7 @@ struct s3http_client {
 struct s3http_conn {
     const s3http_client *c;
     CURL *h;
+    CURLM *m; /* runs H, so that waits can look at signals; keeps the connection */
     atomic_int *cancel;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -296,7 +299,9 @@ const config_remote *s3http_config(const s3http_client *c)
 s3http_conn *s3http_conn_new(const s3http_client *c, atomic_int *cancel)
 {
     s3http_conn *conn = calloc(1, sizeof *conn);
-    if (!conn || !(conn->h = curl_easy_init())) {
+    if (!conn || !(conn->h = curl_easy_init()) || !(conn->m = curl_multi_init())) {
+        if (conn)
+            curl_easy_cleanup(conn->h);
         free(conn);
         err_set(ERR_FAIL, "out of memory (curl handle)");
         return NULL;
@@ -310,6 +315,7 @@ void s3http_conn_free(s3http_conn *conn)
 {
     if (!conn)
         return;
+    curl_multi_cleanup(conn->m);
     curl_easy_cleanup(conn->h);
     free(conn);
 }
@@ -321,17 +327,48 @@ typedef struct {
     const s3http_request *r;
     s3http_response *resp;
     size_t body_cap;
-    int overflow;
-    int sink_stop; /* the sink refused more bytes, or the Range was ignored */
-    size_t sent;   /* of the request body */
+    int overflow;     /* a 2xx answer larger than it may be */
+    int error_cut;    /* an error answer past S3HTTP_MAX_ERROR_BODY: not read further */
+    int sink_stop;    /* the sink refused more bytes, or the Range was ignored */
+    int bad;          /* a header that breaks the rules (BAD_*, see http.h) */
+    size_t sent;      /* of the request body */
+    double answer_at; /* monotonic time of the answer's first byte, 0 before */
 } xfer;
+
+enum { BAD_NONE, BAD_ETAG_LONG, BAD_ETAG_CONTROL, BAD_LENGTH, BAD_RANGE };
+
+static const char *bad_text(int bad)
+{
+    switch (bad) {
+    case BAD_ETAG_CONTROL:
+        return "the ETag header holds control characters";
+    case BAD_LENGTH:
+        return "the Content-Length header is not a number";
+    case BAD_RANGE:
+        return "the Content-Range header is malformed";
+    default:
+        return "a malformed header";
+    }
+}
+
+static double now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int is_2xx(long status)
+{
+    return status >= 200 && status < 300;
+}
 
 static size_t on_body(char *data, size_t sz, size_t nm, void *ud)
 {
     xfer *x = ud;
     s3http_response *resp = x->resp;
     size_t n = sz * nm;
-    if (x->r->sink && resp->status >= 200 && resp->status < 300) {
+    if (x->r->sink && is_2xx(resp->status)) {
         if ((x->r->want_partial && resp->status != 206) ||
             x->r->sink(x->r->sink_ctx, data, n) < 0) {
             x->sink_stop = 1;
@@ -340,8 +377,8 @@ static size_t on_body(char *data, size_t sz, size_t nm, void *ud)
         resp->body_len += n;
         return n;
     }
-    if (x->r->out && resp->status >= 200 && resp->status < 300) {
-        if (resp->body_len + n > x->r->out_cap) {
+    if (x->r->out && is_2xx(resp->status)) {
+        if (n > x->r->out_cap - resp->body_len) {
             x->overflow = 1;
             return 0;
         }
@@ -349,8 +386,13 @@ static size_t on_body(char *data, size_t sz, size_t nm, void *ud)
         resp->body_len += n;
         return n;
     }
-    if (resp->body_len + n > S3HTTP_MAX_BODY) {
-        x->overflow = 1;
+    size_t max = is_2xx(resp->status) ? S3HTTP_MAX_BODY : S3HTTP_MAX_ERROR_BODY;
+    if (n > max - resp->body_len) {
+        /* an error's status says enough; its body is not worth more */
+        if (is_2xx(resp->status))
+            x->overflow = 1;
+        else
+            x->error_cut = 1;
         return 0;
     }
     if (resp->body_len + n + 1 > x->body_cap) {
@@ -371,45 +413,99 @@ static size_t on_body(char *data, size_t sz, size_t nm, void *ud)
     return n;
 }
 
+/* When the header line DATA (N bytes, not NUL-terminated) is field NAME:
+ * 1 and its value (blanks and the line end trimmed) in *V, *VLEN. */
+static int header_is(const char *data, size_t n, const char *name, const char **v, size_t *vlen)
+{
+    size_t nl = strlen(name);
+    if (n <= nl || strncasecmp(data, name, nl) != 0 || data[nl] != ':')
+        return 0;
+    const char *p = data + nl + 1, *end = data + n;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    while (end > p && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    *v = p;
+    *vlen = (size_t)(end - p);
+    return 1;
+}
+
+/* A decimal number of LEN bytes at V; -1 when it is anything else. */
+static int parse_u64(const char *v, size_t len, uint64_t *out)
+{
+    char num[24];
+    if (len == 0 || len >= sizeof num)
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+    memcpy(num, v, len);
+    num[len] = '\0';
+    errno = 0;
+    unsigned long long u = strtoull(num, NULL, 10);
+    if (errno)
+        return -1;
+    *out = u;
+    return 0;
+}
+
+/* Header lines arrive one per call, not NUL-terminated, up to curl's own
+ * limit (100 KB): parsed in place, never copied into a fixed buffer. */
 static size_t on_header(char *data, size_t sz, size_t nm, void *ud)
 {
     xfer *x = ud;
     s3http_response *resp = x->resp;
     size_t n = sz * nm;
-    char line[512];
-    size_t l = n < sizeof line - 1 ? n : sizeof line - 1;
-    memcpy(line, data, l);
-    line[l] = '\0';
-    char *end = line + strlen(line);
-    while (end > line && (end[-1] == '\r' || end[-1] == '\n'))
-        *--end = '\0';
-    if (strncmp(line, "HTTP/", 5) == 0) {
+    const char *v;
+    size_t vl;
+    uint64_t u;
+    if (!x->answer_at)
+        x->answer_at = now_mono();
+    if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
         /* a new response (after 100 Continue or a redirect): start over */
-        char *sp = strchr(line, ' ');
-        resp->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+        const char *sp = memchr(data, ' ', n);
+        size_t left = sp ? n - (size_t)(sp + 1 - data) : 0;
+        resp->status = 0;
+        if (left >= 3 && parse_u64(sp + 1, 3, &u) == 0)
+            resp->status = (long)u;
         resp->etag[0] = '\0';
         resp->has_length = 0;
+        x->bad = BAD_NONE;
         return n;
     }
-    char *colon = strchr(line, ':');
-    if (!colon)
-        return n;
-    *colon = '\0';
-    char *v = colon + 1;
-    while (*v == ' ' || *v == '\t')
-        v++;
-    if (strcasecmp(line, "etag") == 0) {
-        snprintf(resp->etag, sizeof resp->etag, "%s", v);
-    } else if (strcasecmp(line, "content-length") == 0) {
-        resp->content_length = strtoull(v, NULL, 10);
-        resp->has_length = 1;
-    } else if (strcasecmp(line, "content-range") == 0) {
-        char *slash = strchr(v, '/');
-        if (slash && slash[1] != '*')
-            resp->total_size = strtoull(slash + 1, NULL, 10);
-    } else if (strcasecmp(line, "last-modified") == 0) {
-        time_t t = curl_getdate(v, NULL);
-        resp->last_modified = t < 0 ? 0 : t;
+    if (header_is(data, n, "etag", &v, &vl)) {
+        if (vl > S3HTTP_MAX_ETAG) {
+            x->bad = BAD_ETAG_LONG;
+        } else if (strbuf_has_control(v, vl)) {
+            x->bad = BAD_ETAG_CONTROL;
+        } else {
+            memcpy(resp->etag, v, vl);
+            resp->etag[vl] = '\0';
+        }
+    } else if (header_is(data, n, "content-length", &v, &vl)) {
+        if (parse_u64(v, vl, &u) < 0) {
+            x->bad = BAD_LENGTH;
+        } else {
+            resp->content_length = u;
+            resp->has_length = 1;
+        }
+    } else if (header_is(data, n, "content-range", &v, &vl)) {
+        const char *slash = memchr(v, '/', vl);
+        if (slash && (size_t)(slash + 1 - v) < vl && slash[1] != '*') {
+            if (parse_u64(slash + 1, vl - (size_t)(slash + 1 - v), &u) < 0)
+                x->bad = BAD_RANGE;
+            else
+                resp->total_size = u;
+        }
+    } else if (header_is(data, n, "last-modified", &v, &vl)) {
+        char date[64];
+        resp->last_modified = 0;
+        if (vl < sizeof date) {
+            memcpy(date, v, vl);
+            date[vl] = '\0';
+            time_t t = curl_getdate(date, NULL);
+            resp->last_modified = t < 0 ? 0 : t;
+        }
     }
     return n;
 }
@@ -432,13 +528,6 @@ static int on_seek(void *ud, curl_off_t off, int origin)
         return CURL_SEEKFUNC_CANTSEEK;
     x->sent = (size_t)off;
     return CURL_SEEKFUNC_OK;
-}
-
-static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
-{
-    (void)a, (void)b, (void)c, (void)d;
-    xfer *x = ud;
-    return x->conn->cancel && atomic_load(x->conn->cancel) ? 1 : 0;
 }
 
 /* URL and canonical path of KEY (NULL: the bucket) for QUERY. */
@@ -494,6 +583,74 @@ static int has_header(const s3http_request *r, const char *name)
         if (strcasecmp(r->headers[i].name, name) == 0)
             return 1;
     return 0;
+}
+
+/* Seconds a buffered answer may take from its first byte. */
+static double answer_time(const config_remote *rc)
+{
+    long io = rc->io_timeout > 0 ? rc->io_timeout : 60L;
+    return io * 5 > S3HTTP_ANSWER_TIME ? (double)io * 5 : (double)S3HTTP_ANSWER_TIME;
+}
+
+/* Run the transfer on CONN's multi handle, waking every S3HTTP_POLL_MS to
+ * look at the cancel flag, signals and the answer's deadline: a stalled
+ * server never holds the caller longer than that.  CURLE_OK, curl's result,
+ * or CURLE_ABORTED_BY_CALLBACK with the error set when we stopped it. */
+static CURLcode run_transfer(s3http_conn *conn, const s3http_request *r, xfer *x, const char *url)
+{
+    CURLM *m = conn->m;
+    CURL *h = conn->h;
+    CURLcode cc = CURLE_OK;
+    double sig_at = 0, limit = answer_time(conn->c->rc);
+    const char *what = r->key ? r->key : conn->c->rc->bucket;
+    if (curl_multi_add_handle(m, h) != CURLM_OK) {
+        err_set(ERR_FAIL, "%s %s: cannot start the transfer", r->method, url);
+        return CURLE_FAILED_INIT;
+    }
+    for (;;) {
+        int running = 0;
+        CURLMcode mc = curl_multi_perform(m, &running);
+        if (mc != CURLM_OK) {
+            err_set(ERR_FAIL, "%s %s: %s", r->method, url, curl_multi_strerror(mc));
+            cc = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        if (!running) {
+            int q;
+            CURLMsg *msg;
+            while ((msg = curl_multi_info_read(m, &q)))
+                if (msg->msg == CURLMSG_DONE && msg->easy_handle == h)
+                    cc = msg->data.result;
+            break;
+        }
+        if (conn->cancel && atomic_load(conn->cancel)) {
+            err_set(ERR_FAIL, "%s %s: cancelled", r->method, what);
+            cc = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        int sig = signals_pending();
+        if (sig && r->cleanup && !sig_at)
+            sig_at = now_mono();
+        if (sig && (!r->cleanup || now_mono() - sig_at > S3HTTP_CLEANUP_GRACE_MS / 1000.0)) {
+            err_set(ERR_FAIL, "%s %s: interrupted by signal %d", r->method, what, sig);
+            cc = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        if (!r->sink && x->answer_at && now_mono() - x->answer_at > limit) {
+            err_set(ERR_FAIL, "%s %s: the answer took longer than %.0f s (the limit for an answer)",
+                    r->method, what, limit);
+            cc = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        mc = curl_multi_poll(m, NULL, 0, S3HTTP_POLL_MS, NULL);
+        if (mc != CURLM_OK) {
+            err_set(ERR_FAIL, "%s %s: %s", r->method, url, curl_multi_strerror(mc));
+            cc = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+    }
+    curl_multi_remove_handle(m, h);
+    return cc;
 }
 
 /* One attempt; 0 when an HTTP answer arrived (any status), -1 with *CURL_RC
@@ -564,9 +721,6 @@ static int attempt(s3http_conn *conn, const s3http_request *r, s3http_response *
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
     if (strcmp(r->method, "GET") == 0) {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(r->method, "HEAD") == 0) {
@@ -586,7 +740,11 @@ static int attempt(s3http_conn *conn, const s3http_request *r, s3http_response *
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
     }
     log_debug("s3: %s %s", r->method, url);
-    CURLcode cc = curl_easy_perform(h);
+    CURLcode cc = run_transfer(conn, r, &x, url);
+    if (cc == CURLE_ABORTED_BY_CALLBACK || cc == CURLE_FAILED_INIT) {
+        *curl_rc = cc; /* the error is set */
+        goto out;
+    }
     if (x.sink_stop && cc != CURLE_OK) {
         err_set(ERR_FAIL, "%s %s: %s", r->method, url,
                 resp->status == 200 && r->want_partial ? "the server ignored the Range header"
@@ -595,19 +753,40 @@ static int attempt(s3http_conn *conn, const s3http_request *r, s3http_response *
         goto out;
     }
     if (x.overflow && cc != CURLE_OK) {
-        err_set(ERR_FAIL, "%s %s: the answer is larger than expected", r->method, url);
+        err_set(ERR_FAIL, "%s %s: the answer is larger than %zu bytes (the limit for %s)",
+                r->method, url, r->out ? r->out_cap : (size_t)S3HTTP_MAX_BODY,
+                r->out ? "this request" : "a buffered answer");
         *curl_rc = CURLE_ABORTED_BY_CALLBACK;
         goto out;
     }
-    if (cc != CURLE_OK) {
+    if (cc != CURLE_OK && !x.error_cut) {
+        char why[CURL_ERROR_SIZE];
+        strbuf_printable_copy(why, sizeof why,
+                              conn->errbuf[0] ? conn->errbuf : curl_easy_strerror(cc));
         *curl_rc = cc;
-        err_set(ERR_FAIL, "%s %s: %s", r->method, url,
-                conn->errbuf[0] ? conn->errbuf : curl_easy_strerror(cc));
+        err_set(ERR_FAIL, "%s %s: %s", r->method, url, why);
+        goto out;
+    }
+    if (x.bad && is_2xx(resp->status)) {
+        if (x.bad == BAD_ETAG_LONG)
+            err_set(ERR_FAIL, "%s %s: the ETag header is longer than %u bytes (the limit)",
+                    r->method, url, (unsigned)S3HTTP_MAX_ETAG);
+        else
+            err_set(ERR_FAIL, "%s %s: %s", r->method, url, bad_text(x.bad));
+        *curl_rc = CURLE_WEIRD_SERVER_REPLY;
         goto out;
     }
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    resp->status = status;
+    if (status)
+        resp->status = status;
+    if (x.error_cut) {
+        /* the status is known; the cut body would only mislead the parser */
+        free(resp->body);
+        resp->body = NULL;
+        resp->body_len = 0;
+        resp->body_cut = 1;
+    }
     ret = 0;
 out:
     curl_slist_free_all(hl);
@@ -655,7 +834,7 @@ static int retryable_answer(long status, const char *code)
 
 static int accepted(const s3http_request *r, long status)
 {
-    if (status >= 200 && status < 300)
+    if (is_2xx(status))
         return 1;
     for (const long *a = r->accept; a && *a; a++)
         if (*a == status)
@@ -663,9 +842,9 @@ static int accepted(const s3http_request *r, long status)
     return 0;
 }
 
-/* Sleep for attempt N's backoff (full jitter over the upper half); -1 when
- * cancelled meanwhile. */
-static int backoff(s3http_conn *conn, int n)
+/* Sleep for attempt N's backoff (full jitter over the upper half); -1 with
+ * the error set when cancelled or interrupted meanwhile. */
+static int backoff(s3http_conn *conn, const s3http_request *r, const char *what, int n)
 {
     unsigned ms = BACKOFF_BASE_MS;
     for (int i = 0; i < n && ms < BACKOFF_MAX_MS; i++)
@@ -675,6 +854,10 @@ static int backoff(s3http_conn *conn, int n)
     ms = ms / 2 + randombytes_uniform(ms / 2 + 1);
     while (ms > 0) {
         if (conn->cancel && atomic_load(conn->cancel))
+            return err_set(ERR_FAIL, "%s %s: cancelled", r->method, what);
+        char ctx[600];
+        snprintf(ctx, sizeof ctx, "%s %s", r->method, what);
+        if (s3http_signal_check(ctx) < 0)
             return -1;
         unsigned step = ms < 50 ? ms : 50;
         struct timespec ts = {0, (long)step * 1000000L};
@@ -741,14 +924,48 @@ static int explain_head(s3http_conn *conn, const s3http_request *head, s3xml_err
     return rc;
 }
 
+/* Set the error of a failed answer: "METHOD WHAT: HTTP STATUS CODE:
+ * MESSAGE" with the server's text escaped and cut; *RETRY says whether the
+ * answer asks for another attempt. */
+static void answer_error(s3http_conn *conn, const s3http_request *r, s3http_response *resp,
+                         const char *what, int *retry)
+{
+    s3xml_error e;
+    int is_err = resp->body_cut ? 0 : s3xml_parse_error(resp->body, resp->body_len, &e);
+    *retry = retryable_answer(resp->status, is_err == 1 ? e.code : NULL);
+    if (is_err != 1 && strcmp(r->method, "HEAD") == 0 && resp->status >= 400 &&
+        resp->status < 500 && explain_head(conn, r, &e) == 0)
+        is_err = 1;
+    if (is_err == 1 && *e.code) {
+        char code[sizeof resp->err_code], msg[400];
+        strbuf_printable_copy(code, sizeof code, e.code);
+        strbuf_printable_copy(msg, sizeof msg, *e.message ? e.message : status_text(resp->status));
+        snprintf(resp->err_code, sizeof resp->err_code, "%s", code);
+        err_set(ERR_FAIL, "%s %s: HTTP %ld %s: %s", r->method, what, resp->status, code, msg);
+    } else {
+        if (resp->body_cut)
+            err_set(ERR_FAIL, "%s %s: HTTP %ld %s (an error answer longer than %u bytes, not read)",
+                    r->method, what, resp->status, status_text(resp->status),
+                    (unsigned)S3HTTP_MAX_ERROR_BODY);
+        else
+            err_set(ERR_FAIL, "%s %s: HTTP %ld %s", r->method, what, resp->status,
+                    status_text(resp->status));
+    }
+    if (is_err == 1)
+        s3xml_error_free(&e);
+}
+
 int s3http_perform(s3http_conn *conn, const s3http_request *r, s3http_response *resp)
 {
     const config_remote *rc = conn->c->rc;
     int retries = rc->retries > 0 ? rc->retries : 0;
-    char sha[65];
+    char sha[65], ctx[600];
     const char *what = r->key ? r->key : rc->bucket;
 
     memset(resp, 0, sizeof *resp);
+    snprintf(ctx, sizeof ctx, "%s %s", r->method, what);
+    if (!r->cleanup && s3http_signal_check(ctx) < 0)
+        return -1;
     if (r->body_sha256)
         snprintf(sha, sizeof sha, "%s", r->body_sha256);
     else
@@ -760,35 +977,25 @@ int s3http_perform(s3http_conn *conn, const s3http_request *r, s3http_response *
         resp->attempts = n + 1;
         int rc_a = attempt(conn, r, resp, sha, &cc);
         if (conn->cancel && atomic_load(conn->cancel))
-            return err_set(ERR_FAIL, "%s %s: cancelled", r->method, what);
+            return err_set(ERR_FAIL, "%s: cancelled", ctx);
+        if (!r->cleanup && s3http_signal_check(ctx) < 0)
+            return -1;
         int retry;
         if (rc_a < 0 && r->sink && resp->body_len > 0)
             return -1; /* the caller resumes after the bytes it got */
-        if (rc_a < 0) {
+        if (rc_a < 0)
             retry = retryable_curl(cc);
-        } else if (accepted(r, resp->status)) {
+        else if (accepted(r, resp->status))
             return 0;
-        } else {
-            s3xml_error e;
-            int is_err = s3xml_parse_error(resp->body, resp->body_len, &e);
-            retry = retryable_answer(resp->status, is_err == 1 ? e.code : NULL);
-            if (is_err != 1 && strcmp(r->method, "HEAD") == 0 && resp->status >= 400 &&
-                resp->status < 500 && explain_head(conn, r, &e) == 0)
-                is_err = 1;
-            if (is_err == 1 && *e.code)
-                err_set(ERR_FAIL, "%s %s: HTTP %ld %s: %s", r->method, what, resp->status, e.code,
-                        *e.message ? e.message : status_text(resp->status));
-            else
-                err_set(ERR_FAIL, "%s %s: HTTP %ld %s", r->method, what, resp->status,
-                        status_text(resp->status));
-            if (is_err == 1)
-                s3xml_error_free(&e);
-        }
+        else
+            answer_error(conn, r, resp, what, &retry);
+        if (r->cleanup && signals_pending())
+            retry = 0; /* the user is waiting for the exit */
         if (!retry || n >= retries)
             return n > 0 ? err_prefix("after %d attempts: ", n + 1) : -1;
         log_warn("remote %s: %s; retrying (%d of %d)", rc->name, err_msg(), n + 1, retries);
-        if (backoff(conn, n) < 0)
-            return err_set(ERR_FAIL, "%s %s: cancelled", r->method, what);
+        if (backoff(conn, r, what, n) < 0)
+            return -1;
     }
 }
 
@@ -798,6 +1005,26 @@ void s3http_response_free(s3http_response *resp)
         return;
     free(resp->body);
     resp->body = NULL;
+}
+
+int s3http_signal_check(const char *what)
+{
+    int sig = signals_pending();
+    if (!sig)
+        return 0;
+    return err_set(ERR_FAIL, "%s: interrupted by signal %d", what, sig);
+}
+
+void s3http_cond_wait(pthread_cond_t *cond, pthread_mutex_t *mu)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += S3HTTP_POLL_MS * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(cond, mu, &ts);
 }
 
 void s3http_err_save(s3http_saved_err *s)

@@ -3,12 +3,31 @@
  *
  * An s3http_client holds the remote's settings and credentials (immutable
  * after s3http_client_new, shared by every thread); an s3http_conn is one
- * curl easy handle (its connection is reused), used by one thread at a
- * time.  Secrets live in sodium_malloc memory and never reach logs or
- * error messages. */
+ * curl handle (its connection is reused), used by one thread at a time.
+ * Secrets live in sodium_malloc memory and never reach logs or error
+ * messages.
+ *
+ * Every byte from the server is hostile until checked.  What a server can
+ * make the client hold is bounded:
+ *   - a buffered 2xx answer (listing, upload id): S3HTTP_MAX_BODY (8 MiB);
+ *   - an error answer: S3HTTP_MAX_ERROR_BODY (64 KiB), the rest is not read;
+ *   - an ETag header: S3HTTP_MAX_ETAG (1024) bytes, no control characters;
+ *   - time: a buffered answer must arrive within S3HTTP_ANSWER_TIME seconds
+ *     of its first byte (or 5 x io_timeout when that is longer), besides the
+ *     io_timeout stall limit of every transfer.
+ * An answer past a limit is an error naming the limit, never cut silently.
+ * Text from the server quoted in an error (S3 Code and Message) is escaped
+ * (strbuf_put_printable) and cut to a few hundred bytes.
+ *
+ * Signals: every wait here (transfers, connects, retry backoff) looks at
+ * signals_pending() at least every S3HTTP_POLL_MS and then fails with
+ * "interrupted by signal N", so Ctrl-C is noticed within a second.
+ * Requests marked cleanup (aborting an upload) are still sent after a
+ * signal, with S3HTTP_CLEANUP_GRACE_MS to finish and no retry. */
 #ifndef N4O_S3_HTTP_H
 #define N4O_S3_HTTP_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,7 +37,12 @@
 #include "sigv4.h"
 #include "xml.h"
 
-#define S3HTTP_MAX_BODY (32u * 1024u * 1024u) /* buffered answers (listings, errors) */
+#define S3HTTP_MAX_BODY         (8u * 1024u * 1024u) /* a buffered 2xx answer */
+#define S3HTTP_MAX_ERROR_BODY   (64u * 1024u)        /* an error answer (4xx, 5xx) */
+#define S3HTTP_MAX_ETAG         1024u                /* bytes of an ETag header */
+#define S3HTTP_ANSWER_TIME      300                  /* s, a buffered answer from its first byte */
+#define S3HTTP_POLL_MS          100                  /* how often waits look at signals */
+#define S3HTTP_CLEANUP_GRACE_MS 1000                 /* a cleanup request after a signal */
 
 typedef struct s3http_client s3http_client;
 typedef struct s3http_conn s3http_conn;
@@ -67,18 +91,24 @@ typedef struct {
     /* HTTP statuses besides 2xx that are answers, not failures (404 of a
      * HEAD); 0-terminated. */
     const long *accept;
+    /* Cleanup after a failure (AbortMultipartUpload): sent even when a
+     * signal is pending, then given S3HTTP_CLEANUP_GRACE_MS and no retry. */
+    int cleanup;
 } s3http_request;
 
 typedef struct {
     long status;
     char *body; /* malloc'd answer body (unless the request's OUT was used) */
     size_t body_len;
-    char etag[256];          /* ETag header, quotes kept */
-    uint64_t content_length; /* Content-Length header */
+    char etag[S3HTTP_MAX_ETAG + 1]; /* ETag header, quotes kept (checked: see above) */
+    uint64_t content_length;        /* Content-Length header */
     int has_length;
     uint64_t total_size; /* the size after '/' in Content-Range */
     time_t last_modified;
     int attempts;
+    /* Of a failed answer: the S3 error Code (escaped, "" when none). */
+    char err_code[64];
+    int body_cut; /* an error answer past S3HTTP_MAX_ERROR_BODY: BODY dropped */
 } s3http_response;
 
 /* Perform R: sign, send, retry (500 502 503 504 408 429, SlowDown,
@@ -90,6 +120,13 @@ typedef struct {
  * cases; free it with s3http_response_free. */
 int s3http_perform(s3http_conn *conn, const s3http_request *r, s3http_response *resp);
 void s3http_response_free(s3http_response *resp);
+
+/* 0 when no SIGINT/SIGTERM is pending; else -1 with ERR_FAIL "WHAT:
+ * interrupted by signal N". */
+int s3http_signal_check(const char *what);
+/* pthread_cond_wait for at most S3HTTP_POLL_MS: callers loop, re-checking
+ * their condition and s3http_signal_check(). */
+void s3http_cond_wait(pthread_cond_t *cond, pthread_mutex_t *mu);
 
 /* Save and restore this thread's error around cleanup that may replace it. */
 typedef struct {

@@ -10,6 +10,8 @@
 
 #include "err.h"
 #include "log.h"
+#include "signals.h"
+#include "strbuf.h"
 
 #define MIB (1024u * 1024u)
 
@@ -263,6 +265,8 @@ static int dispatch(s3mp *u)
 {
     if (u->next_number > S3MP_MAX_PARTS)
         return err_set(ERR_FAIL, "%s: more than %u parts", u->key, S3MP_MAX_PARTS);
+    if (s3http_signal_check(u->key) < 0)
+        return -1;
     if (!u->upload_id && create_upload(u) < 0)
         return -1;
     pthread_mutex_lock(&u->mu);
@@ -284,8 +288,15 @@ static int dispatch(s3mp *u)
 static int take_buffer(s3mp *u, uint64_t need)
 {
     pthread_mutex_lock(&u->mu);
-    while (!u->failed && u->n_pool == 0 && u->n_bufs >= u->max_bufs)
-        pthread_cond_wait(&u->cond, &u->mu);
+    while (!u->failed && u->n_pool == 0 && u->n_bufs >= u->max_bufs) {
+        /* the workers fail on a signal too, but this wait must not
+         * depend on them */
+        if (signals_pending()) {
+            pthread_mutex_unlock(&u->mu);
+            return s3http_signal_check(u->key);
+        }
+        s3http_cond_wait(&u->cond, &u->mu);
+    }
     if (u->failed) {
         pthread_mutex_unlock(&u->mu);
         return raise_failure(u);
@@ -358,33 +369,50 @@ static int key_exists(s3mp *u)
     return resp.status == 404 ? 0 : 1;
 }
 
+/* TEXT as XML character data. */
+static void put_xml_text(strbuf *b, const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        if (*p == '&')
+            strbuf_puts(b, "&amp;");
+        else if (*p == '<')
+            strbuf_puts(b, "&lt;");
+        else if (*p == '>')
+            strbuf_puts(b, "&gt;");
+        else
+            strbuf_append(b, p, 1);
+    }
+}
+
+char *s3mp_complete_body(char *const *etags, size_t n_etags, unsigned parts, size_t *len)
+{
+    strbuf b;
+    /* the ETags came from the server: the body grows with them, whatever
+     * their length (each is at most S3HTTP_MAX_ETAG bytes, 5x escaped) */
+    strbuf_init(&b, 0);
+    strbuf_puts(&b, "<CompleteMultipartUpload>");
+    for (unsigned n = 1; n <= parts; n++) {
+        const char *etag = n <= n_etags ? etags[n - 1] : NULL;
+        if (!etag) {
+            strbuf_free(&b);
+            err_set(ERR_FAIL, "part %u was not uploaded", n);
+            return NULL;
+        }
+        strbuf_printf(&b, "<Part><PartNumber>%u</PartNumber><ETag>", n);
+        put_xml_text(&b, etag);
+        strbuf_puts(&b, "</ETag></Part>");
+    }
+    strbuf_puts(&b, "</CompleteMultipartUpload>");
+    *len = b.len;
+    return strbuf_take(&b); /* NULL with err set after a failed append */
+}
+
 static int complete(s3mp *u, unsigned parts)
 {
-    size_t cap = 128 + (size_t)parts * 320, len = 0;
-    char *body = malloc(cap);
+    size_t len = 0;
+    char *body = s3mp_complete_body(u->etags, u->n_etags, parts, &len);
     if (!body)
-        return err_set(ERR_FAIL, "out of memory");
-    len += (size_t)snprintf(body, cap, "<CompleteMultipartUpload>");
-    for (unsigned n = 1; n <= parts; n++) {
-        const char *etag = n <= u->n_etags ? u->etags[n - 1] : NULL;
-        if (!etag) {
-            free(body);
-            return err_set(ERR_FAIL, "%s: part %u was not uploaded", u->key, n);
-        }
-        len +=
-            (size_t)snprintf(body + len, cap - len, "<Part><PartNumber>%u</PartNumber><ETag>", n);
-        for (const char *e = etag; *e && len + 8 < cap; e++) {
-            const char *esc = *e == '&' ? "&amp;" : *e == '<' ? "&lt;" : *e == '>' ? "&gt;" : NULL;
-            if (esc) {
-                memcpy(body + len, esc, strlen(esc));
-                len += strlen(esc);
-            } else {
-                body[len++] = *e;
-            }
-        }
-        len += (size_t)snprintf(body + len, cap - len, "</ETag></Part>");
-    }
-    len += (size_t)snprintf(body + len, cap - len, "</CompleteMultipartUpload>");
+        return err_prefix("%s: ", u->key);
     sigv4_param q = {"uploadId", u->upload_id};
     sigv4_header h = {"Content-Type", "application/xml"};
     s3http_request r = {.method = "POST",
@@ -475,8 +503,13 @@ void s3mp_abort(s3mp *u)
     if (u->upload_id && u->conn) {
         static const long gone[] = {404, 405, 0};
         sigv4_param q = {"uploadId", u->upload_id};
-        s3http_request r = {
-            .method = "DELETE", .key = u->key, .query = &q, .n_query = 1, .accept = gone};
+        /* sent also after Ctrl-C: an upload left behind costs storage */
+        s3http_request r = {.method = "DELETE",
+                            .key = u->key,
+                            .query = &q,
+                            .n_query = 1,
+                            .accept = gone,
+                            .cleanup = 1};
         s3http_response resp;
         if (s3http_perform(u->conn, &r, &resp) < 0)
             log_warn("remote %s: cannot abort the upload of %s (upload id %s): %s", u->rc->name,

@@ -35,6 +35,12 @@ int s3mp_commit(s3mp *u);
  * Keeps this thread's error as it was. */
 void s3mp_abort(s3mp *u);
 
+/* The CompleteMultipartUpload request body for parts 1..PARTS, whose ETags
+ * (as the server sent them; escaped here) are ETAGS[0..N_ETAGS-1].
+ * malloc'd, its length in *LEN; NULL with err set ("part N was not
+ * uploaded" when an ETag is missing). */
+char *s3mp_complete_body(char *const *etags, size_t n_etags, unsigned parts, size_t *len);
+
 /* Size of part number N (1-based) when the first part has BASE bytes:
  * BASE doubled every S3MP_GROW_EVERY parts, at most 5 GiB.  From the 5 MiB
  * minimum, 10,000 parts hold 5.3 TiB. */

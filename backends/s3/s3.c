@@ -11,8 +11,12 @@
 #include "http.h"
 #include "log.h"
 #include "multipart.h"
+#include "signals.h"
+#include "strbuf.h"
 
-#define READ_FIFO (4u * 1024u * 1024u) /* bytes received ahead of the reader */
+#define READ_FIFO    (4u * 1024u * 1024u) /* bytes received ahead of the reader */
+#define LIST_PAGE    "1000"               /* entries asked for per listing page (S3's most) */
+#define WARN_SKIPPED 10                   /* warnings per listing about unprintable names */
 
 typedef struct {
     s3http_client *c;
@@ -37,6 +41,7 @@ typedef struct {
     uint8_t *fifo;
     size_t head, len;
     int done, failed, closing;
+    int too_long; /* the server sent more than the range asked for */
     s3http_saved_err err;
 } s3_reader;
 
@@ -161,10 +166,16 @@ static int reader_push(void *ctx, const void *data, size_t len)
     s3_reader *rd = ctx;
     const uint8_t *p = data;
     pthread_mutex_lock(&rd->mu);
+    if (len > rd->size - rd->off) {
+        /* never more than the object's size, whatever the server sends */
+        rd->too_long = 1;
+        pthread_mutex_unlock(&rd->mu);
+        return -1;
+    }
     while (len > 0) {
-        while (rd->len == READ_FIFO && !rd->closing)
-            pthread_cond_wait(&rd->cond, &rd->mu);
-        if (rd->closing) {
+        while (rd->len == READ_FIFO && !rd->closing && !signals_pending())
+            s3http_cond_wait(&rd->cond, &rd->mu);
+        if (rd->closing || signals_pending()) {
             pthread_mutex_unlock(&rd->mu);
             return -1;
         }
@@ -207,6 +218,15 @@ static void *reader_main(void *arg)
         s3http_response_free(&resp);
         if (atomic_load(&rd->cancel))
             break;
+        if (s3http_signal_check(rd->key) < 0) {
+            rc = -1;
+            break;
+        }
+        if (rd->too_long) {
+            rc = err_set(ERR_FAIL, "GET %s %s: the server sent more bytes than asked for", rd->key,
+                         range);
+            break;
+        }
         if (rc == 0 && rd->off == from) {
             rc = err_set(ERR_FAIL, "GET %s %s: an empty answer", rd->key, range);
             break;
@@ -222,8 +242,10 @@ static void *reader_main(void *arg)
             break;
         log_warn("remote %s: %s; resuming at byte %llu", rd->rc->name, err_msg(),
                  (unsigned long long)rd->off);
-        struct timespec ts = {0, 100000000L * (drops + 1)};
-        nanosleep(&ts, NULL);
+        for (int i = 0; i <= drops && !signals_pending(); i++) {
+            struct timespec ts = {0, 100000000L};
+            nanosleep(&ts, NULL);
+        }
         rc = 0;
     }
     pthread_mutex_lock(&rd->mu);
@@ -284,8 +306,13 @@ static ssize_t s3_reader_read(void *impl, void *buf, size_t len)
 {
     s3_reader *rd = impl;
     pthread_mutex_lock(&rd->mu);
-    while (rd->len == 0 && !rd->done)
-        pthread_cond_wait(&rd->cond, &rd->mu);
+    while (rd->len == 0 && !rd->done) {
+        if (signals_pending()) {
+            pthread_mutex_unlock(&rd->mu);
+            return s3http_signal_check(rd->key);
+        }
+        s3http_cond_wait(&rd->cond, &rd->mu);
+    }
     if (rd->len == 0) {
         int failed = rd->failed;
         s3http_saved_err e = rd->err;
@@ -310,10 +337,47 @@ static void s3_reader_close(void *impl)
 
 /* ---- listing --------------------------------------------------------------- */
 
+/* One listing: its entries and what was skipped. */
+typedef struct {
+    backend_entry *e;
+    size_t n, cap;
+    size_t skipped; /* unprintable or over-long names */
+} listing;
+
+/* 1 when S goes to a terminal unchanged (no control characters, C1
+ * controls or broken UTF-8: see strbuf_put_printable). */
+static int printable(const char *s)
+{
+    size_t len = strlen(s);
+    if (!strbuf_has_control(s, len)) {
+        int plain = 1;
+        for (size_t i = 0; i < len && plain; i++)
+            plain = (unsigned char)s[i] < 0x80;
+        if (plain)
+            return 1;
+    }
+    strbuf b;
+    strbuf_init(&b, 0);
+    int same = strbuf_put_printable(&b, s, len) == 0 && b.len == len;
+    strbuf_free(&b);
+    return same;
+}
+
+/* A name from the server that must not reach the terminal or the catalog
+ * raw: skipped, with a warning that shows it escaped. */
+static void skip_name(s3_remote *r, listing *l, const char *key, int upload, const char *why)
+{
+    if (l->skipped++ >= WARN_SKIPPED)
+        return;
+    char shown[300];
+    strbuf_printable_copy(shown, sizeof shown, key);
+    log_warn("remote %s: skipping %s \"%s\": %s", s3http_config(r->c)->name,
+             upload ? "the unfinished upload of" : "object", shown, why);
+}
+
 /* Append the page's items whose names (after the remote's prefix) are plain
- * names to OUT. */
-static int add_items(s3_remote *r, const s3xml_list *page, int uploads, backend_entry **out,
-                     size_t *n, size_t *cap)
+ * names to L. */
+static int add_items(s3_remote *r, const s3xml_list *page, int uploads, listing *l)
 {
     const char *pre = s3http_prefix(r->c);
     size_t pl = strlen(pre);
@@ -324,45 +388,97 @@ static int add_items(s3_remote *r, const s3xml_list *page, int uploads, backend_
         const char *name = it->key + pl;
         if (!*name || strchr(name, '/'))
             continue; /* a "directory" below the prefix: not ours */
-        if (*n == *cap) {
-            size_t nc = *cap ? *cap * 2 : 64;
-            backend_entry *ne = realloc(*out, nc * sizeof *ne);
+        if (it->bad_key) {
+            skip_name(r, l, it->key, uploads, "the name is not a valid url-encoded key");
+            continue;
+        }
+        if (strlen(it->key) > S3_MAX_KEY) {
+            skip_name(r, l, it->key, uploads, "longer than S3 allows (1024 bytes)");
+            continue;
+        }
+        if (!printable(it->key)) {
+            skip_name(r, l, it->key, uploads, "the name holds control characters or invalid UTF-8");
+            continue;
+        }
+        if (uploads && (!it->upload_id || !*it->upload_id || strlen(it->upload_id) > S3XML_MAX_ID ||
+                        !printable(it->upload_id))) {
+            skip_name(r, l, it->key, uploads, "its upload id is missing or not printable");
+            continue;
+        }
+        if (l->n >= S3_LIST_MAX_ENTRIES)
+            return err_set(ERR_FAIL,
+                           "more than %d entries under the prefix (the limit for one listing): "
+                           "give the backups a prefix of their own",
+                           S3_LIST_MAX_ENTRIES);
+        if (l->n == l->cap) {
+            size_t nc = l->cap ? l->cap * 2 : 64;
+            backend_entry *ne = realloc(l->e, nc * sizeof *ne);
             if (!ne)
                 return err_set(ERR_FAIL, "out of memory");
-            *out = ne;
-            *cap = nc;
+            l->e = ne;
+            l->cap = nc;
         }
-        backend_entry *e = &(*out)[*n];
+        backend_entry *e = &l->e[l->n];
         memset(e, 0, sizeof *e);
         e->name = strdup(name);
         e->size = it->size;
         e->mtime = it->mtime;
         e->incomplete = uploads;
         if (uploads)
-            e->upload_id = strdup(it->upload_id ? it->upload_id : "");
+            e->upload_id = strdup(it->upload_id);
         if (!e->name || (uploads && !e->upload_id)) {
             free(e->name);
             free(e->upload_id);
             return err_set(ERR_FAIL, "out of memory");
         }
-        (*n)++;
+        l->n++;
     }
     return 0;
 }
 
-static int list_pages(s3_remote *r, const char *full_prefix, int uploads, backend_entry **out,
-                      size_t *n, size_t *cap)
+static void page_clear(s3xml_list *page)
 {
+    for (size_t i = 0; i < page->n; i++) {
+        free(page->items[i].key);
+        free(page->items[i].upload_id);
+    }
+    page->n = 0;
+}
+
+/* 1 when A and B are both NULL or equal strings. */
+static int same(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static int list_pages(s3_remote *r, const char *full_prefix, int uploads, listing *l)
+{
+    const config_remote *cfg = s3http_config(r->c);
     s3xml_list page;
     memset(&page, 0, sizeof page);
     char *tok = NULL, *upmark = NULL;
     int rc = -1;
-    for (int pages = 0;; pages++) {
-        sigv4_param q[4];
+    for (int pages = 1;; pages++) {
+        /* every page costs a request: a server that never says the end
+         * (or repeats itself) must not hold the run */
+        if (pages > S3_LIST_MAX_PAGES) {
+            err_set(ERR_FAIL,
+                    "listing %s in bucket %s: still truncated after %d pages (the limit for "
+                    "one listing)",
+                    full_prefix, cfg->bucket, S3_LIST_MAX_PAGES);
+            goto out;
+        }
+        sigv4_param q[8];
         size_t nq = 0;
+        /* delimiter: what lies below a '/' comes as one CommonPrefixes
+         * entry, not as every object of that subtree; encoding-type: keys
+         * with control characters arrive %-encoded (see xml.h) */
         if (uploads) {
             q[nq++] = (sigv4_param){"uploads", ""};
             q[nq++] = (sigv4_param){"prefix", full_prefix};
+            q[nq++] = (sigv4_param){"delimiter", "/"};
+            q[nq++] = (sigv4_param){"encoding-type", "url"};
+            q[nq++] = (sigv4_param){"max-uploads", LIST_PAGE};
             if (tok) {
                 q[nq++] = (sigv4_param){"key-marker", tok};
                 q[nq++] = (sigv4_param){"upload-id-marker", upmark ? upmark : ""};
@@ -370,6 +486,9 @@ static int list_pages(s3_remote *r, const char *full_prefix, int uploads, backen
         } else {
             q[nq++] = (sigv4_param){"list-type", "2"};
             q[nq++] = (sigv4_param){"prefix", full_prefix};
+            q[nq++] = (sigv4_param){"delimiter", "/"};
+            q[nq++] = (sigv4_param){"encoding-type", "url"};
+            q[nq++] = (sigv4_param){"max-keys", LIST_PAGE};
             if (tok)
                 q[nq++] = (sigv4_param){"continuation-token", tok};
         }
@@ -383,7 +502,7 @@ static int list_pages(s3_remote *r, const char *full_prefix, int uploads, backen
             if (!r->warned_no_uploads)
                 log_debug("remote %s: the server cannot list multipart uploads (HTTP 501); "
                           "unfinished uploads are not shown",
-                          s3http_config(r->c)->name);
+                          cfg->name);
             r->warned_no_uploads = 1;
             s3http_response_free(&resp);
             break;
@@ -391,33 +510,42 @@ static int list_pages(s3_remote *r, const char *full_prefix, int uploads, backen
         if (prc == 0) {
             prc = s3xml_parse_list(resp.body, resp.body_len, &page);
             if (prc < 0)
-                err_prefix("GET %s?%s: ", s3http_config(r->c)->bucket,
-                           uploads ? "uploads" : "list-type=2");
+                err_prefix("GET %s?%s: ", cfg->bucket, uploads ? "uploads" : "list-type=2");
         }
         s3http_response_free(&resp);
-        if (prc < 0 || add_items(r, &page, uploads, out, n, cap) < 0)
+        if (prc < 0 || add_items(r, &page, uploads, l) < 0)
             goto out;
-        free(tok);
-        free(upmark);
-        tok = upmark = NULL;
-        const char *next = uploads ? page.next_key_marker : page.next_token;
+        page_clear(&page);
         if (!page.truncated)
             break;
+        const char *next = uploads ? page.next_key_marker : page.next_token;
+        const char *next_up = uploads ? page.next_upload_id_marker : NULL;
         if (!next || !*next) {
             err_set(ERR_FAIL, "listing %s: truncated page without a continuation marker",
                     full_prefix);
             goto out;
         }
-        if (!(tok = strdup(next)) || (uploads && page.next_upload_id_marker &&
-                                      !(upmark = strdup(page.next_upload_id_marker)))) {
+        if (strlen(next) > S3_LIST_MAX_TOKEN || (next_up && strlen(next_up) > S3_LIST_MAX_TOKEN)) {
+            err_set(ERR_FAIL, "listing %s: a continuation marker longer than %d bytes", full_prefix,
+                    S3_LIST_MAX_TOKEN);
+            goto out;
+        }
+        if (tok && strcmp(next, tok) == 0 && (!uploads || same(next_up, upmark))) {
+            char shown[120];
+            strbuf_printable_copy(shown, sizeof shown, next);
+            err_set(ERR_FAIL,
+                    "listing %s: the server sent the same continuation marker twice (\"%s\"): "
+                    "the listing would never end",
+                    full_prefix, shown);
+            goto out;
+        }
+        free(tok);
+        free(upmark);
+        tok = upmark = NULL;
+        if (!(tok = strdup(next)) || (next_up && !(upmark = strdup(next_up)))) {
             err_set(ERR_FAIL, "out of memory");
             goto out;
         }
-        for (size_t i = 0; i < page.n; i++) {
-            free(page.items[i].key);
-            free(page.items[i].upload_id);
-        }
-        page.n = 0;
     }
     rc = 0;
 out:
@@ -431,18 +559,23 @@ static int s3_list(void *impl, const char *prefix, backend_entry **out, size_t *
 {
     s3_remote *r = impl;
     char *full = s3http_key(r->c, prefix);
-    size_t cap = 0;
+    listing l = {.e = *out, .n = *n};
     if (!full)
         return -1;
-    int rc = list_pages(r, full, 0, out, n, &cap);
+    int rc = list_pages(r, full, 0, &l);
     if (rc == 0)
-        rc = list_pages(r, full, 1, out, n, &cap);
+        rc = list_pages(r, full, 1, &l);
     free(full);
+    if (l.skipped > WARN_SKIPPED)
+        log_warn("remote %s: %zu more names skipped (unprintable or too long)",
+                 s3http_config(r->c)->name, l.skipped - WARN_SKIPPED);
     if (rc < 0) {
-        backend_entries_free(*out, *n);
-        *out = NULL;
-        *n = 0;
+        backend_entries_free(l.e, l.n);
+        l.e = NULL;
+        l.n = 0;
     }
+    *out = l.e;
+    *n = l.n;
     return rc;
 }
 
@@ -504,6 +637,58 @@ static int s3_remove_incomplete(void *impl, const backend_entry *e)
     return rc;
 }
 
+/* The cause of a failed probe, from the answer. */
+static const char *probe_cause(const s3http_response *resp)
+{
+    const char *code = resp->err_code;
+    if (resp->status == 0)
+        return "cannot reach the server";
+    if (resp->status < 300)
+        return "no usable answer"; /* cut, or past a limit of http.h */
+    if (strcmp(code, "NoSuchBucket") == 0)
+        return "the bucket does not exist";
+    if (strcmp(code, "InvalidAccessKeyId") == 0)
+        return "the server does not know the access key";
+    if (strcmp(code, "SignatureDoesNotMatch") == 0)
+        return "the signature does not match (wrong secret key?)";
+    if (strcmp(code, "AuthorizationHeaderMalformed") == 0 ||
+        strcmp(code, "PermanentRedirect") == 0 || resp->status == 301)
+        return "the bucket is not served by this endpoint and region";
+    if (strcmp(code, "AccessDenied") == 0 || resp->status == 403)
+        return "access denied (the credentials may not list the bucket)";
+    if (resp->status == 404)
+        return "not found (wrong endpoint or bucket?)";
+    return "the server refused the request";
+}
+
+/* Reach the store and the bucket with the credentials: one ListObjectsV2
+ * of at most one key under the prefix (also what a policy limited to the
+ * prefix allows). */
+static int s3_probe(void *impl)
+{
+    s3_remote *r = impl;
+    const config_remote *rc = s3http_config(r->c);
+    sigv4_param q[] = {{"list-type", "2"}, {"max-keys", "1"}, {"prefix", s3http_prefix(r->c)}};
+    s3http_request req = {.method = "GET", .query = q, .n_query = 3};
+    s3http_response resp;
+    int ok = shared_perform(r, &req, &resp);
+    if (ok < 0 && signals_pending()) {
+        err_prefix("endpoint %s, bucket %s: ", rc->endpoint, rc->bucket);
+    } else if (ok < 0) {
+        err_prefix("endpoint %s, bucket %s: %s: ", rc->endpoint, rc->bucket, probe_cause(&resp));
+    } else {
+        /* a proxy or web server may answer 200 with anything */
+        s3xml_list page;
+        memset(&page, 0, sizeof page);
+        if ((ok = s3xml_parse_list(resp.body, resp.body_len, &page)) < 0)
+            err_prefix("endpoint %s, bucket %s: the answer is not an S3 listing: ", rc->endpoint,
+                       rc->bucket);
+        s3xml_list_free(&page);
+    }
+    s3http_response_free(&resp);
+    return ok;
+}
+
 const backend_ops s3_backend_ops = {
     .type = "s3",
     .features = BACKEND_F_RANGED_READ | BACKEND_F_MULTIPART,
@@ -520,4 +705,5 @@ const backend_ops s3_backend_ops = {
     .stat = s3_stat,
     .remove = s3_remove,
     .remove_incomplete = s3_remove_incomplete,
+    .probe = s3_probe,
 };

@@ -10,71 +10,28 @@
 #include <sodium.h>
 
 #include "err.h"
+#include "strbuf.h"
 
-/* A growing string; OOM is sticky and reported once at the end. */
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_addn(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sb_add(sbuf *b, const char *s)
-{
-    sb_addn(b, s, strlen(s));
-}
-
-static char *sb_finish(sbuf *b)
-{
-    if (!b->oom && !b->s)
-        sb_addn(b, "", 0);
-    if (b->oom) {
-        free(b->s);
-        err_set(ERR_FAIL, "out of memory");
-        return NULL;
-    }
-    return b->s;
-}
-
-static void encode_into(sbuf *b, const char *s, int keep_slash)
+static void encode_into(strbuf *b, const char *s, int keep_slash)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
             *p == '-' || *p == '_' || *p == '.' || *p == '~' || (keep_slash && *p == '/')) {
-            sb_addn(b, (const char *)p, 1);
+            strbuf_append(b, (const char *)p, 1);
         } else {
             char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            sb_addn(b, e, 3);
+            strbuf_append(b, e, 3);
         }
     }
 }
 
 char *sigv4_uri_encode(const char *s, int keep_slash)
 {
-    sbuf b = {0};
+    strbuf b;
+    strbuf_init(&b, 0);
     encode_into(&b, s, keep_slash);
-    return sb_finish(&b);
+    return strbuf_take(&b);
 }
 
 typedef struct {
@@ -90,7 +47,8 @@ static int enc_param_cmp(const void *a, const void *b)
 
 char *sigv4_canonical_query(const sigv4_param *p, size_t n)
 {
-    sbuf b = {0};
+    strbuf b;
+    strbuf_init(&b, 0);
     enc_param *e = calloc(n ? n : 1, sizeof *e);
     if (!e) {
         err_set(ERR_FAIL, "out of memory");
@@ -100,16 +58,16 @@ char *sigv4_canonical_query(const sigv4_param *p, size_t n)
         e[i].k = sigv4_uri_encode(p[i].key, 0);
         e[i].v = sigv4_uri_encode(p[i].value ? p[i].value : "", 0);
         if (!e[i].k || !e[i].v)
-            b.oom = 1;
+            b.failed = 1; /* sigv4_uri_encode said why */
     }
-    if (!b.oom) {
+    if (!strbuf_failed(&b)) {
         qsort(e, n, sizeof *e, enc_param_cmp);
         for (size_t i = 0; i < n; i++) {
             if (i)
-                sb_add(&b, "&");
-            sb_add(&b, e[i].k);
-            sb_add(&b, "=");
-            sb_add(&b, e[i].v);
+                strbuf_puts(&b, "&");
+            strbuf_puts(&b, e[i].k);
+            strbuf_puts(&b, "=");
+            strbuf_puts(&b, e[i].v);
         }
     }
     for (size_t i = 0; i < n; i++) {
@@ -117,7 +75,7 @@ char *sigv4_canonical_query(const sigv4_param *p, size_t n)
         free(e[i].v);
     }
     free(e);
-    return sb_finish(&b);
+    return strbuf_take(&b);
 }
 
 void sigv4_amz_date(time_t t, char out[17])
@@ -156,7 +114,7 @@ static int canon_header_cmp(const void *a, const void *b)
 }
 
 /* Trim both ends and squeeze inner runs of blanks to one space. */
-static void add_trimmed(sbuf *b, const char *v)
+static void add_trimmed(strbuf *b, const char *v)
 {
     while (*v == ' ' || *v == '\t')
         v++;
@@ -167,14 +125,15 @@ static void add_trimmed(sbuf *b, const char *v)
             continue;
         }
         if (space)
-            sb_add(b, " ");
+            strbuf_puts(b, " ");
         space = 0;
-        sb_addn(b, v, 1);
+        strbuf_append(b, v, 1);
     }
 }
 
 /* Canonical request into CR and the signed header list into SIGNED. */
-static int build_canonical(const sigv4_creds *c, const sigv4_request *r, sbuf *cr, sbuf *signed_h)
+static int build_canonical(const sigv4_creds *c, const sigv4_request *r, strbuf *cr,
+                           strbuf *signed_h)
 {
     size_t n = r->n_headers + 4, used = 0;
     canon_header *h = calloc(n, sizeof *h);
@@ -204,26 +163,26 @@ static int build_canonical(const sigv4_creds *c, const sigv4_request *r, sbuf *c
     }
     qsort(h, used, sizeof *h, canon_header_cmp);
 
-    sb_add(cr, r->method);
-    sb_add(cr, "\n");
-    sb_add(cr, r->path && *r->path ? r->path : "/");
-    sb_add(cr, "\n");
-    sb_add(cr, r->query ? r->query : "");
-    sb_add(cr, "\n");
+    strbuf_puts(cr, r->method);
+    strbuf_puts(cr, "\n");
+    strbuf_puts(cr, r->path && *r->path ? r->path : "/");
+    strbuf_puts(cr, "\n");
+    strbuf_puts(cr, r->query ? r->query : "");
+    strbuf_puts(cr, "\n");
     for (size_t i = 0; i < used; i++) {
-        sb_add(cr, h[i].name);
-        sb_add(cr, ":");
+        strbuf_puts(cr, h[i].name);
+        strbuf_puts(cr, ":");
         add_trimmed(cr, h[i].value);
-        sb_add(cr, "\n");
+        strbuf_puts(cr, "\n");
         if (i)
-            sb_add(signed_h, ";");
-        sb_add(signed_h, h[i].name);
+            strbuf_puts(signed_h, ";");
+        strbuf_puts(signed_h, h[i].name);
     }
-    sb_add(cr, "\n");
-    sb_add(cr, signed_h->s ? signed_h->s : "");
-    sb_add(cr, "\n");
-    sb_add(cr, r->payload_sha256);
-    if (cr->oom || signed_h->oom)
+    strbuf_puts(cr, "\n");
+    strbuf_puts(cr, strbuf_str(signed_h));
+    strbuf_puts(cr, "\n");
+    strbuf_puts(cr, r->payload_sha256);
+    if (strbuf_failed(cr) || strbuf_failed(signed_h))
         goto oom;
     rc = 0;
     goto out;
@@ -238,14 +197,16 @@ out:
 
 char *sigv4_canonical_request(const sigv4_creds *c, const sigv4_request *r)
 {
-    sbuf cr = {0}, sh = {0};
+    strbuf cr, sh;
+    strbuf_init(&cr, 0);
+    strbuf_init(&sh, 0);
     int rc = build_canonical(c, r, &cr, &sh);
-    free(sh.s);
+    strbuf_free(&sh);
     if (rc < 0) {
-        free(cr.s);
+        strbuf_free(&cr);
         return NULL;
     }
-    return sb_finish(&cr);
+    return strbuf_take(&cr);
 }
 
 static void hmac(const unsigned char *key, size_t klen, const char *msg, unsigned char out[32])
@@ -257,7 +218,11 @@ static void hmac(const unsigned char *key, size_t klen, const char *msg, unsigne
 char *sigv4_authorization(const sigv4_creds *c, const sigv4_request *r)
 {
     const char *service = c->service ? c->service : "s3";
-    sbuf cr = {0}, sh = {0}, sts = {0}, auth = {0};
+    strbuf cr, sh, sts, auth;
+    strbuf_init(&cr, 0);
+    strbuf_init(&sh, 0);
+    strbuf_init(&sts, 0);
+    strbuf_init(&auth, 0);
     char *res = NULL;
     if (strlen(r->amz_date) != 16) {
         err_set(ERR_FAIL, "sigv4: bad date \"%s\"", r->amz_date);
@@ -268,20 +233,20 @@ char *sigv4_authorization(const sigv4_creds *c, const sigv4_request *r)
     char date[9], cr_hash[65];
     memcpy(date, r->amz_date, 8);
     date[8] = '\0';
-    sigv4_sha256_hex(cr.s, cr.len, cr_hash);
+    sigv4_sha256_hex(strbuf_str(&cr), cr.len, cr_hash);
 
     /* string to sign: algorithm, time, scope, hash of the canonical request */
-    sb_add(&sts, "AWS4-HMAC-SHA256\n");
-    sb_add(&sts, r->amz_date);
-    sb_add(&sts, "\n");
-    sb_add(&sts, date);
-    sb_add(&sts, "/");
-    sb_add(&sts, c->region);
-    sb_add(&sts, "/");
-    sb_add(&sts, service);
-    sb_add(&sts, "/aws4_request\n");
-    sb_add(&sts, cr_hash);
-    if (sts.oom) {
+    strbuf_puts(&sts, "AWS4-HMAC-SHA256\n");
+    strbuf_puts(&sts, r->amz_date);
+    strbuf_puts(&sts, "\n");
+    strbuf_puts(&sts, date);
+    strbuf_puts(&sts, "/");
+    strbuf_puts(&sts, c->region);
+    strbuf_puts(&sts, "/");
+    strbuf_puts(&sts, service);
+    strbuf_puts(&sts, "/aws4_request\n");
+    strbuf_puts(&sts, cr_hash);
+    if (strbuf_failed(&sts)) {
         err_set(ERR_FAIL, "out of memory");
         goto out;
     }
@@ -302,29 +267,28 @@ char *sigv4_authorization(const sigv4_creds *c, const sigv4_request *r)
     hmac(k, 32, c->region, k);
     hmac(k, 32, service, k);
     hmac(k, 32, "aws4_request", k);
-    hmac(k, 32, sts.s, sig);
+    hmac(k, 32, strbuf_str(&sts), sig);
     sodium_memzero(k, sizeof k);
     char sig_hex[65];
     to_hex(sig, 32, sig_hex);
 
-    sb_add(&auth, "AWS4-HMAC-SHA256 Credential=");
-    sb_add(&auth, c->access_key);
-    sb_add(&auth, "/");
-    sb_add(&auth, date);
-    sb_add(&auth, "/");
-    sb_add(&auth, c->region);
-    sb_add(&auth, "/");
-    sb_add(&auth, service);
-    sb_add(&auth, "/aws4_request,SignedHeaders=");
-    sb_add(&auth, sh.s);
-    sb_add(&auth, ",Signature=");
-    sb_add(&auth, sig_hex);
-    res = sb_finish(&auth);
-    auth.s = NULL;
+    strbuf_puts(&auth, "AWS4-HMAC-SHA256 Credential=");
+    strbuf_puts(&auth, c->access_key);
+    strbuf_puts(&auth, "/");
+    strbuf_puts(&auth, date);
+    strbuf_puts(&auth, "/");
+    strbuf_puts(&auth, c->region);
+    strbuf_puts(&auth, "/");
+    strbuf_puts(&auth, service);
+    strbuf_puts(&auth, "/aws4_request,SignedHeaders=");
+    strbuf_puts(&auth, strbuf_str(&sh));
+    strbuf_puts(&auth, ",Signature=");
+    strbuf_puts(&auth, sig_hex);
+    res = strbuf_take(&auth);
 out:
-    free(cr.s);
-    free(sh.s);
-    free(sts.s);
-    free(auth.s);
+    strbuf_free(&cr);
+    strbuf_free(&sh);
+    strbuf_free(&sts);
+    strbuf_free(&auth);
     return res;
 }

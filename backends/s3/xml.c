@@ -1,5 +1,6 @@
 #include "xml.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,9 +9,7 @@
 #include <expat.h>
 
 #include "err.h"
-
-#define XML_MAX_DEPTH 16
-#define XML_MAX_TEXT  (64 * 1024) /* longer text is a broken or hostile answer */
+#include "strbuf.h"
 
 typedef enum { DOC_ANY, DOC_UPLOAD_ID, DOC_LIST } doc_kind;
 
@@ -21,8 +20,11 @@ typedef struct {
     char root[64];
     char *text; /* character data of the current element */
     size_t text_len, text_cap;
-    int failed;      /* out of memory or an over-long value */
-    s3xml_error err; /* filled when ROOT is Error */
+    int failed; /* out of memory, a bad value or past a limit: WHY says */
+    const char *why;
+    size_t page_items; /* entries of this document */
+    int url_encoded;   /* EncodingType is url: keys and key markers are %-encoded */
+    s3xml_error err;   /* filled when ROOT is Error */
     char *upload_id;
     s3xml_list *list;
     s3xml_item cur;
@@ -36,11 +38,21 @@ static const char *local_name(const char *n)
     return c ? c + 1 : n;
 }
 
+/* Stop the parse: WHY goes into the error message. */
+static void stop(pstate *st, const char *why)
+{
+    if (!st->failed) {
+        st->failed = 1;
+        st->why = why;
+    }
+    XML_StopParser(st->p, XML_FALSE);
+}
+
 static char *take_text(pstate *st)
 {
     char *s = strdup(st->text ? st->text : "");
     if (!s)
-        st->failed = 1;
+        stop(st, "out of memory");
     return s;
 }
 
@@ -54,6 +66,8 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
 {
     (void)attrs;
     pstate *st = ud;
+    if (st->failed)
+        return; /* expat may still call back after a stop */
     const char *n = local_name(name);
     st->depth++;
     st->text_len = 0;
@@ -61,13 +75,16 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
         st->text[0] = '\0';
     if (st->depth == 1)
         snprintf(st->root, sizeof st->root, "%s", n);
-    if (st->depth > XML_MAX_DEPTH) {
-        st->failed = 1;
-        XML_StopParser(st->p, XML_FALSE);
+    if (st->depth > S3XML_MAX_DEPTH) {
+        stop(st, "elements nested deeper than 16 levels");
         return;
     }
     if (st->kind == DOC_LIST && st->depth == 2 &&
         (strcmp(n, "Contents") == 0 || strcmp(n, "Upload") == 0)) {
+        if (++st->page_items > S3XML_MAX_PAGE_ITEMS) {
+            stop(st, "more than 1000 entries in one page");
+            return;
+        }
         memset(&st->cur, 0, sizeof st->cur);
         st->in_item = 1;
     }
@@ -76,14 +93,19 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
 static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
 {
     pstate *st = ud;
+    if (st->failed)
+        return;
+    if ((size_t)len > S3XML_MAX_TEXT - st->text_len) {
+        stop(st, "a text value longer than 64 KiB");
+        return;
+    }
     if (st->text_len + (size_t)len + 1 > st->text_cap) {
         size_t cap = st->text_cap ? st->text_cap : 256;
         while (cap < st->text_len + (size_t)len + 1)
             cap *= 2;
-        char *nt = cap <= XML_MAX_TEXT ? realloc(st->text, cap) : NULL;
+        char *nt = realloc(st->text, cap);
         if (!nt) {
-            st->failed = 1;
-            XML_StopParser(st->p, XML_FALSE);
+            stop(st, "out of memory");
             return;
         }
         st->text = nt;
@@ -102,10 +124,14 @@ static int push_item(pstate *st)
         if (!st->cur.key)
             return -1;
     }
-    s3xml_item *ni = realloc(l->items, (l->n + 1) * sizeof *ni);
-    if (!ni)
-        return -1;
-    l->items = ni;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        s3xml_item *ni = realloc(l->items, cap * sizeof *ni);
+        if (!ni)
+            return -1;
+        l->items = ni;
+        l->cap = cap;
+    }
     l->items[l->n++] = st->cur;
     memset(&st->cur, 0, sizeof st->cur);
     return 0;
@@ -114,6 +140,8 @@ static int push_item(pstate *st)
 static void XMLCALL on_end(void *ud, const XML_Char *name)
 {
     pstate *st = ud;
+    if (st->failed)
+        return;
     const char *n = local_name(name);
     int d = st->depth--;
     if (strcmp(st->root, "Error") == 0) {
@@ -135,21 +163,23 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
                 char *end;
                 errno = 0;
                 unsigned long long v = strtoull(st->text ? st->text : "", &end, 10);
-                if (errno || !st->text || end == st->text || *end)
-                    st->failed = 1;
+                if (errno || !st->text || end == st->text || *end || *st->text == '-')
+                    stop(st, "a Size that is not a number");
                 st->cur.size = v;
             } else if (strcmp(n, "LastModified") == 0 || strcmp(n, "Initiated") == 0) {
                 st->cur.mtime = s3xml_parse_time(st->text ? st->text : "");
                 if (st->cur.mtime == (time_t)-1)
-                    st->failed = 1;
+                    stop(st, "a malformed date");
             }
         } else if (st->in_item && d == 2) {
             st->in_item = 0;
             if (push_item(st) < 0)
-                st->failed = 1;
+                stop(st, "out of memory");
         } else if (d == 2) {
             if (strcmp(n, "IsTruncated") == 0)
                 l->truncated = st->text && strcmp(st->text, "true") == 0;
+            else if (strcmp(n, "EncodingType") == 0)
+                st->url_encoded = st->text && strcmp(st->text, "url") == 0;
             else if (strcmp(n, "NextContinuationToken") == 0)
                 set_str(st, &l->next_token);
             else if (strcmp(n, "NextKeyMarker") == 0)
@@ -161,8 +191,13 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
     st->text_len = 0;
     if (st->text)
         st->text[0] = '\0';
-    if (st->failed)
-        XML_StopParser(st->p, XML_FALSE);
+}
+
+static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
+                               const XML_Char *pubid, int has_internal_subset)
+{
+    (void)name, (void)sysid, (void)pubid, (void)has_internal_subset;
+    stop(ud, "a DOCTYPE declaration (S3 answers have none)");
 }
 
 /* Parse BODY into ST; -1 with err set when it is not well-formed. */
@@ -174,12 +209,14 @@ static int run_parser(pstate *st, const char *body, size_t len)
     XML_SetUserData(st->p, st);
     XML_SetElementHandler(st->p, on_start, on_end);
     XML_SetCharacterDataHandler(st->p, on_text);
+    XML_SetStartDoctypeDeclHandler(st->p, on_doctype);
     int rc = 0;
     if (len > (size_t)INT32_MAX) {
         rc = err_set(ERR_FAIL, "S3 response too large (%zu bytes)", len);
-    } else if (XML_Parse(st->p, body, (int)len, XML_TRUE) != XML_STATUS_OK || st->failed) {
+    } else if (XML_Parse(st->p, body ? body : "", (int)len, XML_TRUE) != XML_STATUS_OK ||
+               st->failed) {
         if (st->failed)
-            rc = err_set(ERR_FAIL, "malformed S3 response (bad value, too deep or too long)");
+            rc = err_set(ERR_FAIL, "malformed S3 response: %s", st->why);
         else
             rc = err_set(ERR_FAIL, "malformed S3 response: %s at line %lu",
                          XML_ErrorString(XML_GetErrorCode(st->p)),
@@ -241,7 +278,23 @@ char *s3xml_parse_upload_id(const char *body, size_t len)
     if (run_parser(&st, body, len) < 0)
         goto fail;
     if (strcmp(st.root, "InitiateMultipartUploadResult") != 0 || !st.upload_id || !*st.upload_id) {
-        err_set(ERR_FAIL, "S3 answered %s without an UploadId", st.root[0] ? st.root : "nothing");
+        char root[sizeof st.root * 4];
+        strbuf_printable_copy(root, sizeof root, st.root[0] ? st.root : "nothing");
+        err_set(ERR_FAIL, "S3 answered %s without an UploadId", root);
+        goto fail;
+    }
+    /* it goes into URLs and messages: refuse what no server sends */
+    size_t il = strlen(st.upload_id);
+    int bad = il > S3XML_MAX_ID;
+    for (size_t i = 0; i < il && !bad; i++)
+        bad = (unsigned char)st.upload_id[i] <= 0x20 || (unsigned char)st.upload_id[i] >= 0x7f;
+    if (bad) {
+        char shown[80];
+        strbuf_printable_copy(shown, sizeof shown, st.upload_id);
+        err_set(ERR_FAIL,
+                "S3 answered an UploadId that is not printable ASCII of at most %d bytes "
+                "(%zu bytes: %s...)",
+                S3XML_MAX_ID, il, shown);
         goto fail;
     }
     s3xml_error_free(&st.err);
@@ -252,9 +305,34 @@ fail:
     return NULL;
 }
 
+/* Decode S ("%XX", '+' for a space, as S3's encoding-type=url writes it)
+ * in place; -1, S unchanged, when it is malformed or would hold a NUL. */
+static int url_decode(char *s)
+{
+    for (const char *p = s; *p; p++)
+        if (*p == '%' && (!isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2]) ||
+                          (p[1] == '0' && p[2] == '0')))
+            return -1;
+    char *o = s;
+    for (const char *p = s; *p; p++) {
+        if (*p == '+') {
+            *o++ = ' ';
+        } else if (*p == '%') {
+            char hex[3] = {p[1], p[2], '\0'};
+            *o++ = (char)strtoul(hex, NULL, 16);
+            p += 2;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return 0;
+}
+
 int s3xml_parse_list(const char *body, size_t len, s3xml_list *out)
 {
     pstate st = {.kind = DOC_LIST, .list = out};
+    size_t first = out->n;
     out->truncated = 0;
     free(out->next_token);
     free(out->next_key_marker);
@@ -265,8 +343,19 @@ int s3xml_parse_list(const char *body, size_t len, s3xml_list *out)
     if (rc < 0)
         return -1;
     if (strcmp(st.root, "ListBucketResult") != 0 &&
-        strcmp(st.root, "ListMultipartUploadsResult") != 0)
-        return err_set(ERR_FAIL, "S3 answered %s to a listing", st.root[0] ? st.root : "nothing");
+        strcmp(st.root, "ListMultipartUploadsResult") != 0) {
+        char root[sizeof st.root * 4];
+        strbuf_printable_copy(root, sizeof root, st.root[0] ? st.root : "nothing");
+        return err_set(ERR_FAIL, "S3 answered %s to a listing", root);
+    }
+    if (st.url_encoded) {
+        /* the continuation token is opaque, never encoded */
+        for (size_t i = first; i < out->n; i++)
+            if (url_decode(out->items[i].key) < 0)
+                out->items[i].bad_key = 1;
+        if (out->next_key_marker && url_decode(out->next_key_marker) < 0)
+            return err_set(ERR_FAIL, "S3 answered a malformed url-encoded NextKeyMarker");
+    }
     return 0;
 }
 
@@ -302,7 +391,10 @@ int s3xml_parse_complete(const char *body, size_t len, s3xml_error *err)
         s3xml_error e;
         if (fill_error(&st, &e) < 0)
             return -1;
-        err_set(ERR_FAIL, "completing the upload failed: %s: %s", e.code, e.message);
+        char code[64], msg[400];
+        strbuf_printable_copy(code, sizeof code, e.code);
+        strbuf_printable_copy(msg, sizeof msg, e.message);
+        err_set(ERR_FAIL, "completing the upload failed: %s: %s", code, msg);
         if (err)
             *err = e;
         else
@@ -310,8 +402,9 @@ int s3xml_parse_complete(const char *body, size_t len, s3xml_error *err)
         return -1;
     }
     s3xml_error_free(&st.err);
-    return err_set(ERR_FAIL, "S3 answered %s to CompleteMultipartUpload",
-                   st.root[0] ? st.root : "an empty body");
+    char root[sizeof st.root * 4];
+    strbuf_printable_copy(root, sizeof root, st.root[0] ? st.root : "an empty body");
+    return err_set(ERR_FAIL, "S3 answered %s to CompleteMultipartUpload", root);
 }
 
 time_t s3xml_parse_time(const char *s)

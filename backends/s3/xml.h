@@ -1,15 +1,29 @@
 /* s3xml: the S3 XML responses the backend reads, parsed with expat.
  *
  * Element names are matched without their namespace.  Every parser takes
- * the whole body (responses are small: at most 1,000 entries per page) and
- * returns -1 with ERR_FAIL set when the body is not well-formed XML or not
- * the expected document. */
+ * the whole body (at most S3HTTP_MAX_BODY, see http.h) and returns -1 with
+ * ERR_FAIL set when the body is not well-formed XML or not the expected
+ * document.  The server is not trusted: a document is refused, with the
+ * limit named in the error, when it
+ *   - nests elements deeper than S3XML_MAX_DEPTH (16) levels,
+ *   - holds a text value longer than S3XML_MAX_TEXT (64 KiB),
+ *   - lists more than S3XML_MAX_PAGE_ITEMS (1,000) entries in one page
+ *     (the backend asks for at most 1,000, as S3 sends),
+ *   - has a DOCTYPE (S3 answers have none; no entity tricks),
+ *   - gives an UploadId longer than S3XML_MAX_ID (1,024) bytes or with
+ *     bytes other than printable ASCII.
+ * Text quoted from the server in errors is escaped (strbuf_put_printable). */
 #ifndef N4O_S3_XML_H
 #define N4O_S3_XML_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+
+#define S3XML_MAX_DEPTH      16
+#define S3XML_MAX_TEXT       (64 * 1024)
+#define S3XML_MAX_PAGE_ITEMS 1000
+#define S3XML_MAX_ID         1024
 
 typedef struct {
     char *code, *message; /* "" when the element is absent */
@@ -20,11 +34,12 @@ typedef struct {
     uint64_t size;   /* Contents/Size; 0 for uploads */
     time_t mtime;    /* LastModified, or Initiated for uploads */
     char *upload_id; /* uploads only */
+    int bad_key;     /* KEY came url-encoded but does not decode (left as sent) */
 } s3xml_item;
 
 typedef struct {
     s3xml_item *items;
-    size_t n;
+    size_t n, cap;
     int truncated; /* IsTruncated */
     /* ListObjectsV2: NextContinuationToken; ListMultipartUploads:
      * NextKeyMarker and NextUploadIdMarker.  NULL when absent. */
@@ -38,12 +53,17 @@ typedef struct {
 int s3xml_parse_error(const char *body, size_t len, s3xml_error *out);
 void s3xml_error_free(s3xml_error *e);
 
-/* The UploadId of an InitiateMultipartUploadResult, malloc'd. */
+/* The UploadId of an InitiateMultipartUploadResult, malloc'd (checked:
+ * printable ASCII, at most S3XML_MAX_ID bytes). */
 char *s3xml_parse_upload_id(const char *body, size_t len);
 
 /* A ListBucketResult (ListObjectsV2: Contents) or a
  * ListMultipartUploadsResult (Upload), appended to *OUT (which starts
- * zeroed); the markers of this page replace the previous ones. */
+ * zeroed); the markers of this page replace the previous ones.  When the
+ * answer says <EncodingType>url</EncodingType> (asked for with
+ * encoding-type=url: XML 1.0 cannot carry most control characters, so a
+ * key holding one would otherwise break the whole page), keys and
+ * NextKeyMarker are decoded here. */
 int s3xml_parse_list(const char *body, size_t len, s3xml_list *out);
 void s3xml_list_free(s3xml_list *l);
 

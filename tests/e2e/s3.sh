@@ -46,6 +46,32 @@ parts=$(parts_sent)
 check "several parts ($parts)" test "$parts" -ge 5
 run 0 list --remote s3
 expect_in "$T/out" "$big +neo4j .* complete"
+# names from another writer that would drive the terminal (a newline, the
+# C1 control CSI): skipped, one warning each, shown escaped
+if python3 -c 'import boto3' 2>/dev/null; then
+    odd() { # put|delete: two such objects, written by boto3
+        python3 - "$1" "http://127.0.0.1:$S3_PORT" "$BUCKET" <<'PY'
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[2], region_name="us-east-1")
+for k in ("prod/nightly/haia_backup_neo4j_20200101_000000\n.dump.enc",
+          "prod/nightly/haia_backup_neo4j_20200101_000001\u009b2J.dump.enc"):
+    if sys.argv[1] == "put":
+        s3.put_object(Bucket=sys.argv[3], Key=k, Body=b"x")
+    else:
+        s3.delete_object(Bucket=sys.argv[3], Key=k)
+PY
+    }
+    odd put
+    run 0 list --remote s3
+    expect_in "$T/err" 'skipping object "prod/nightly/haia_backup_neo4j_20200101_000000\\x0a[.]dump[.]enc"'
+    expect_in "$T/err" 'skipping object "prod/nightly/haia_backup_neo4j_20200101_000001\\xc2\\x9b2J[.]dump[.]enc"'
+    check "two warnings" test "$(grep -c skipping "$T/err")" = 2
+    check "nothing raw on the terminal" test "$(cat "$T/out" "$T/err" | grep -c $'\xc2\x9b')" = 0
+    check "the archive is still listed" test "$(grep -c "$big" "$T/out")" = 1
+    odd delete
+else
+    echo "note: python3 boto3 missing: the check of unprintable names is skipped"
+fi
 run 0 fetch --remote s3 "$big" --output "$T/big.back"
 check "fetched dump byte-identical" cmp -s "$T/big.back" "$T/big.dump"
 run 0 verify --remote s3 "$big" --deep

@@ -6,10 +6,13 @@
 # a wrong secret fails fast with the server's reason; a body corrupted in
 # transit is refused by the server and retried; a part cut on every attempt
 # fails the backup with no multipart upload left behind; unfinished uploads
-# show in list --all.
+# show in list --all; Ctrl-C while the parts stall ends the run within 2 s
+# and the upload is aborted for real (boto3 lists no multipart upload); a
+# key holding ESC is listed url-encoded and skipped with an escaped warning.
 . "$(dirname "$0")/common.bash"
 . "$N4O_SOURCE/tests/tools/s3_harness.sh"
 . "$N4O_SOURCE/tests/tools/rgw_harness.sh"
+. "$N4O_SOURCE/tests/tools/s3_signal.bash"
 
 if ! why=$(rgw_available); then
     echo "SKIP: $why"
@@ -114,5 +117,42 @@ run 0 list --remote rgw
 check "list: no unfinished upload" test "$(grep -c 20200101 "$T/out")" = 0
 run 0 list --remote rgw --all
 expect_in "$T/out" "haia_backup_neo4j_20200101_000000 .*incomplete"
+
+# Ctrl-C while every part stalls: out within 2 s, the upload aborted for
+# real, nothing published (seen by boto3, not by our code; the keys are
+# the RGW ones exported above)
+INSPECT="$N4O_SOURCE/tests/tools/s3_inspect.py"
+objects_before=$(python3 "$INSPECT" "http://127.0.0.1:$RGW_PORT" "$BUCKET" flaky/ objects)
+proxy_stop
+: >"$T/proxy.log"
+proxy_start "$T/proxy.log" 'partNumber=:stall:always' || exit 1
+sed -i "/\[remote \"flaky\"\]/,/^retries/ s|^endpoint = .*|endpoint = http://127.0.0.1:$PROXY_PORT|" "$T/conf"
+rm -f "$T/local"/*
+sleep 1
+interrupt "$T/proxy.log" 'partNumber=.* -> stall' backup --remote flaky
+check "interrupted while parts stall: exit 1" test "$RC" = 1
+check "it ended within 2 s of SIGINT (${MS} ms)" test "$MS" -lt 2000
+expect_in "$T/err" "interrupted by signal 2"
+check "the upload was aborted" test "$(seen '^DELETE .*[?]uploadId=.* -> 204')" = 1
+check "no CompleteMultipartUpload" test "$(seen '^POST .*[?]uploadId=')" = 0
+uploads=$(python3 "$INSPECT" "http://127.0.0.1:$RGW_PORT" "$BUCKET" flaky/ uploads)
+check "no multipart upload left (boto3 ListMultipartUploads)" test -z "$uploads"
+check "the objects are as before (boto3)" test "$(python3 "$INSPECT" \
+    "http://127.0.0.1:$RGW_PORT" "$BUCKET" flaky/ objects)" = "$objects_before"
+
+# a key holding ESC (another writer's object): radosgw lists it url-encoded,
+# list skips it with one warning that shows it escaped, nothing raw
+python3 - "http://127.0.0.1:$RGW_PORT" "$BUCKET" "$RGW_ACCESS_KEY" "$RGW_SECRET_KEY" <<'PY'
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+                  aws_access_key_id=sys.argv[3], aws_secret_access_key=sys.argv[4])
+s3.put_object(Bucket=sys.argv[2], Key="prod/nightly/haia_backup_neo4j_20200102_000000\x1b[2J.dump.enc",
+              Body=b"x")
+PY
+run 0 list --remote rgw
+expect_in "$T/err" 'skipping object "prod/nightly/haia_backup_neo4j_20200102_000000\\x1b\[2J[.]dump[.]enc": the name holds control'
+check "one warning" test "$(grep -c skipping "$T/err")" = 1
+check "no raw ESC on the terminal" test "$(cat "$T/out" "$T/err" | grep -c $'\x1b')" = 0
+check "the other archives are listed" test "$(grep -c ' complete' "$T/out")" = 2
 
 e2e_finish

@@ -12,12 +12,15 @@ SigV4 signatures stay valid) unless a rule matches.  A RULE is
 PATTERN is a regular expression searched in "METHOD PATH?QUERY" (e.g.
 "partNumber=2&", "^POST .*uploadId=", "^GET .*[.]enc$"); ACTION is 503 (SlowDown), 500 (InternalError), reset (the
 connection is cut with a TCP reset after the request was read), cut (the
-answer is forwarded but cut halfway through its body) or flip (one bit of
-the request body is flipped on its way to the server); COUNT is how many
+answer is forwarded but cut halfway through its body), flip (one bit of
+the request body is flipped on its way to the server) or stall (the
+request is read and never answered: the connection stays open and silent
+until the client closes it); COUNT is how many
 times the rule fires (default 1, "always" for every time).  Rules are
 tried in order; the first one that matches and still has shots left fires.
 Every request and what was done with it is appended to the log, one line
-each: "METHOD PATH?QUERY -> STATUS|reset|cut".
+each: "METHOD PATH?QUERY -> STATUS|reset|cut|stall" (a stall is logged
+when it starts).
 """
 import argparse
 import re
@@ -44,7 +47,7 @@ class Rule:
             self.match, self.action = spec.rsplit(":", 1)
             count = "1"
         self.match = re.compile(self.match)
-        if self.action not in ("503", "500", "reset", "cut", "flip"):
+        if self.action not in ("503", "500", "reset", "cut", "flip", "stall"):
             raise SystemExit(f"bad action in rule {spec!r}")
         self.left = None if count == "always" else int(count)
 
@@ -82,6 +85,15 @@ class Proxy(BaseHTTPRequestHandler):
         action = self.pick()
         if action == "reset":
             self.reset()
+            return
+        if action == "stall":
+            self.record("stall")
+            self.close_connection = True
+            try:
+                while self.connection.recv(65536):
+                    pass
+            except OSError:
+                pass
             return
         if action in ERRORS:
             status, code, msg = ERRORS[action]

@@ -1,8 +1,12 @@
 /* Unit tests: the S3 backend through the backend interface, against a real
  * S3 server on loopback (s3rver, started here through
- * tests/tools/s3_harness.sh; skipped when it is not installed), plus the
- * part-size schedule and the credentials rules, which need no server. */
+ * tests/tools/s3_harness.sh; skipped when it is not installed): round trips,
+ * never overwriting, paginated listings, names that would drive a terminal,
+ * server errors and the probe; plus the part-size schedule, the credentials
+ * rules and an unreachable server, which need no server.  A hostile server
+ * is in test_s3_hostile.c. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -354,6 +358,43 @@ static void test_list_paginates(void **state)
     backend_close(b);
 }
 
+/* Names that would drive a terminal (a newline, the C1 control CSI) are
+ * skipped with a warning that shows them escaped. */
+static void test_list_skips_unprintable(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    plant("unit/names/haia_good", "x");
+    plant("unit/names/haia_new\nline", "x");
+    plant("unit/names/haia_c1\302\2332J", "x"); /* U+009B, then "2J" */
+    config_remote rc = remote_conf("unit/names");
+    backend *b = backend_open(&rc);
+    assert_non_null(b);
+    char path[128];
+    snprintf(path, sizeof path, "%s/stderr", dir);
+    fflush(stderr);
+    int saved = dup(2), fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0600);
+    assert_true(fd >= 0);
+    dup2(fd, 2);
+    backend_entry *e;
+    size_t n;
+    int rc_l = backend_list(b, "haia_", &e, &n);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char warn[2048] = "";
+    assert_true(pread(fd, warn, sizeof warn - 1, 0) > 0);
+    close(fd);
+    assert_int_equal(rc_l, 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(e[0].name, "haia_good");
+    backend_entries_free(e, n);
+    assert_non_null(strstr(warn, "skipping object \"unit/names/haia_new\\x0aline\""));
+    assert_non_null(strstr(warn, "skipping object \"unit/names/haia_c1\\xc2\\x9b2J\""));
+    assert_null(strstr(warn, "\xc2\x9b"));
+    backend_close(b);
+}
+
 static void test_server_errors(void **state)
 {
     (void)state;
@@ -389,6 +430,55 @@ static void test_server_errors(void **state)
     assert_true(time(NULL) - t0 < 3);
     backend_close(b);
     setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
+}
+
+/* The probe reaches the store and the bucket with the credentials, and
+ * says which of them failed. */
+static void test_probe(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    config_remote rc = remote_conf("unit/probe/");
+    backend *b = backend_open(&rc);
+    assert_non_null(b);
+    assert_int_equal(backend_probe(b), 0);
+    backend_close(b);
+
+    char want[256];
+    rc.bucket = "no-such-bucket";
+    assert_non_null(b = backend_open(&rc));
+    assert_int_equal(backend_probe(b), -1);
+    snprintf(want, sizeof want,
+             "remote unit: endpoint %s, bucket no-such-bucket: the bucket does not exist",
+             endpoint);
+    assert_non_null(strstr(err_msg(), want));
+    assert_non_null(strstr(err_msg(), "HTTP 404 NoSuchBucket"));
+    backend_close(b);
+
+    rc = remote_conf("");
+    setenv("AWS_ACCESS_KEY_ID", "AKIAUNKNOWN", 1);
+    assert_non_null(b = backend_open(&rc));
+    assert_int_equal(backend_probe(b), -1);
+    assert_non_null(
+        strstr(err_msg(), "bucket " BUCKET ": the server does not know the access key"));
+    assert_non_null(strstr(err_msg(), "InvalidAccessKeyId"));
+    backend_close(b);
+    setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
+}
+
+static void test_probe_unreachable(void **state)
+{
+    (void)state;
+    config_remote rc = remote_conf("");
+    rc.endpoint = "http://127.0.0.1:9";
+    rc.retries = 1;
+    backend *b = backend_open(&rc);
+    assert_non_null(b);
+    assert_int_equal(backend_probe(b), -1);
+    assert_non_null(strstr(err_msg(), "remote unit: endpoint http://127.0.0.1:9, bucket " BUCKET
+                                      ": cannot reach the server"));
+    assert_non_null(strstr(err_msg(), "after 2 attempts"));
+    backend_close(b);
 }
 
 static void test_server_down(void **state)
@@ -474,6 +564,9 @@ int main(void)
         cmocka_unit_test(test_part_size_from_hint),
         cmocka_unit_test(test_credentials),
         cmocka_unit_test(test_server_down),
+        cmocka_unit_test(test_probe_unreachable),
+        cmocka_unit_test(test_probe),
+        cmocka_unit_test(test_list_skips_unprintable),
         cmocka_unit_test(test_round_trips),
         cmocka_unit_test(test_never_overwrites_and_abort),
         cmocka_unit_test(test_list_paginates),

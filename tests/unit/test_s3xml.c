@@ -1,6 +1,7 @@
 /* Unit tests: parsing of S3's XML responses, with bodies shaped like those
  * AWS, radosgw and s3rver send, plus a generated listing of more than 1,000
- * keys read page by page. */
+ * keys read page by page, url-encoded listings, and the limits that hold a
+ * hostile server in check (xml.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -246,6 +247,135 @@ static void test_hostile(void **state)
     assert_int_equal(s3xml_parse_error(deep, strlen(deep), &e), -1);
 }
 
+/* encoding-type=url: keys and key markers decoded when the answer says so
+ * (XML cannot carry ESC); a key that does not decode is flagged, not cut. */
+static void test_url_encoded_listing(void **state)
+{
+    (void)state;
+    const char *body =
+        XMLDECL "<ListMultipartUploadsResult" NS "><EncodingType>url</EncodingType>"
+                "<NextKeyMarker>p%2Fnext+key</NextKeyMarker><IsTruncated>true</IsTruncated>"
+                "<Upload><Key>p/esc%1B%5B31m</Key><UploadId>u1</UploadId>"
+                "<Initiated>2026-11-27T23:00:00Z</Initiated></Upload>"
+                "<Upload><Key>p/a+b%2Bc</Key><UploadId>u2</UploadId>"
+                "<Initiated>2026-11-27T23:00:00Z</Initiated></Upload>"
+                "<Upload><Key>p/bad%G1</Key><UploadId>u3</UploadId>"
+                "<Initiated>2026-11-27T23:00:00Z</Initiated></Upload>"
+                "<Upload><Key>p/nul%00</Key><UploadId>u4</UploadId>"
+                "<Initiated>2026-11-27T23:00:00Z</Initiated></Upload>"
+                "</ListMultipartUploadsResult>";
+    s3xml_list l;
+    memset(&l, 0, sizeof l);
+    assert_int_equal(s3xml_parse_list(body, strlen(body), &l), 0);
+    assert_int_equal(l.n, 4);
+    assert_string_equal(l.next_key_marker, "p/next key");
+    assert_string_equal(l.items[0].key, "p/esc\x1b[31m");
+    assert_false(l.items[0].bad_key);
+    assert_string_equal(l.items[1].key, "p/a b+c");
+    assert_string_equal(l.items[2].key, "p/bad%G1");
+    assert_true(l.items[2].bad_key);
+    assert_string_equal(l.items[3].key, "p/nul%00");
+    assert_true(l.items[3].bad_key);
+    /* a second page without EncodingType: its keys as sent, the first
+     * page's untouched */
+    const char *plain = "<ListMultipartUploadsResult><Upload><Key>p/x%41</Key><UploadId>u5"
+                        "</UploadId><Initiated>2026-11-27T23:00:00Z</Initiated></Upload>"
+                        "</ListMultipartUploadsResult>";
+    assert_int_equal(s3xml_parse_list(plain, strlen(plain), &l), 0);
+    assert_int_equal(l.n, 5);
+    assert_string_equal(l.items[4].key, "p/x%41");
+    assert_string_equal(l.items[0].key, "p/esc\x1b[31m");
+    s3xml_list_free(&l);
+}
+
+/* The limits of xml.h, each named in the error. */
+static void test_limits(void **state)
+{
+    (void)state;
+    s3xml_list l;
+    /* 1,000 entries in a page is fine, 1,001 is not */
+    for (int n = 1000; n <= 1001; n++) {
+        size_t cap = 64 + (size_t)n * 64, len = 0;
+        char *b = malloc(cap);
+        assert_non_null(b);
+        len += (size_t)snprintf(b, cap, "<ListBucketResult>");
+        for (int i = 0; i < n; i++)
+            len += (size_t)snprintf(b + len, cap - len, "<Contents><Key>k%d</Key></Contents>", i);
+        snprintf(b + len, cap - len, "</ListBucketResult>");
+        memset(&l, 0, sizeof l);
+        assert_int_equal(s3xml_parse_list(b, strlen(b), &l), n == 1000 ? 0 : -1);
+        if (n == 1001)
+            assert_non_null(strstr(err_msg(), "more than 1000 entries in one page"));
+        else
+            assert_int_equal(l.n, 1000);
+        s3xml_list_free(&l);
+        free(b);
+    }
+    /* a text of exactly 64 KiB is fine, one byte more is not */
+    for (size_t n = S3XML_MAX_TEXT; n <= S3XML_MAX_TEXT + 1; n++) {
+        char *b = malloc(n + 64);
+        assert_non_null(b);
+        strcpy(b, "<Error><Code>");
+        memset(b + 13, 'c', n);
+        strcpy(b + 13 + n, "</Code></Error>");
+        s3xml_error e;
+        int rc = s3xml_parse_error(b, strlen(b), &e);
+        if (n == S3XML_MAX_TEXT) {
+            assert_int_equal(rc, 1);
+            assert_int_equal(strlen(e.code), S3XML_MAX_TEXT);
+            s3xml_error_free(&e);
+        } else {
+            assert_int_equal(rc, -1);
+            assert_non_null(strstr(err_msg(), "a text value longer than 64 KiB"));
+        }
+        free(b);
+    }
+    /* a negative size, a DOCTYPE */
+    const char *neg = "<ListBucketResult><Contents><Key>k</Key><Size>-5</Size></Contents>"
+                      "</ListBucketResult>";
+    memset(&l, 0, sizeof l);
+    assert_int_equal(s3xml_parse_list(neg, strlen(neg), &l), -1);
+    assert_non_null(strstr(err_msg(), "a Size that is not a number"));
+    s3xml_list_free(&l);
+    const char *dtd = "<!DOCTYPE Error><Error><Code>x</Code></Error>";
+    assert_int_equal(s3xml_parse_error(dtd, strlen(dtd), NULL), -1);
+    assert_non_null(strstr(err_msg(), "DOCTYPE"));
+    assert_int_equal(s3xml_parse_error(NULL, 0, NULL), 0);
+}
+
+static void test_upload_id_checked(void **state)
+{
+    (void)state;
+    char body[4096];
+    const char *bad[] = {"a b", "a&#10;b", "a&#x9b;b", "\xc3\xa9t\xc3\xa9"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(body, sizeof body,
+                 "<InitiateMultipartUploadResult><UploadId>%s</UploadId>"
+                 "</InitiateMultipartUploadResult>",
+                 bad[i]);
+        assert_null(s3xml_parse_upload_id(body, strlen(body)));
+        assert_non_null(strstr(err_msg(), "not printable ASCII of at most 1024 bytes"));
+        assert_null(strchr(err_msg(), '\n'));
+    }
+    char id[S3XML_MAX_ID + 2];
+    for (int len = S3XML_MAX_ID; len <= S3XML_MAX_ID + 1; len++) {
+        memset(id, 'x', (size_t)len);
+        id[len] = '\0';
+        snprintf(body, sizeof body,
+                 "<InitiateMultipartUploadResult><UploadId>%s</UploadId>"
+                 "</InitiateMultipartUploadResult>",
+                 id);
+        char *got = s3xml_parse_upload_id(body, strlen(body));
+        if (len == S3XML_MAX_ID) {
+            assert_non_null(got);
+            assert_string_equal(got, id);
+            free(got);
+        } else {
+            assert_null(got);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +387,9 @@ int main(void)
         cmocka_unit_test(test_complete),
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_url_encoded_listing),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_upload_id_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
