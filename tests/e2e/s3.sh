@@ -184,7 +184,7 @@ check "nothing published while the server was down" \
 rm -f "$T/local"/*
 sleep 1
 run 0 backup --remote nas --remote s3 --no-local-copy
-expect_in "$T/out" "remotes: nas ok s3 ok"
+expect_in "$T/out" "remotes: nas ok, s3 ok"
 both=$(basename "$(ls "$T/nas"/*.dump.enc)" .dump.enc)
 check "both remotes got the same archive" \
     cmp -s "$T/nas/$both.dump.enc" "$OBJ/prod/nightly/$both.dump.enc._S3rver_object"
@@ -202,7 +202,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 s3_start "$T/s3tls" "$BUCKET" --key "$T/tls.key" --cert "$T/tls.pem" || exit 1
 cat >>"$T/conf" <<CONF
 $(s3_remote tls "" "ca_file = $T/tls.pem" | sed 's|http://|https://|')
-$(s3_remote tls-noca "" | sed 's|http://|https://|')
+$(s3_remote tls-noca noca/ | sed 's|http://|https://|')
 CONF
 run 0 backup --remote tls --no-local-copy
 expect_in "$T/out" "remotes: tls ok"
