@@ -269,6 +269,23 @@ int archives_load_manifest(backend *b, const char *name, const keys_public *trus
     return 0;
 }
 
+/* 1 when a listing of B shows OBJECT as an object (what `list` sees: a
+ * directory or a link in its place is not one), 0 when not, -1 when B
+ * cannot be listed. */
+static int listed_object(backend *b, const char *object)
+{
+    backend_entry *ents;
+    size_t n;
+    if (backend_list(b, object, &ents, &n) < 0)
+        return -1;
+    int found = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!ents[i].incomplete && strcmp(ents[i].name, object) == 0)
+            found = 1;
+    backend_entries_free(ents, n);
+    return found;
+}
+
 int archives_open_verified(backend *b, const char *name, const keys_public *trusted,
                            size_t n_trusted, manifest *m, backend_reader **rd)
 {
@@ -282,7 +299,7 @@ int archives_open_verified(backend *b, const char *name, const keys_public *trus
         return 0;
     char object[CATALOG_NAME_MAX + 32];
     snprintf(object, sizeof object, "%s%s", name, CATALOG_ARCHIVE_SUFFIX);
-    if (backend_stat(b, object, NULL) == 0)
+    if (listed_object(b, object) == 0)
         return err_set(ERR_INTEGRITY,
                        "remote %s: %s is missing although its signed manifest is there (it "
                        "promises %llu bytes): deleted, or lost on the remote",

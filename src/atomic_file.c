@@ -183,7 +183,8 @@ int atomic_file_commit(atomic_file *f)
     f->fd = -1;
     if (atomic_file_rename_noreplace(f->tmp, f->path) < 0) {
         if (errno == EEXIST)
-            err_set(ERR_FAIL, "%s already exists; not replaced", f->path);
+            err_set(ERR_FAIL, "%s already exists (written meanwhile by another run?); not replaced",
+                    f->path);
         else
             err_sys(ERR_FAIL, errno, "cannot rename %s to %s", f->tmp, f->path);
         goto fail;

@@ -29,6 +29,7 @@
 #include "remotes.h"
 #include "signals.h"
 #include "stream.h"
+#include "strbuf.h"
 
 typedef struct {
     const char *database;
@@ -313,15 +314,19 @@ static err_kind report(backup_ctx *ctx, db_run *d)
         printf(", local copy %s", d->local_path);
     printf(", remotes:");
     const char *sep = " ";
+    char why[161]; /* a server's words may be in it: escaped for the terminal or the mail */
     for (size_t i = 0; i < ctx->remotes.n; i++, sep = ", ") {
-        if (d->remote_err[i] == ERR_NONE)
+        if (d->remote_err[i] == ERR_NONE) {
             printf("%s%s ok", sep, ctx->remotes.names[i]);
-        else
-            printf("%s%s FAILED (%.160s)", sep, ctx->remotes.names[i], d->remote_msg[i]);
+            continue;
+        }
+        strbuf_printable_copy(why, sizeof why, d->remote_msg[i]);
+        printf("%s%s FAILED (%s)", sep, ctx->remotes.names[i], why);
     }
-    for (size_t i = 0; i < ctx->remotes.n_failed; i++, sep = ", ")
-        printf("%s%s FAILED (%.160s)", sep, ctx->remotes.failed_names[i],
-               ctx->remotes.failed_msgs[i]);
+    for (size_t i = 0; i < ctx->remotes.n_failed; i++, sep = ", ") {
+        strbuf_printable_copy(why, sizeof why, ctx->remotes.failed_msgs[i]);
+        printf("%s%s FAILED (%s)", sep, ctx->remotes.failed_names[i], why);
+    }
     printf("\n");
     fflush(stdout);
     if (ok == ctx->remotes.n && ctx->remotes.n_failed == 0)
@@ -339,6 +344,7 @@ static void start_neo4j(backup_ctx *ctx)
         snprintf(ctx->start_msg, sizeof ctx->start_msg, "%s", err_msg());
         return;
     }
+    ctx->start_failed = 0; /* what counts is how the run leaves Neo4j */
     if (start && *start)
         lock_note_started(ctx->lock);
 }
@@ -352,19 +358,23 @@ static void recover_previous_run(backup_ctx *ctx)
     if (!prev->stopped || prev->started)
         return;
     char when[32];
+    const char *cmd = prev->command[0] ? prev->command : "unknown";
     catalog_rfc3339(prev->stopped, when);
-    if (prev->ended)
+    if (prev->stopped_by != prev->pid)
+        log_warn("Neo4j has been down since run %ld stopped it at %s; the last run (pid %ld, %s) "
+                 "did not start it again",
+                 prev->stopped_by, when, prev->pid, cmd);
+    else if (prev->ended)
         log_warn("the previous run (pid %ld, %s) stopped Neo4j at %s and could not start it again",
-                 prev->pid, prev->command[0] ? prev->command : "unknown", when);
+                 prev->pid, cmd, when);
     else
         log_warn("the previous run (pid %ld, %s) was killed after stopping Neo4j at %s and never "
                  "started it",
-                 prev->pid, prev->command[0] ? prev->command : "unknown", when);
+                 prev->pid, cmd, when);
     if (strcmp(prev->command, "backup") != 0) {
         /* a killed restore may have left a half-loaded store: starting it
          * blindly is the restore's decision, not ours */
-        log_warn("it was a %s, not a backup: start Neo4j yourself once its store is sound",
-                 prev->command[0] ? prev->command : "command of another kind");
+        log_warn("it was a %s, not a backup: start Neo4j yourself once its store is sound", cmd);
         return;
     }
     const char *start = ctx->cfg->neo4j.start_command;
@@ -528,6 +538,7 @@ int cmd_backup(int argc, char **argv, const cli_globals *g)
         goto fail;
     ctx.cfg = cfg;
     ctx.g = g;
+    neo4j_set_workdir(cfg->dir); /* the commands run where the config file is */
     ctx.local_copy = !no_local;
     if (database && catalog_check_database(database) < 0)
         goto fail;
@@ -574,7 +585,7 @@ int cmd_backup(int argc, char **argv, const cli_globals *g)
     if (remote_set_open(&ctx.remotes, cfg, remote_names, n_remote_names, open_flags) < 0)
         goto fail;
     if (remote_set_probe(&ctx.remotes) == 0) {
-        err_set(ERR_FAIL, "no remote can be written (%s); Neo4j was not stopped",
+        err_set(ERR_FAIL, "no remote can be written (%s); this run did not stop Neo4j",
                 ctx.remotes.n_failed ? ctx.remotes.failed_msgs[0] : "none selected");
         goto fail;
     }

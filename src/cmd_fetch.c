@@ -84,9 +84,17 @@ int cmd_fetch(int argc, char **argv, const cli_globals *g)
         if (S_ISDIR(st.st_mode))
             return cli_usage_error("fetch", "%s is a directory; give the path of a new file",
                                    o.output);
-        if (!S_ISCHR(st.st_mode))
-            return cli_usage_error("fetch", "%s exists; fetch never overwrites a file", o.output);
-        /* a character device (/dev/null) is written as a stream, like stdout */
+        /* a character device or a pipe (/dev/null, /dev/stdout, a FIFO) is
+         * written as a stream, like stdout; nothing else is ever replaced */
+        struct stat target;
+        int stream = S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode) ||
+                     (S_ISLNK(st.st_mode) && stat(o.output, &target) == 0 &&
+                      (S_ISCHR(target.st_mode) || S_ISFIFO(target.st_mode)));
+        if (!stream)
+            return cli_usage_error("fetch",
+                                   "%s exists; fetch never overwrites a file (use --output - for "
+                                   "stdout)",
+                                   o.output);
         if (isatty_path(o.output))
             return cli_usage_error("fetch", "refusing to write a dump to a terminal");
         out_fd = open(o.output, O_WRONLY | O_NOCTTY | O_CLOEXEC);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "progress.h"
 #include "remotes.h"
+#include "strbuf.h"
 
 static int parse_options(int argc, char **argv, const char **remote, const char **database,
                          int *all)
@@ -65,9 +66,11 @@ int cmd_list(int argc, char **argv, const cli_globals *g)
     if (remote_set_open(&set, cfg, one, remote ? 1 : 0, 0) < 0)
         goto fail;
     failed = set.n_failed;
+    char msg[1024]; /* escaped: JSON takes valid UTF-8 only, and a server's bytes may not be */
     for (size_t i = 0; i < set.n_failed; i++)
-        json_array_append_new(errors, json_pack("{s:s, s:s}", "remote", set.failed_names[i],
-                                                "message", set.failed_msgs[i]));
+        json_array_append_new(
+            errors, json_pack("{s:s, s:s}", "remote", set.failed_names[i], "message",
+                              strbuf_printable_copy(msg, sizeof msg, set.failed_msgs[i])));
     char prefix[160];
     snprintf(prefix, sizeof prefix, "%s", cfg->local.name_prefix);
     if (!g->json)
@@ -79,8 +82,9 @@ int cmd_list(int argc, char **argv, const cli_globals *g)
         if (archives_list(set.b[r], prefix, &list, &n) < 0 ||
             archives_check_sizes(set.b[r], list, n) < 0) {
             log_error("%s", err_msg());
-            json_array_append_new(
-                errors, json_pack("{s:s, s:s}", "remote", set.names[r], "message", err_msg()));
+            json_array_append_new(errors,
+                                  json_pack("{s:s, s:s}", "remote", set.names[r], "message",
+                                            strbuf_printable_copy(msg, sizeof msg, err_msg())));
             list_failed++;
             continue;
         }
@@ -134,7 +138,7 @@ fail:
     log_error("list: %s", err_msg());
     if (g->json) {
         json_t *doc = json_pack("{s:[], s:[{s:n, s:s}]}", "archives", "errors", "remote", "message",
-                                err_msg());
+                                strbuf_printable_copy(msg, sizeof msg, err_msg()));
         json_dumpf(doc, stdout, JSON_INDENT(2));
         printf("\n");
         json_decref(doc);

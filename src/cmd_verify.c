@@ -69,6 +69,7 @@ static err_kind verify_one(backend *b, const char *name, const keys_public *trus
     manifest m;
     pipeline_fetch_result res;
     err_kind k = ERR_NONE;
+    char jmsg[2048];
     backend_reader *rd;
     if (archives_open_verified(b, name, trusted, n_trusted, &m, &rd) < 0) {
         k = err_get_kind();
@@ -93,10 +94,11 @@ static err_kind verify_one(backend *b, const char *name, const keys_public *trus
         printf("FAILED  %s: %s\n", name, msg);
     }
     if (g->json)
-        json_array_append_new(rows,
-                              json_pack("{s:s, s:s, s:b, s:b, s:s?}", "remote", backend_name(b),
-                                        "name", name, "ok", k == ERR_NONE, "deep", secret != NULL,
-                                        "error", k == ERR_NONE ? NULL : err_msg()));
+        json_array_append_new(
+            rows,
+            json_pack("{s:s, s:s, s:b, s:b, s:s?}", "remote", backend_name(b), "name", name, "ok",
+                      k == ERR_NONE, "deep", secret != NULL, "error",
+                      k == ERR_NONE ? NULL : strbuf_printable_copy(jmsg, sizeof jmsg, err_msg())));
     fflush(stdout);
     return k == ERR_NONE ? ERR_NONE : (k == ERR_INTEGRITY ? ERR_INTEGRITY : ERR_FAIL);
 }

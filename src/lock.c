@@ -73,6 +73,11 @@ static int parse_record(const char *text, lock_record *r)
                 if (!islower((unsigned char)*c))
                     return -1;
             snprintf(r->command, sizeof r->command, "%s", eq);
+        } else if (strcmp(line, "stopped_by") == 0) {
+            long by = strtol(eq, &end, 10);
+            if (end == eq || *end || by <= 0)
+                return -1;
+            r->stopped_by = by;
         } else if (strcmp(line, "stopped") == 0 || strcmp(line, "started") == 0 ||
                    strcmp(line, "ended") == 0) {
             long long t = strtoll(eq, &end, 10);
@@ -93,8 +98,8 @@ static int write_record(run_lock *l)
     char buf[RECORD_MAX];
     int len = snprintf(buf, sizeof buf, "%ld\ncommand=%s\n", l->cur.pid, l->cur.command);
     if (l->cur.stopped)
-        len += snprintf(buf + len, sizeof buf - (size_t)len, "stopped=%lld\n",
-                        (long long)l->cur.stopped);
+        len += snprintf(buf + len, sizeof buf - (size_t)len, "stopped=%lld\nstopped_by=%ld\n",
+                        (long long)l->cur.stopped, l->cur.stopped_by);
     if (l->cur.started)
         len += snprintf(buf + len, sizeof buf - (size_t)len, "started=%lld\n",
                         (long long)l->cur.started);
@@ -174,6 +179,14 @@ run_lock *lock_acquire(const char *path, const char *command)
         goto fail;
     l->cur.pid = (long)getpid();
     snprintf(l->cur.command, sizeof l->cur.command, "%s", command);
+    if (!l->prev.stopped_by)
+        l->prev.stopped_by = l->prev.pid; /* records of before stopped_by */
+    if (l->prev.stopped && !l->prev.started) {
+        /* Neo4j is still down as far as anyone knows: keep saying so until
+         * this run starts it */
+        l->cur.stopped = l->prev.stopped;
+        l->cur.stopped_by = l->prev.stopped_by;
+    }
     if (write_record(l) < 0)
         goto fail;
     return l;
@@ -192,6 +205,7 @@ const lock_record *lock_previous(const run_lock *l)
 int lock_note_stopped(run_lock *l)
 {
     l->cur.stopped = time(NULL);
+    l->cur.stopped_by = l->cur.pid;
     l->cur.started = 0;
     return write_record(l);
 }

@@ -6,7 +6,9 @@
  * ends with Neo4j started (or never stopped) empties the file; one killed
  * between the two leaves the stop without a start, one whose start_command
  * failed leaves that and when it ended, and the next run finds it
- * (lock_previous) and can put Neo4j back up before anything else.
+ * (lock_previous) and can put Neo4j back up before anything else.  Until it
+ * has, the stop stays on record (carried over into the new run's record),
+ * so that a run failing or killed before that is no reason to forget it.
  *
  * The file is opened without following a symlink and never truncated
  * before it is known to be a lock file (empty, or in the format above): a
@@ -21,6 +23,7 @@ typedef struct run_lock run_lock;
 /* What the lock file said when it was taken: the previous holder's record. */
 typedef struct {
     long pid;         /* 0 when the file was empty */
+    long stopped_by;  /* pid of the run that stopped Neo4j (with STOPPED) */
     char command[32]; /* "backup", "restore"... */
     time_t stopped;   /* when it stopped Neo4j; 0 never */
     time_t started;   /* when it started Neo4j again; 0 never */

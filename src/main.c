@@ -55,6 +55,10 @@ static int take_globals(int argc, char **argv, cli_globals *g, int *progress_fla
                 fprintf(stderr, "neo4j-offsite: %s needs a file name\n", a);
                 return -1;
             }
+            if (!*g->config_path) { /* -c "$UNSET": never some other file instead */
+                fprintf(stderr, "neo4j-offsite: %s was given an empty file name\n", a);
+                return -1;
+            }
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0 || strcmp(a, "-vv") == 0) {
             if (quiet_opt)
                 return given_twice(quiet_opt, "-v");

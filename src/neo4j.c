@@ -526,6 +526,10 @@ static const char *sig_name(int sig)
         return "SIGINT";
     case SIGTERM:
         return "SIGTERM";
+    case SIGHUP:
+        return "SIGHUP";
+    case SIGQUIT:
+        return "SIGQUIT";
     case SIGKILL:
         return "SIGKILL";
     case SIGPIPE:
@@ -534,8 +538,6 @@ static const char *sig_name(int sig)
         return "SIGSEGV";
     case SIGABRT:
         return "SIGABRT";
-    case SIGHUP:
-        return "SIGHUP";
     default:
         return "signal";
     }
@@ -744,6 +746,16 @@ static int wait_ready(neo4j_child *c, int fd, short events, int honour_signals)
     }
 }
 
+/* Where children run and relative program paths start: the directory of the
+ * config file (SPEC.md: relative paths in it are relative to it); "" means
+ * the current directory. */
+static char workdir[PATH_MAX];
+
+void neo4j_set_workdir(const char *dir)
+{
+    snprintf(workdir, sizeof workdir, "%s", dir ? dir : "");
+}
+
 /* The PATH a program is searched in: execvp()'s, confstr's default when
  * PATH is unset.  Malloc'd. */
 static char *search_path(void)
@@ -780,21 +792,32 @@ static char *resolve_program(const char *what, const char *name, err_kind kind)
     char shown[PATH_MAX + 64];
     strbuf_printable_copy(shown, sizeof shown, name);
     if (strchr(name, '/')) {
-        int e = runnable(name);
+        char rel[PATH_MAX + 8];
+        const char *cand = name;
+        if (name[0] != '/' && *workdir) {
+            snprintf(rel, sizeof rel, "%s/%s", workdir, name);
+            cand = rel;
+        }
+        int e = runnable(cand);
         if (e == 0) {
-            char *s = strdup(name);
+            char *s = strdup(cand);
             if (!s)
                 err_set(ERR_FAIL, "out of memory");
             return s;
         }
+        /* the name the user wrote, and where it was looked for */
+        char note[PATH_MAX + 80] = "", shown_rel[PATH_MAX + 16];
+        if (cand != name)
+            snprintf(note, sizeof note, " (relative to the config file's directory: %s)",
+                     strbuf_printable_copy(shown_rel, sizeof shown_rel, cand));
         if (e == ENOENT)
-            err_set(kind, "%s: program %s not found", what, shown);
+            err_set(kind, "%s: program %s not found%s", what, shown, note);
         else if (e == EISDIR)
-            err_set(kind, "%s: program %s is a directory", what, shown);
+            err_set(kind, "%s: program %s is a directory%s", what, shown, note);
         else if (e == EACCES)
-            err_set(kind, "%s: program %s is not executable", what, shown);
+            err_set(kind, "%s: program %s is not executable%s", what, shown, note);
         else
-            err_sys(kind, e, "%s: program %s", what, shown);
+            err_sys(kind, e, "%s: program %s%s", what, shown, note);
         return NULL;
     }
     char *path = search_path();
@@ -809,7 +832,7 @@ static char *resolve_program(const char *what, const char *name, err_kind kind)
         size_t len = e ? (size_t)(e - p) : strlen(p);
         char cand[PATH_MAX];
         int n = len ? snprintf(cand, sizeof cand, "%.*s/%s", (int)len, p, name)
-                    : snprintf(cand, sizeof cand, "./%s", name);
+                    : snprintf(cand, sizeof cand, "%s/%s", *workdir ? workdir : ".", name);
         if (n > 0 && (size_t)n < sizeof cand) {
             int r = runnable(cand);
             if (r == 0) {
@@ -1100,7 +1123,7 @@ neo4j_child *neo4j_spawn(const char *what, const char *template_, const char *da
         int in = fcntl(pipe_mode == NEO4J_WRITE_STDIN ? inp[0] : devnull, F_DUPFD_CLOEXEC, 3);
         int out = fcntl(outp[1], F_DUPFD_CLOEXEC, 3);
         int er = fcntl(errp[1], F_DUPFD_CLOEXEC, 3);
-        if (in >= 0 && out >= 0 && er >= 0) {
+        if (in >= 0 && out >= 0 && er >= 0 && (!*workdir || chdir(workdir) == 0)) {
             child_fd(in, 0);
             child_fd(out, 1);
             child_fd(er, 2);

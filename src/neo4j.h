@@ -157,6 +157,12 @@ int neo4j_last_db_missing(void);
  *     say, and only then exit non-zero. */
 int neo4j_run(const char *what, const char *template_, const char *database, long timeout_s);
 
+/* Run children in DIR and resolve relative program paths ("bin/x", or an
+ * empty PATH element) against it: the config file's directory, so that a
+ * template means the same from cron as from a shell.  NULL or "": the
+ * current directory (the default). */
+void neo4j_set_workdir(const char *dir);
+
 /* Grace between SIGTERM and SIGKILL when a child is killed, in ms
  * (default 3000; tests shorten it). */
 void neo4j_set_kill_grace_ms(long ms);

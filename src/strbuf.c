@@ -177,10 +177,10 @@ int strbuf_has_control(const char *s, size_t len)
     return 0;
 }
 
-void strbuf_printable_copy(char *out, size_t cap, const char *s)
+char *strbuf_printable_copy(char *out, size_t cap, const char *s)
 {
     if (cap == 0)
-        return;
+        return out;
     strbuf b;
     strbuf_init(&b, 0);
     if (strbuf_put_printable(&b, s, strlen(s)) < 0) {
@@ -190,7 +190,23 @@ void strbuf_printable_copy(char *out, size_t cap, const char *s)
             out[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
         out[i] = '\0';
     } else {
-        snprintf(out, cap, "%s", strbuf_str(&b));
+        /* cut at a character boundary: never inside a UTF-8 sequence or
+         * a \xNN escape */
+        const char *t = strbuf_str(&b);
+        size_t n = strlen(t);
+        if (n >= cap) {
+            n = cap - 1;
+            while (n > 0 && ((unsigned char)t[n] & 0xc0) == 0x80)
+                n--;
+            for (size_t k = n > 3 ? n - 3 : 0; k < n; k++)
+                if (t[k] == '\\' && t[k + 1] == 'x') {
+                    n = k;
+                    break;
+                }
+        }
+        memcpy(out, t, n);
+        out[n] = '\0';
     }
     strbuf_free(&b);
+    return out;
 }

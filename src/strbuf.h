@@ -38,7 +38,8 @@ void strbuf_free(strbuf *b);
 /* 1 when S (LEN bytes) holds a control character (0x00-0x1F, 0x7F). */
 int strbuf_has_control(const char *s, size_t len);
 /* Copy S into OUT (CAP bytes, always NUL-terminated, cut if needed) with
- * unprintable bytes escaped as by strbuf_put_printable. */
-void strbuf_printable_copy(char *out, size_t cap, const char *s);
+ * unprintable bytes escaped as by strbuf_put_printable; returns OUT, which
+ * is valid UTF-8 (fit for JSON) whatever S held. */
+char *strbuf_printable_copy(char *out, size_t cap, const char *s);
 
 #endif

@@ -81,7 +81,8 @@ static void *local_writer_open(void *impl, const char *name, uint64_t size_hint)
     struct stat st;
     atomic_file *f = NULL;
     if (lstat(path, &st) == 0)
-        err_set(ERR_FAIL, "%s already exists", path);
+        err_set(ERR_FAIL, "%s already exists (written meanwhile by another run?); not replaced",
+                path);
     else
         f = atomic_file_create(path, 0600);
     free(path);
@@ -117,6 +118,11 @@ static void *local_reader_open(void *impl, const char *name, uint64_t offset)
     r->fd = open(r->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (r->fd < 0) {
         err_sys(ERR_FAIL, errno, "cannot open %s", r->path);
+        goto fail;
+    }
+    struct stat st;
+    if (fstat(r->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        err_set(ERR_FAIL, "cannot open %s: not a regular file", r->path);
         goto fail;
     }
     if (offset && lseek(r->fd, (off_t)offset, SEEK_SET) < 0) {

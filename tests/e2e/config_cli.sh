@@ -31,6 +31,10 @@ bin 2 -c "$T/good.conf" -c "$T/conf" list
 expect_in "$T/err" "^neo4j-offsite: -c given twice$"
 bin 2 --config="$T/good.conf" list --config "$T/conf"
 expect_in "$T/err" "^neo4j-offsite: -c given twice$"
+NEO4J_OFFSITE_CONFIG="$T/good.conf" bin 2 -c "" list
+expect_in "$T/err" "^neo4j-offsite: -c was given an empty file name$"
+bin 2 --config= list
+expect_in "$T/err" "^neo4j-offsite: --config= was given an empty file name$"
 bin 2 -c "$T/conf" --progress list --no-progress
 expect_in "$T/err" "^neo4j-offsite: --progress and --no-progress given together$"
 bin 2 -c "$T/conf" --no-progress --json list --json

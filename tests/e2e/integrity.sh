@@ -55,6 +55,8 @@ expect_in "$T/err" "format 1 archive.*fetch it to a file"
 "$N4O_BIN" -c "$T/conf" --no-progress fetch --latest --output - >"$T/piped.dump" 2>"$T/err"
 check "format 2 to a pipe: identical bytes" cmp -s "$T/piped.dump" "$T/source.dump"
 run 0 fetch --latest --output /dev/null
+"$N4O_BIN" -c "$T/conf" --no-progress fetch --latest --output /dev/stdout 2>"$T/err" | cat >"$T/devstdout.dump"
+check "fetch --output /dev/stdout streams like -" cmp -s "$T/devstdout.dump" "$T/source.dump"
 run 2 fetch --latest --output "$T"
 expect_in "$T/err" "is a directory"
 
@@ -121,6 +123,12 @@ echo "    concurrent backups: exit $r1 and $r2, archives $before -> $after"
 check "concurrent: at least one succeeded" test "$r1" = 0 -o "$r2" = 0
 check "concurrent: a failure is a clean one (exit 1 or 3)" \
     bash -c "for r in $r1 $r2; do case \$r in 0|1|3) ;; *) exit 1;; esac; done"
+for i in 1 2; do
+    r=$([ $i = 1 ] && echo $r1 || echo $r2)
+    [ "$r" = 0 ] && continue
+    expect_in "$T/e$i" "already exists \(written meanwhile by another run\?\); not replaced"
+    expect_in "$T/o$i" "remotes: nas FAILED"
+done
 check "concurrent: every success published its archive" \
     test "$after" -ge "$((before + (r1 == 0) + (r2 == 0)))"
 run 0 verify --all
@@ -155,6 +163,18 @@ head -c 1000 "$T/moved.enc" >"$newest"
 run 0 list
 expect_in "$T/out" "$newest_name .* missing"
 run 4 verify --latest
+# a directory or a symlink in its place is no archive either, for every command
+rm -f "$newest"
+mkdir "$newest"
+run 4 verify --latest
+expect_in "$T/err" "newest older archive that verifies is $older_name"
+rmdir "$newest"
+ln -s "$T/moved.enc" "$newest"
+run 0 list
+expect_in "$T/out" "$newest_name .* missing"
+run 4 fetch --latest --output "$T/fallback.dump"
+expect_in "$T/err" "is missing although its signed manifest is there"
+rm "$newest"
 mv "$T/moved.enc" "$newest"
 run 0 verify --latest
 

@@ -40,6 +40,53 @@ check "after kill -9: start_command ran before anything else" \
     test "$(events)" = "start stop dump neo4j start "
 run 0 backup
 check "a clean run leaves no warning" bash -c "! grep -q 'previous run' '$T/err'"
+
+# the record of a stop survives runs that fail before they could start
+# Neo4j again (here: its start_command fails, and no remote can be written)
+printf '999999\ncommand=backup\nstopped=1700000000\n' >"$T/run/neo4j-offsite.lock"
+rm -f "$NEO4J_STANDIN_HOME/running"
+cat >>"$T/conf" <<CONF
+[remote "gone"]
+type = local
+path = $T/does-not-exist
+CONF
+NEO4J_STANDIN_FAIL=start run 1 backup --remote gone
+expect_in "$T/err" "was killed after stopping Neo4j at 2023-11-14T22:13:20Z"
+check "a failed recovery keeps the stop on record" grep -q '^stopped=1700000000$' "$T/run/neo4j-offsite.lock"
+reset_events
+run 0 backup --remote nas
+expect_in "$T/err" "Neo4j has been down since run 999999 stopped it at 2023-11-14T22:13:20Z"
+check "the next run starts Neo4j first" test "$(events)" = "start stop dump neo4j start "
+check "Neo4j runs" test -e "$NEO4J_STANDIN_HOME/running"
+write_config
+# a start_command that fails once (the recovery) and then works: the run
+# ends with Neo4j started, so it is a success
+printf '999999\ncommand=backup\nstopped=1700000000\n' >"$T/run/neo4j-offsite.lock"
+cat >"$T/flaky-start" <<SH
+#!/bin/sh
+[ -e "$T/started-once" ] && exec "$STANDIN" server start
+touch "$T/started-once"
+echo "start failed (first time)" >&2
+exit 1
+SH
+chmod +x "$T/flaky-start"
+sed -i "s#^start_command = .*#start_command = $T/flaky-start#" "$T/conf"
+run 0 backup
+check "flaky start: no false 'NOT started'" bash -c "! grep -q 'NOT started' '$T/err'"
+write_config
+find "$T/local" -name '*.partial' -delete
+
+# --- a dropped session (SIGHUP) mid-dump: Neo4j is started again
+reset_events
+NEO4J_STANDIN_DUMP_DELAY=30 "$N4O_BIN" -c "$T/conf" --no-progress backup >/dev/null 2>"$T/err" &
+pid=$!
+for _ in $(seq 100); do grep -q '^dump' "$NEO4J_STANDIN_HOME/events.log" 2>/dev/null && break; sleep 0.1; done
+kill -HUP "$pid"
+wait "$pid"
+rc=$?
+check "SIGHUP: exit 1 (got $rc)" test "$rc" = 1
+check "SIGHUP: start_command ran" test "$(events)" = "stop dump neo4j start "
+check "SIGHUP: nothing published" test "$(find "$T/nas" -newer "$T/err" -name '*.manifest' | wc -l)" = 0
 find "$T/local" -name '*.partial' -delete
 
 # --- 2. what can be checked before stop_command is checked before it
@@ -87,6 +134,21 @@ run 2 backup
 expect_in "$T/err" "conf:[0-9]+"
 check "config errors: Neo4j never stopped" test -z "$(events)"
 write_config
+# a relative program path means the config file's directory, from anywhere
+mkdir -p "$T/bin"
+ln -sf "$STANDIN" "$T/bin/admin"
+sed -i -e "s#^dump_command  = $STANDIN#dump_command  = bin/admin#" \
+    -e "s#^stop_command  = $STANDIN#stop_command  = ./bin/admin#" "$T/conf"
+reset_events
+(cd / && "$N4O_BIN" -c "$T/conf" --no-progress backup >"$T/out" 2>"$T/err")
+rc=$?
+check "relative program run from /: exit 0 (got $rc)" test "$rc" = 0
+check "relative program: stop, dump, start" test "$(events)" = "stop dump neo4j start "
+rm "$T/bin/admin"
+(cd "$T/bin" && "$N4O_BIN" -c "$T/conf" --no-progress backup >"$T/out" 2>"$T/err")
+check "missing relative program: exit 2" test $? = 2
+expect_in "$T/err" "program bin/admin not found \(relative to the config file's directory: $T/bin/admin\)"
+write_config
 # a remote that cannot be reached: reported, skipped, exit 3 at the end
 reset_events
 cat >>"$T/conf" <<CONF
@@ -100,7 +162,7 @@ expect_in "$T/out" "remotes: nas ok, gone FAILED \(remote gone: directory $T/doe
 reset_events
 run 1 backup --remote gone
 check "only unreachable remotes: Neo4j never stopped" test -z "$(events)"
-expect_in "$T/err" "Neo4j was not stopped"
+expect_in "$T/err" "this run did not stop Neo4j"
 write_config
 
 # --- 4. names and times: the manifest records the real start of the dump
@@ -146,6 +208,12 @@ d = json.load(open('$T/out'))
 assert [e['remote'] for e in d['errors']] == ['gone'], d['errors']
 assert 'No such file' in d['errors'][0]['message'], d['errors']
 assert len(d['archives']) >= 1
+"
+"$N4O_BIN" --json -c "$T/"$'\xff'"nope.conf" list >"$T/out" 2>/dev/null
+check "list --json: a non-UTF-8 error is still valid JSON" /usr/bin/python3 -c "
+import json
+d = json.load(open('$T/out'))
+assert 'nope.conf' in d['errors'][0]['message'], d
 "
 echo '[broken' >"$T/conf"
 run 2 --json list
