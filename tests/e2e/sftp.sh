@@ -76,15 +76,15 @@ run 0 fetch --remote off --latest --output "$T/big-fetched.dump"
 check "24 MiB round trip identical" cmp -s "$T/big-fetched.dump" "$T/big.dump"
 
 # A large upload is flushed on the server as it goes (fsync@openssh.com of
-# the .partial every 64 MiB, on the remote's own connection, answered while
-# the streams write), so that the fsync before the rename has little left
-# to write.
+# its temporary file "<name>.<16 hex>.partial" every 64 MiB, on the
+# remote's own connection, answered while the streams write), so that the
+# fsync before the rename has little left to write.
 gen_dump "$T/large.dump" 320M 23
 seed_db neo4j "$T/large.dump"
 sleep 1
 run 0 -v backup --remote off --no-local-copy
 name=$(basename "$(ls -t "$SRV"/*.dump.enc | head -1)" .dump.enc)
-flushes=$(grep -c "$name.dump.enc.partial flushed on the server up to byte" "$T/err")
+flushes=$(grep -c -E "$name\.dump\.enc\.[0-9a-f]{16}\.partial flushed on the server up to byte" "$T/err")
 check "large upload ($(stat -c %s "$SRV/$name.dump.enc") bytes): flushed on the server as it went ($flushes times, >= 2)" \
     test "$flushes" -ge 2
 run 0 verify --remote off --deep "$name"
@@ -255,10 +255,18 @@ check "SIGINT during a stalled upload: exits non-zero ($brc)" test "$brc" != 0
 check "SIGINT during a stalled upload: within 5 s" test $(($(date +%s) - start)) -le 5
 check "SIGINT: no archive published" test "$(find "$SRV" -name '*.dump.enc' | wc -l)" = "$before"
 seed_db neo4j "$T/source.dump"
-# What the dead connections left is at most a .partial: never an archive.
+# What the dead connections left is at most a temporary file of their own,
+# "<archive>.<16 hex>.partial" (the server was silent: nothing could remove
+# it): never an archive, and the backend lists it as an incomplete upload.
 sftp_config
+left_temps=$(find "$SRV" -name '*.partial' -printf '%f\n' | sort)
+check "the stalled uploads left temporary files" test -n "$left_temps"
+check "... each under a unique temporary name" \
+    test -z "$(grep -v -E '^haia_backup_neo4j_[0-9]{8}_[0-9]{6}\.dump\.enc\.[0-9a-f]{16}\.partial$' <<<"$left_temps")"
+"$N4O_BUILD/backend_tool" "$T/conf" off list >"$T/bt.list"
+check "... each listed as incomplete by the backend" \
+    test "$(grep -E '\.partial [0-9]+ [0-9]+ incomplete$' "$T/bt.list" | cut -d' ' -f1 | sort)" = "$left_temps"
 run 0 list --remote off --all
-expect_in "$T/out" "incomplete"
 run 0 verify --remote off --latest
 sleep 1
 run 0 backup --remote off
