@@ -616,7 +616,9 @@ static void b64(const unsigned char *bin, size_t len, int variant, char **out)
         sodium_bin2base64(*out, cap, bin, len, variant);
 }
 
-/* Strict host key check, before anything else is sent. */
+/* Strict host key check, before anything else is sent.  The known_hosts
+ * line to add ends the message, on the same line: log lines escape
+ * newlines (a message must not forge lines). */
 static int check_host_key(sftp_conn *c, known_hosts *k, const char *recorded)
 {
     size_t klen = 0;
@@ -665,7 +667,7 @@ static int check_host_key(sftp_conn *c, known_hosts *k, const char *recorded)
                 "WARNING: HOST KEY FOR %s HAS CHANGED! The server now offers %s SHA256:%s, "
                 "which is not the key recorded in %s (someone may be intercepting the "
                 "connection). Refusing to connect; nothing was sent. If the change is expected, "
-                "replace the host's %s line in %s with:\n%s %s %s",
+                "replace the host's %s line in %s with: %s %s %s",
                 c->p->where, tname, fp, c->p->known_hosts, tname, c->p->known_hosts, hostfield,
                 tname, blob);
         goto out;
@@ -674,7 +676,7 @@ static int check_host_key(sftp_conn *c, known_hosts *k, const char *recorded)
                 "host %s is not in known_hosts %s%s: refusing to connect; nothing was sent. "
                 "The server offers %s key SHA256:%s. After checking this fingerprint with the "
                 "server's administrator (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), add this "
-                "line to %s:\n%s %s %s",
+                "line to %s: %s %s %s",
                 c->p->where, c->p->known_hosts, k->missing ? " (the file does not exist)" : "",
                 tname, fp, c->p->known_hosts, hostfield, tname, blob);
         goto out;
