@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "err.h"
+#include "log.h"
+#include "strbuf.h"
 #include "local/local.h"
 #include "s3/s3.h"
 #include "sftp/sftp.h"
@@ -165,12 +167,33 @@ static int entry_cmp(const void *a, const void *b)
     return strcmp(((const backend_entry *)a)->name, ((const backend_entry *)b)->name);
 }
 
+/* Names with control characters are nobody's archives, and printed raw they
+ * would act on the terminal: they are dropped here, for every backend. */
+static void drop_control_names(const backend *b, backend_entry *e, size_t *n)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < *n; i++) {
+        if (!strbuf_has_control(e[i].name, strlen(e[i].name))) {
+            e[kept++] = e[i];
+            continue;
+        }
+        char shown[512];
+        strbuf_printable_copy(shown, sizeof shown, e[i].name);
+        log_warn("remote %s: ignoring an object whose name holds control characters: %s", b->name,
+                 shown);
+        free(e[i].name);
+        free(e[i].upload_id);
+    }
+    *n = kept;
+}
+
 int backend_list(backend *b, const char *prefix, backend_entry **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
     if (b->ops->list(b->impl, prefix ? prefix : "", out, n) < 0)
         return fail(b);
+    drop_control_names(b, *out, n);
     if (*n > 1)
         qsort(*out, *n, sizeof **out, entry_cmp);
     return 0;

@@ -38,14 +38,33 @@ typedef struct {
     const char *pub_label, *key_label, *wrapped_label;
     const char *what; /* for messages */
     const char *file; /* usual file name */
+    /* The [keys] settings (SPEC.md) that name the public and the secret
+     * file, so that a message says which setting points at the wrong one. */
+    const char *pub_setting, *key_setting;
 } kind_info;
 
 static const kind_info kinds[] = {
     [KEYS_ARCHIVE] = {"N4O-ARCHIVE-PUB-1", "N4O-ARCHIVE-KEY-1", "N4O-ARCHIVE-KEY-ARGON2ID-1",
-                      "archive", "archive"},
+                      "archive", "archive", "public_key", "secret_key"},
     [KEYS_SIGNING] = {"N4O-SIGNING-PUB-1", "N4O-SIGNING-KEY-1", "N4O-SIGNING-KEY-ARGON2ID-1",
-                      "signing", "signing"},
+                      "signing", "signing", "verify_key", "signing_key"},
 };
+
+/* The kind of key file LABEL starts, and whether it is secret; -1 when it
+ * is none of ours. */
+static int label_kind(const char *label, keys_kind *kind, int *secret)
+{
+    for (int k = KEYS_ARCHIVE; k <= KEYS_SIGNING; k++) {
+        const kind_info *ki = &kinds[k];
+        int pub = strcmp(label, ki->pub_label) == 0;
+        if (pub || strcmp(label, ki->key_label) == 0 || strcmp(label, ki->wrapped_label) == 0) {
+            *kind = (keys_kind)k;
+            *secret = !pub;
+            return 0;
+        }
+    }
+    return -1;
+}
 
 void keys_id(const uint8_t key[32], uint8_t id[KEYS_ID_BYTES])
 {
@@ -91,10 +110,19 @@ static uint64_t get_be64(const uint8_t *p)
     return v;
 }
 
-/* Read a whole small file.  SECRET: refuse group/other permission bits and
- * read into sodium_malloc() memory (returned buffer is NUL-terminated; free
- * with sodium_free for secrets, free() otherwise). */
-static char *read_small_file(const char *path, int secret, size_t *len)
+/* The advice for a secret file that group or others may read. */
+static int refuse_open_mode(const char *path, mode_t mode)
+{
+    return err_set(ERR_USAGE, "%s is readable by group or others (mode %04o); run chmod 600 %s",
+                   path, (unsigned)(mode & 07777), path);
+}
+
+/* Read a whole small file.  SECRET: read into sodium_malloc() memory and,
+ * unless MODE is given, refuse group/other permission bits (the caller that
+ * takes MODE checks them itself, once it knows what the file is).  The
+ * returned buffer is NUL-terminated; free with sodium_free for secrets,
+ * free() otherwise. */
+static char *read_small_file(const char *path, int secret, size_t *len, mode_t *mode)
 {
     char *buf = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -112,11 +140,12 @@ static char *read_small_file(const char *path, int secret, size_t *len)
         err_set(ERR_USAGE, "%s is not a regular file", path);
         goto fail;
     }
-    if (secret && (st.st_mode & 077)) {
-        err_set(ERR_USAGE, "%s is readable by group or others (mode %04o); run chmod 600 %s", path,
-                (unsigned)(st.st_mode & 07777), path);
+    if (secret && !mode && (st.st_mode & 077)) {
+        refuse_open_mode(path, st.st_mode);
         goto fail;
     }
+    if (mode)
+        *mode = st.st_mode;
     if (st.st_size > KEYFILE_MAX) {
         err_set(ERR_USAGE, "%s is too large to be a key or passphrase file (%lld bytes)", path,
                 (long long)st.st_size);
@@ -212,13 +241,19 @@ static int wrong_label(const char *path, const char *found, const char *expected
 int keys_load_public(const char *path, keys_kind kind, keys_public *out)
 {
     size_t len;
-    char *text = read_small_file(path, 0, &len);
+    char *text = read_small_file(path, 0, &len, NULL);
     if (!text)
         return -1;
     char *label, *b64;
-    int rc = -1;
+    int rc = -1, secret;
+    keys_kind found;
     if (split_key_file(path, text, len, &label, &b64) != 0)
         goto done;
+    if (label_kind(label, &found, &secret) == 0 && secret) {
+        err_set(ERR_USAGE, "%s: this is a secret key (%s.key); %s needs %s.pub", path,
+                kinds[found].file, kinds[kind].pub_setting, kinds[kind].file);
+        goto done;
+    }
     if (strcmp(label, kinds[kind].pub_label) != 0) {
         wrong_label(path, label, kinds[kind].pub_label);
         goto done;
@@ -240,6 +275,7 @@ int keys_load_public(const char *path, keys_kind kind, keys_public *out)
     keys_id(out->key, out->id);
     rc = 0;
 done:
+    sodium_memzero(text, len); /* it may have been a secret key file */
     free(text);
     return rc;
 }
@@ -247,7 +283,7 @@ done:
 /* The passphrase, in sodium_malloc() memory, NUL-terminated. */
 static char *read_passphrase_file(const char *pwfile, size_t *len)
 {
-    char *pw = read_small_file(pwfile, 1, len);
+    char *pw = read_small_file(pwfile, 1, len, NULL);
     if (!pw)
         return NULL;
     if (*len > 0 && pw[*len - 1] == '\n')
@@ -385,13 +421,22 @@ keys_secret *keys_load_secret(const char *path, keys_kind kind)
     keys_secret *sk = NULL;
     uint8_t *raw = NULL;
     size_t len;
-    char *text = read_small_file(path, 1, &len);
+    mode_t mode = 0;
+    char *text = read_small_file(path, 1, &len, &mode);
     if (!text)
         return NULL;
     char *label, *b64;
     if (split_key_file(path, text, len, &label, &b64) != 0)
         goto fail;
-    int wrapped;
+    /* What the file is comes before its mode: a public key given here
+     * (mode 0644, as keygen writes it) needs another path, not chmod. */
+    keys_kind found;
+    int secret, wrapped;
+    if (label_kind(label, &found, &secret) == 0 && !secret) {
+        err_set(ERR_USAGE, "%s: this is a public key (%s.pub); %s needs %s.key", path,
+                kinds[found].file, ki->key_setting, ki->file);
+        goto fail;
+    }
     if (strcmp(label, ki->key_label) == 0) {
         wrapped = 0;
     } else if (strcmp(label, ki->wrapped_label) == 0) {
@@ -400,6 +445,10 @@ keys_secret *keys_load_secret(const char *path, keys_kind kind)
         err_set(ERR_USAGE,
                 "%s holds a %s key, expected %s (or %s): give the %s secret key (%s.key)", path,
                 label, ki->key_label, ki->wrapped_label, ki->what, ki->file);
+        goto fail;
+    }
+    if (mode & 077) {
+        refuse_open_mode(path, mode);
         goto fail;
     }
     raw = sodium_malloc(WRAP_BYTES);

@@ -49,12 +49,16 @@ int keys_id_parse(const char *hex, uint8_t id[KEYS_ID_BYTES]);
 int keys_generate(const char *dir, const char *passphrase_file, keys_public *archive_pub,
                   keys_public *signing_pub);
 
-/* Load archive.pub (KEYS_ARCHIVE) or signing.pub (KEYS_SIGNING). */
+/* Load archive.pub (KEYS_ARCHIVE) or signing.pub (KEYS_SIGNING).  A secret
+ * key file given instead is named as such ("this is a secret key
+ * (archive.key); public_key needs archive.pub"). */
 int keys_load_public(const char *path, keys_kind kind, keys_public *out);
 
 /* Load a secret key file; a wrapped one is unlocked with the passphrase in
  * $NEO4J_OFFSITE_PASSPHRASE_FILE, else one asked on the terminal.  The file
- * must not be readable by group or others. */
+ * must not be readable by group or others; a public key file given instead
+ * is named as such before its mode is looked at ("this is a public key
+ * (archive.pub); secret_key needs archive.key"). */
 keys_secret *keys_load_secret(const char *path, keys_kind kind);
 void keys_secret_free(keys_secret *sk);
 

@@ -8,14 +8,15 @@
 
 #include "err.h"
 
-#define FORMAT_VERSION 1
-#define OFF_VERSION    8
-#define OFF_HLEN       10
-#define OFF_CHUNK      12
-#define OFF_KEYID      16
-#define OFF_SEALED     24
-#define OFF_SSHDR      (OFF_SEALED + SEALED_BYTES)
-#define SEALED_BYTES   (crypto_box_SEALBYTES + crypto_secretstream_xchacha20poly1305_KEYBYTES)
+#define FORMAT_VERSION     STREAM_FORMAT_VERSION /* written */
+#define FORMAT_VERSION_MIN 1                     /* oldest read */
+#define OFF_VERSION        8
+#define OFF_HLEN           10
+#define OFF_CHUNK          12
+#define OFF_KEYID          16
+#define OFF_SEALED         24
+#define OFF_SSHDR          (OFF_SEALED + SEALED_BYTES)
+#define SEALED_BYTES       (crypto_box_SEALBYTES + crypto_secretstream_xchacha20poly1305_KEYBYTES)
 
 static const uint8_t magic[8] = {0x89, 'N', '4', 'J', 'O', 'F', 'S', '\n'};
 
@@ -52,14 +53,14 @@ static int check_header(const uint8_t *h, size_t len, uint32_t *chunk_size)
     if (memcmp(h, magic, sizeof magic) != 0)
         return err_set(ERR_INTEGRITY, "not a neo4j-offsite archive (bad magic at byte offset 0)");
     uint16_t version = get_be16(h + OFF_VERSION);
-    if (version != FORMAT_VERSION)
+    if (version < FORMAT_VERSION_MIN || version > FORMAT_VERSION)
         return err_set(ERR_INTEGRITY,
-                       "archive format version %u is not supported (this version reads %d)",
-                       version, FORMAT_VERSION);
+                       "archive format version %u is not supported (this version reads %d to %d)",
+                       version, FORMAT_VERSION_MIN, FORMAT_VERSION);
     uint16_t hlen = get_be16(h + OFF_HLEN);
     if (hlen != STREAM_HEADER_SIZE)
-        return err_set(ERR_INTEGRITY, "archive header length %u is invalid for version %d", hlen,
-                       FORMAT_VERSION);
+        return err_set(ERR_INTEGRITY, "archive header length %u is invalid for version %u", hlen,
+                       version);
     uint32_t cs = get_be32(h + OFF_CHUNK);
     if (cs < STREAM_CHUNK_MIN || cs > STREAM_CHUNK_MAX)
         return err_set(ERR_INTEGRITY, "archive chunk size %u is out of range (%u..%u)", cs,
@@ -88,6 +89,21 @@ int stream_header_chunk_size(const uint8_t *header, size_t len, uint32_t *chunk_
     return check_header(header, len, chunk_size);
 }
 
+int stream_header_version(const uint8_t *header, size_t len, unsigned *version)
+{
+    uint32_t cs = 0;
+    if (check_header(header, len, &cs) != 0)
+        return -1;
+    *version = get_be16(header + OFF_VERSION);
+    return 0;
+}
+
+void stream_header_hash(const uint8_t header[STREAM_HEADER_SIZE],
+                        uint8_t digest[STREAM_HEADER_HASH_BYTES])
+{
+    crypto_generichash(digest, STREAM_HEADER_HASH_BYTES, header, STREAM_HEADER_SIZE, NULL, 0);
+}
+
 /* ---- writer ---- */
 
 struct stream_writer {
@@ -103,9 +119,13 @@ struct stream_writer {
     int state;    /* 0 open, 1 finished, -1 failed */
 };
 
-stream_writer *stream_writer_new_sized(const keys_public *recipient, uint32_t chunk_size,
-                                       stream_sink sink, void *ctx)
+stream_writer *stream_writer_new_version(const keys_public *recipient, uint32_t chunk_size,
+                                         unsigned version, stream_sink sink, void *ctx)
 {
+    if (version < FORMAT_VERSION_MIN || version > FORMAT_VERSION) {
+        err_set(ERR_USAGE, "archive format version %u cannot be written", version);
+        return NULL;
+    }
     if (recipient->kind != KEYS_ARCHIVE) {
         err_set(ERR_USAGE, "archives are encrypted to an archive public key, not a signing key");
         return NULL;
@@ -131,7 +151,7 @@ stream_writer *stream_writer_new_sized(const keys_public *recipient, uint32_t ch
     uint8_t *h = w->header;
     memcpy(h, magic, sizeof magic);
     h[OFF_VERSION] = 0;
-    h[OFF_VERSION + 1] = FORMAT_VERSION;
+    h[OFF_VERSION + 1] = (uint8_t)version;
     h[OFF_HLEN] = 0;
     h[OFF_HLEN + 1] = STREAM_HEADER_SIZE;
     put_be32(h + OFF_CHUNK, chunk_size);
@@ -157,9 +177,20 @@ fail:
     return NULL;
 }
 
+stream_writer *stream_writer_new_sized(const keys_public *recipient, uint32_t chunk_size,
+                                       stream_sink sink, void *ctx)
+{
+    return stream_writer_new_version(recipient, chunk_size, FORMAT_VERSION, sink, ctx);
+}
+
 stream_writer *stream_writer_new(const keys_public *recipient, stream_sink sink, void *ctx)
 {
     return stream_writer_new_sized(recipient, STREAM_CHUNK_SIZE, sink, ctx);
+}
+
+const uint8_t *stream_writer_header(const stream_writer *w)
+{
+    return w->header;
 }
 
 static int emit_chunk(stream_writer *w, unsigned char tag)
@@ -240,6 +271,9 @@ struct stream_reader {
     uint64_t index;   /* its number, from 0 */
     uint64_t trailer; /* bytes seen after the final chunk */
     int phase;
+    unsigned want_version; /* from the signed manifest; 0: not bound */
+    int want_hash;         /* want_header_hash is set (version 2 on) */
+    uint8_t want_header_hash[STREAM_HEADER_HASH_BYTES];
 };
 
 stream_reader *stream_reader_new(const keys_secret *secret, stream_sink sink, void *ctx)
@@ -260,6 +294,53 @@ stream_reader *stream_reader_new(const keys_secret *secret, stream_sink sink, vo
     return r;
 }
 
+int stream_reader_bind(stream_reader *r, unsigned version,
+                       const uint8_t header_hash[STREAM_HEADER_HASH_BYTES])
+{
+    if (r->phase != R_HEADER || r->hfill > 0)
+        return err_set(ERR_FAIL, "archive reader: bound after the header was read");
+    if (version < FORMAT_VERSION_MIN || version > FORMAT_VERSION)
+        return err_set(ERR_INTEGRITY,
+                       "format version %u is not supported (this version reads %d to %d)", version,
+                       FORMAT_VERSION_MIN, FORMAT_VERSION);
+    if (version >= 2 && !header_hash)
+        return err_set(ERR_INTEGRITY, "format version %u needs the archive header's hash", version);
+    r->want_version = version;
+    r->want_hash = header_hash != NULL;
+    if (header_hash)
+        memcpy(r->want_header_hash, header_hash, STREAM_HEADER_HASH_BYTES);
+    return 0;
+}
+
+/* The header against what the signed manifest recorded, before any key is
+ * used: a header that is not the signer's never gets to decrypt a byte. */
+static int check_binding(const stream_reader *r)
+{
+    if (!r->want_version)
+        return 0;
+    unsigned version = get_be16(r->header + OFF_VERSION);
+    if (version != r->want_version)
+        return err_set(ERR_INTEGRITY,
+                       "the archive does not match its signed manifest: archive format version %u, "
+                       "manifest format version %u; nothing was decrypted",
+                       version, r->want_version);
+    if (!r->want_hash)
+        return 0;
+    uint8_t got[STREAM_HEADER_HASH_BYTES];
+    stream_header_hash(r->header, got);
+    if (sodium_memcmp(got, r->want_header_hash, sizeof got) != 0) {
+        char a[2 * STREAM_HEADER_HASH_BYTES + 1], b[2 * STREAM_HEADER_HASH_BYTES + 1];
+        sodium_bin2hex(a, sizeof a, got, sizeof got);
+        sodium_bin2hex(b, sizeof b, r->want_header_hash, sizeof got);
+        return err_set(ERR_INTEGRITY,
+                       "the archive does not match its signed manifest: header BLAKE2b %s, the "
+                       "manifest signed %s (another archive put under this name?); nothing was "
+                       "decrypted",
+                       a, b);
+    }
+    return 0;
+}
+
 static int reader_fail(stream_reader *r)
 {
     r->phase = R_FAILED;
@@ -270,7 +351,7 @@ static int reader_fail(stream_reader *r)
 static int open_header(stream_reader *r)
 {
     uint32_t cs = 0;
-    if (check_header(r->header, STREAM_HEADER_SIZE, &cs) != 0)
+    if (check_header(r->header, STREAM_HEADER_SIZE, &cs) != 0 || check_binding(r) != 0)
         return -1;
     const keys_public *pub = keys_secret_public(r->sk);
     if (memcmp(r->header + OFF_KEYID, pub->id, KEYS_ID_BYTES) != 0) {

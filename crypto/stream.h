@@ -14,8 +14,10 @@
 
 #include "keys.h"
 
-#define STREAM_CHUNK_SIZE  (64u * 1024u) /* plaintext bytes per chunk, see FORMAT.md */
-#define STREAM_HEADER_SIZE 128u
+#define STREAM_CHUNK_SIZE        (64u * 1024u) /* plaintext bytes per chunk, see FORMAT.md */
+#define STREAM_HEADER_SIZE       128u
+#define STREAM_FORMAT_VERSION    2u  /* written; versions 1 and 2 are read */
+#define STREAM_HEADER_HASH_BYTES 32u /* BLAKE2b-256 of the header, in the signed manifest */
 
 /* Receives output bytes; return 0, or -1 (with err set) to stop the stream. */
 typedef int (*stream_sink)(void *ctx, const uint8_t *buf, size_t len);
@@ -34,6 +36,12 @@ stream_writer *stream_writer_new(const keys_public *recipient, stream_sink sink,
  * benchmarks and tests: archives in production use STREAM_CHUNK_SIZE. */
 stream_writer *stream_writer_new_sized(const keys_public *recipient, uint32_t chunk_size,
                                        stream_sink sink, void *ctx);
+/* Same with an older format VERSION (1..STREAM_FORMAT_VERSION): tests use it
+ * to check that archives of earlier releases stay readable. */
+stream_writer *stream_writer_new_version(const keys_public *recipient, uint32_t chunk_size,
+                                         unsigned version, stream_sink sink, void *ctx);
+/* The STREAM_HEADER_SIZE bytes of the header W emitted (for the manifest). */
+const uint8_t *stream_writer_header(const stream_writer *w);
 int stream_writer_update(stream_writer *w, const uint8_t *buf, size_t len);
 /* Emit the final chunk.  After this the archive is complete.  After a failure
  * (of the sink, say) every further call returns -1 and keeps the error. */
@@ -46,6 +54,14 @@ void stream_writer_free(stream_writer *w);
  * chunk size is taken from the header.  After a failure every further call
  * returns -1 and leaves the first error in place. */
 stream_reader *stream_reader_new(const keys_secret *secret, stream_sink sink, void *ctx);
+/* Bind R to what a verified manifest recorded, before any byte is fed: the
+ * header must have VERSION and (version 2 on, where HEADER_HASH is
+ * required) BLAKE2b-256 HEADER_HASH, else ERR_INTEGRITY "the archive does
+ * not match its signed manifest" before the sealed key is even opened.
+ * Bound to version 2, every plaintext byte R releases comes from the
+ * signer's archive; version 1 has no such binding (FORMAT.md). */
+int stream_reader_bind(stream_reader *r, unsigned version,
+                       const uint8_t header_hash[STREAM_HEADER_HASH_BYTES]);
 int stream_reader_update(stream_reader *r, const uint8_t *buf, size_t len);
 /* Check that the final chunk was seen and nothing followed it. */
 int stream_reader_finish(stream_reader *r);
@@ -61,5 +77,10 @@ uint64_t stream_archive_size(uint64_t plain, uint32_t chunk);
 int stream_header_recipient(const uint8_t *header, size_t len, uint8_t id[KEYS_ID_BYTES]);
 /* Plaintext chunk size from a header (checked like the reader does). */
 int stream_header_chunk_size(const uint8_t *header, size_t len, uint32_t *chunk_size);
+/* Format version from a header (checked like the reader does). */
+int stream_header_version(const uint8_t *header, size_t len, unsigned *version);
+/* BLAKE2b-256 of a header, as recorded in version 2 manifests. */
+void stream_header_hash(const uint8_t header[STREAM_HEADER_SIZE],
+                        uint8_t digest[STREAM_HEADER_HASH_BYTES]);
 
 #endif

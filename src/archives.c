@@ -5,6 +5,8 @@
 
 #include "atomic_file.h"
 #include "err.h"
+#include "log.h"
+#include "pipeline.h"
 
 #define MANIFEST_MAX (64u * 1024u)
 
@@ -41,6 +43,18 @@ static int info_cmp(const void *pa, const void *pb)
     return strcmp(a->name, b->name);
 }
 
+const char *archives_state_name(archive_state s)
+{
+    switch (s) {
+    case ARCHIVE_COMPLETE:
+        return "complete";
+    case ARCHIVE_MISSING:
+        return "missing";
+    default:
+        return "incomplete";
+    }
+}
+
 int archives_list(backend *b, const char *prefix, archive_info **out, size_t *n)
 {
     backend_entry *ents = NULL;
@@ -55,12 +69,9 @@ int archives_list(backend *b, const char *prefix, archive_info **out, size_t *n)
         char name[CATALOG_NAME_MAX + 32];
         catalog_entry ce;
         snprintf(name, sizeof name, "%s", ents[i].name);
-        if (ents[i].incomplete) {
-            /* "<object>.partial": an upload in progress or abandoned */
-            size_t len = strlen(name), sl = strlen(ATOMIC_FILE_SUFFIX);
-            if (len > sl && strcmp(name + len - sl, ATOMIC_FILE_SUFFIX) == 0)
-                name[len - sl] = '\0';
-        }
+        /* a temporary name: an upload in progress or abandoned */
+        if (ents[i].incomplete)
+            atomic_file_temp_target(ents[i].name, name, sizeof name);
         if (catalog_parse(prefix, name, &ce) < 0 ||
             (ce.kind != CATALOG_ARCHIVE && ce.kind != CATALOG_MANIFEST))
             continue;
@@ -85,11 +96,41 @@ int archives_list(backend *b, const char *prefix, archive_info **out, size_t *n)
         }
     }
     backend_entries_free(ents, nents);
-    for (size_t i = 0; i < *n; i++)
-        if ((*out)[i].has_archive && (*out)[i].has_manifest)
-            (*out)[i].state = ARCHIVE_COMPLETE;
+    for (size_t i = 0; i < *n; i++) {
+        archive_info *a = &(*out)[i];
+        if (a->has_manifest)
+            a->state = a->has_archive ? ARCHIVE_COMPLETE : ARCHIVE_MISSING;
+        if (a->has_manifest && !a->has_archive)
+            a->size = 0; /* a partial upload's size is not the archive's */
+    }
     if (*n > 1)
         qsort(*out, *n, sizeof **out, info_cmp);
+    return 0;
+}
+
+int archives_check_sizes(backend *b, archive_info *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        archive_info *a = &list[i];
+        if (a->state != ARCHIVE_COMPLETE)
+            continue;
+        char object[CATALOG_NAME_MAX + 32];
+        size_t len;
+        manifest m;
+        snprintf(object, sizeof object, "%s%s", a->name, CATALOG_MANIFEST_SUFFIX);
+        char *text = backend_read_all(b, object, MANIFEST_MAX, &len);
+        if (!text) {
+            if (err_get_kind() != ERR_INTEGRITY)
+                return -1; /* the remote failed, not this manifest */
+            continue;
+        }
+        if (manifest_parse_unverified(text, len, &m) == 0) {
+            a->recorded_size = m.archive_size;
+            if (a->size < m.archive_size)
+                a->state = ARCHIVE_MISSING;
+        }
+        free(text);
+    }
     return 0;
 }
 
@@ -97,7 +138,7 @@ const archive_info *archives_latest(const archive_info *list, size_t n, const ch
 {
     const archive_info *best = NULL;
     for (size_t i = 0; i < n; i++) {
-        if (list[i].state != ARCHIVE_COMPLETE || strcmp(list[i].database, database) != 0)
+        if (!list[i].has_manifest || strcmp(list[i].database, database) != 0)
             continue;
         if (!best || list[i].created >= best->created)
             best = &list[i];
@@ -105,13 +146,32 @@ const archive_info *archives_latest(const archive_info *list, size_t n, const ch
     return best;
 }
 
-int archives_resolve(backend *b, const char *prefix, const char *arg, int latest,
-                     const char *database, char name_out[CATALOG_NAME_MAX])
+/* ARG as a name relative to the remote (see archives_resolve). */
+static int relative_arg(const char *remote_path, const char *arg, char *out, size_t cap)
 {
-    if (!latest) {
-        catalog_archive_arg(arg, name_out, CATALOG_NAME_MAX);
+    const char *slash = strrchr(arg, '/');
+    if (!slash) {
+        catalog_archive_arg(arg, out, cap);
         return 0;
     }
+    size_t dl = (size_t)(slash - arg), pl = remote_path ? strlen(remote_path) : 0;
+    while (pl > 1 && remote_path[pl - 1] == '/')
+        pl--;
+    if (remote_path && pl > 0 && dl == pl && strncmp(arg, remote_path, pl) == 0 && slash[1]) {
+        catalog_archive_arg(slash + 1, out, cap);
+        return 0;
+    }
+    return err_set(ERR_USAGE,
+                   "ARCHIVE %s is not an object of the remote (its path is %s): give the archive's "
+                   "name, as `list` shows it",
+                   arg, remote_path && *remote_path ? remote_path : "its top level");
+}
+
+int archives_resolve(backend *b, const char *prefix, const char *remote_path, const char *arg,
+                     int latest, const char *database, char name_out[CATALOG_NAME_MAX])
+{
+    if (!latest)
+        return relative_arg(remote_path, arg, name_out, CATALOG_NAME_MAX);
     archive_info *list;
     size_t n;
     if (archives_list(b, prefix, &list, &n) < 0)
@@ -125,6 +185,67 @@ int archives_resolve(backend *b, const char *prefix, const char *arg, int latest
                      database);
     free(list);
     return rc;
+}
+
+/* Manifest verified, archive of the recorded size and BLAKE2b. */
+static int archive_verifies(backend *b, const char *name, const keys_public *trusted,
+                            size_t n_trusted)
+{
+    manifest m;
+    if (archives_load_manifest(b, name, trusted, n_trusted, &m) < 0)
+        return -1;
+    pipeline_fetch_job job = {.remote = b, .m = &m, .out_fd = -1};
+    pipeline_fetch_result res;
+    return pipeline_fetch(&job, &res);
+}
+
+int archives_older_verified(backend *b, const char *prefix, const char *database, const char *name,
+                            const keys_public *trusted, size_t n_trusted,
+                            char out[CATALOG_NAME_MAX])
+{
+    archive_info *list;
+    size_t n;
+    if (archives_list(b, prefix, &list, &n) < 0)
+        return -1;
+    const archive_info *failed = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i].name, name) == 0)
+            failed = &list[i];
+    int found = 0;
+    for (size_t i = n; i-- > 0 && !found;) {
+        const archive_info *a = &list[i];
+        if (a->state != ARCHIVE_COMPLETE || strcmp(a->database, database) != 0 ||
+            strcmp(a->name, name) == 0 || (failed && a->created > failed->created))
+            continue;
+        log_info("checking the older archive %s", a->name);
+        if (archive_verifies(b, a->name, trusted, n_trusted) == 0) {
+            snprintf(out, CATALOG_NAME_MAX, "%s", a->name);
+            found = 1;
+        } else {
+            log_warn("%s", err_msg());
+        }
+    }
+    free(list);
+    return found;
+}
+
+void archives_suggest_older(backend *b, const char *prefix, const char *database, const char *name,
+                            const keys_public *trusted, size_t n_trusted)
+{
+    err_kind kind = err_get_kind();
+    char msg[2048], older[CATALOG_NAME_MAX];
+    snprintf(msg, sizeof msg, "%s", err_msg());
+    int rc = archives_older_verified(b, prefix, database, name, trusted, n_trusted, older);
+    if (rc > 0)
+        err_set(kind,
+                "%s; the newest older archive that verifies is %s (not used in its place: "
+                "name it to use it)",
+                msg, older);
+    else if (rc == 0)
+        err_set(kind, "%s; no older archive of %s verifies on remote %s", msg, database,
+                backend_name(b));
+    else
+        err_set(kind, "%s", msg);
 }
 
 int archives_load_manifest(backend *b, const char *name, const keys_public *trusted,
@@ -146,6 +267,31 @@ int archives_load_manifest(backend *b, const char *name, const keys_public *trus
                        "replaced?)",
                        backend_name(b), object, out->archive, name);
     return 0;
+}
+
+int archives_open_verified(backend *b, const char *name, const keys_public *trusted,
+                           size_t n_trusted, manifest *m, backend_reader **rd)
+{
+    *rd = pipeline_fetch_open(b, name);
+    err_kind open_kind = err_get_kind();
+    char open_msg[1024];
+    snprintf(open_msg, sizeof open_msg, "%s", err_msg());
+    if (archives_load_manifest(b, name, trusted, n_trusted, m) < 0)
+        goto fail;
+    if (*rd)
+        return 0;
+    char object[CATALOG_NAME_MAX + 32];
+    snprintf(object, sizeof object, "%s%s", name, CATALOG_ARCHIVE_SUFFIX);
+    if (backend_stat(b, object, NULL) == 0)
+        return err_set(ERR_INTEGRITY,
+                       "remote %s: %s is missing although its signed manifest is there (it "
+                       "promises %llu bytes): deleted, or lost on the remote",
+                       backend_name(b), object, (unsigned long long)m->archive_size);
+    return err_set(open_kind, "%s", open_msg);
+fail:
+    backend_reader_close(*rd);
+    *rd = NULL;
+    return -1;
 }
 
 int archives_load_verify_keys(char *const *paths, size_t n_paths, keys_public **out, size_t *n)

@@ -15,7 +15,9 @@
 
 typedef enum {
     ARCHIVE_COMPLETE,   /* archive and manifest present */
-    ARCHIVE_INCOMPLETE, /* no manifest, or an upload in progress / abandoned */
+    ARCHIVE_MISSING,    /* a manifest whose archive is gone or shorter than recorded:
+                           an integrity finding */
+    ARCHIVE_INCOMPLETE, /* no manifest: an upload in progress or abandoned */
 } archive_state;
 
 typedef struct {
@@ -25,25 +27,60 @@ typedef struct {
     uint64_t size; /* of the .dump.enc (or the partial upload) */
     archive_state state;
     int has_archive, has_manifest;
+    uint64_t recorded_size; /* from the (unverified) manifest; set by archives_check_sizes */
 } archive_info;
 
+/* "complete", "missing" or "incomplete" */
+const char *archives_state_name(archive_state s);
+
 /* Archives named with PREFIX ([local] name_prefix) on B, sorted by database then time (oldest
- * first).  Only objects matching the naming scheme are considered. */
+ * first).  Only objects matching the naming scheme are considered.  A manifest without its
+ * archive is ARCHIVE_MISSING. */
 int archives_list(backend *b, const char *prefix, archive_info **out, size_t *n);
 
-/* The newest complete archive of DATABASE in LIST, or NULL. */
+/* Read the manifest of every complete archive in LIST (unverified: only the
+ * recorded size is used) and mark ARCHIVE_MISSING those whose archive is
+ * shorter than recorded.  A manifest that cannot be read or parsed leaves
+ * the entry complete: verify says what is wrong with it. */
+int archives_check_sizes(backend *b, archive_info *list, size_t n);
+
+/* The newest archive of DATABASE in LIST that has a manifest (complete or
+ * missing: a manifest is the promise of an archive), or NULL. */
 const archive_info *archives_latest(const archive_info *list, size_t n, const char *database);
 
 /* The archive a reading command works on: ARG (an archive name, with or
- * without ".dump.enc") or, with LATEST, the newest complete archive of
- * DATABASE on B.  NAME_OUT gets the archive name. */
-int archives_resolve(backend *b, const char *prefix, const char *arg, int latest,
-                     const char *database, char name_out[CATALOG_NAME_MAX]);
+ * without ".dump.enc") or, with LATEST, the newest archive of DATABASE on B
+ * that has a manifest.  NAME_OUT gets the archive name.  An ARG with a
+ * directory part must name an object directly under REMOTE_PATH (the
+ * remote's path or prefix; NULL: none accepted), else ERR_USAGE: checking
+ * the remote's NAME for a file elsewhere would report on a file never read. */
+int archives_resolve(backend *b, const char *prefix, const char *remote_path, const char *arg,
+                     int latest, const char *database, char name_out[CATALOG_NAME_MAX]);
+
+/* After the newest archive of DATABASE (NAME) failed: the newest older one
+ * whose manifest verifies with TRUSTED and whose archive has the recorded
+ * size and BLAKE2b (read in full, nothing decrypted), for the operator to
+ * choose; 1 and OUT filled when one was found, 0 when none, -1 when B
+ * cannot be listed.  Never used silently in NAME's place (SPEC.md). */
+int archives_older_verified(backend *b, const char *prefix, const char *database, const char *name,
+                            const keys_public *trusted, size_t n_trusted,
+                            char out[CATALOG_NAME_MAX]);
+/* Append to the current error: "; the newest older archive that verifies
+ * is X" or "; no older archive verifies" (when searching is possible). */
+void archives_suggest_older(backend *b, const char *prefix, const char *database, const char *name,
+                            const keys_public *trusted, size_t n_trusted);
 
 /* Read NAME's manifest from B and verify it with TRUSTED; also check that it
  * describes NAME.  ERR_INTEGRITY for any finding. */
 int archives_load_manifest(backend *b, const char *name, const keys_public *trusted,
                            size_t n_trusted, manifest *out);
+
+/* Start reading NAME's archive from B (the transfer gets going while the
+ * manifest is read), then read and verify its manifest into M.  A manifest
+ * that verifies while its archive does not exist is ERR_INTEGRITY ("missing"):
+ * the signed manifest promised it.  *RD is NULL on failure. */
+int archives_open_verified(backend *b, const char *name, const keys_public *trusted,
+                           size_t n_trusted, manifest *m, backend_reader **rd);
 
 /* Load every [keys] verify_key file; *OUT is malloc'd. */
 int archives_load_verify_keys(char *const *paths, size_t n_paths, keys_public **out, size_t *n);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -43,7 +44,8 @@ int atomic_file_temp_target(const char *name, char *target, size_t cap)
     size_t tl = ATOMIC_FILE_TAG_HEX + 1;
     if (base > tl && name[base - tl] == '.') {
         size_t i = base - ATOMIC_FILE_TAG_HEX;
-        while (i < base && ((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+        while (i < base &&
+               ((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
             i++;
         if (i == base)
             base -= tl;
@@ -59,11 +61,11 @@ atomic_file *atomic_file_create(const char *path, mode_t mode)
         goto oom;
     f->fd = -1;
     f->path = strdup(path);
-    if (!f->path || asprintf(&f->tmp, "%s%s", path, ATOMIC_FILE_SUFFIX) < 0) {
-        f->tmp = NULL;
+    if (!f->path || !(f->tmp = atomic_file_temp_name(path)))
         goto oom;
-    }
-    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    /* A new file of our own: never an existing one, never through a link
+     * someone planted, never more permissive than asked. */
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0700);
     if (f->fd < 0) {
         err_sys(ERR_FAIL, errno, "cannot create %s", f->tmp);
         goto fail;
@@ -129,6 +131,32 @@ int atomic_file_sync_dir(const char *path)
     if (fd >= 0)
         close(fd);
     free(copy);
+    return rc;
+}
+
+int atomic_file_probe_dir(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) < 0)
+        return err_sys(ERR_FAIL, errno, "directory %s", dir);
+    if (!S_ISDIR(st.st_mode))
+        return err_set(ERR_FAIL, "%s is not a directory", dir);
+    char *base = NULL, *tmp = NULL;
+    if (asprintf(&base, "%s/.write-probe", dir) < 0)
+        return err_set(ERR_FAIL, "out of memory");
+    tmp = atomic_file_temp_name(base);
+    free(base);
+    if (!tmp)
+        return -1;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int rc = 0;
+    if (fd < 0)
+        rc = err_sys(ERR_FAIL, errno, "cannot create files in %s", dir);
+    else {
+        close(fd);
+        unlink(tmp);
+    }
+    free(tmp);
     return rc;
 }
 

@@ -38,6 +38,10 @@ void atomic_file_abort(atomic_file *f);
 
 /* rename(FROM, TO) that fails with EEXIST instead of replacing TO. */
 int atomic_file_rename_noreplace(const char *from, const char *to);
+/* Check that files can be created in DIR now: create a uniquely named
+ * hidden temporary file there and remove it.  ERR_FAIL naming DIR and the
+ * cause (missing, not a directory, read-only, permission). */
+int atomic_file_probe_dir(const char *dir);
 /* fsync the directory that holds PATH. */
 int atomic_file_sync_dir(const char *path);
 

@@ -101,8 +101,10 @@ int catalog_parse(const char *prefix, const char *filename, catalog_entry *out)
         return -1;
     memcpy(out->database, db, dblen);
     out->database[dblen] = '\0';
-    if (strchr(out->database, '_'))
-        return -1;
+    /* the database names we write, nothing else (no '_', no control bytes) */
+    for (const char *c = out->database; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '.' && *c != '-')
+            return -1;
     memcpy(out->name, filename, base);
     out->name[base] = '\0';
     out->created = t;

@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "archives.h"
+#include "atomic_file.h"
 #include "catalog.h"
 #include "commands.h"
 #include "config.h"
@@ -33,8 +34,9 @@ typedef struct {
     const char *database;
     char name[CATALOG_NAME_MAX];
     char local_path[4096];
-    time_t started, ended;
-    int dumped; /* the dump was read and validated */
+    time_t name_time;      /* in the name: the start, or the next free second */
+    time_t started, ended; /* of the dump, as they happened (the manifest) */
+    int dumped;            /* the dump was read and validated */
     err_kind dump_err;
     char dump_msg[1024];
     pipeline_backup_result pass1, pass2;
@@ -52,6 +54,9 @@ typedef struct {
     int local_copy;
     db_run *dbs;
     size_t n_dbs;
+    run_lock *lock;
+    int start_failed; /* start_command failed or timed out: Neo4j may be down */
+    char start_msg[1024];
 } backup_ctx;
 
 static void record_dump_failure(db_run *d)
@@ -86,9 +91,10 @@ static int name_taken(backup_ctx *ctx, const char *name)
 static int choose_name(backup_ctx *ctx, db_run *d)
 {
     d->started = time(NULL);
-    for (int tries = 0; tries < 3600; tries++, d->started++) {
+    d->name_time = d->started;
+    for (int tries = 0; tries < 3600; tries++, d->name_time++) {
         if (catalog_name(d->name, sizeof d->name, ctx->cfg->local.name_prefix, d->database,
-                         d->started, 0) < 0)
+                         d->name_time, 0) < 0)
             return -1;
         if (!name_taken(ctx, d->name)) {
             snprintf(d->local_path, sizeof d->local_path, "%s/%s%s", ctx->cfg->local.directory,
@@ -247,6 +253,7 @@ static void publish_manifests(backup_ctx *ctx, db_run *d)
     manifest m;
     memset(&m, 0, sizeof m);
     m.format_version = MANIFEST_FORMAT_VERSION;
+    memcpy(m.archive_header_blake2b, d->upload->archive_header_blake2b, 32);
     snprintf(m.tool_version, sizeof m.tool_version, "%s", N4O_VERSION);
     snprintf(m.database, sizeof m.database, "%s", d->database);
     m.dump_started = d->started;
@@ -305,13 +312,93 @@ static err_kind report(backup_ctx *ctx, db_run *d)
     if (ctx->local_copy)
         printf(", local copy %s", d->local_path);
     printf(", remotes:");
-    for (size_t i = 0; i < ctx->remotes.n; i++)
-        printf(" %s %s", ctx->remotes.names[i], d->remote_err[i] == ERR_NONE ? "ok" : "FAILED");
+    const char *sep = " ";
+    for (size_t i = 0; i < ctx->remotes.n; i++, sep = ", ") {
+        if (d->remote_err[i] == ERR_NONE)
+            printf("%s%s ok", sep, ctx->remotes.names[i]);
+        else
+            printf("%s%s FAILED (%.160s)", sep, ctx->remotes.names[i], d->remote_msg[i]);
+    }
+    for (size_t i = 0; i < ctx->remotes.n_failed; i++, sep = ", ")
+        printf("%s%s FAILED (%.160s)", sep, ctx->remotes.failed_names[i],
+               ctx->remotes.failed_msgs[i]);
     printf("\n");
     fflush(stdout);
-    if (ok == ctx->remotes.n)
+    if (ok == ctx->remotes.n && ctx->remotes.n_failed == 0)
         return ERR_NONE;
     return ok > 0 ? ERR_PARTIAL : ERR_FAIL;
+}
+
+/* start_command, always after a stop; its failure decides the exit code and
+ * the last line of the run (SPEC.md: Neo4j left down is never a success). */
+static void start_neo4j(backup_ctx *ctx)
+{
+    const char *start = ctx->cfg->neo4j.start_command;
+    if (run_template(ctx->cfg, "start_command", start) < 0) {
+        ctx->start_failed = 1;
+        snprintf(ctx->start_msg, sizeof ctx->start_msg, "%s", err_msg());
+        return;
+    }
+    if (start && *start)
+        lock_note_started(ctx->lock);
+}
+
+/* A previous run that stopped Neo4j and never started it again (killed, or
+ * its start_command failed): say so first, and put Neo4j back up before
+ * anything else. */
+static void recover_previous_run(backup_ctx *ctx)
+{
+    const lock_record *prev = lock_previous(ctx->lock);
+    if (!prev->stopped || prev->started)
+        return;
+    char when[32];
+    catalog_rfc3339(prev->stopped, when);
+    if (prev->ended)
+        log_warn("the previous run (pid %ld, %s) stopped Neo4j at %s and could not start it again",
+                 prev->pid, prev->command[0] ? prev->command : "unknown", when);
+    else
+        log_warn("the previous run (pid %ld, %s) was killed after stopping Neo4j at %s and never "
+                 "started it",
+                 prev->pid, prev->command[0] ? prev->command : "unknown", when);
+    if (strcmp(prev->command, "backup") != 0) {
+        /* a killed restore may have left a half-loaded store: starting it
+         * blindly is the restore's decision, not ours */
+        log_warn("it was a %s, not a backup: start Neo4j yourself once its store is sound",
+                 prev->command[0] ? prev->command : "command of another kind");
+        return;
+    }
+    const char *start = ctx->cfg->neo4j.start_command;
+    if (!start || !*start) {
+        log_warn("no start_command is configured: start Neo4j yourself");
+        return;
+    }
+    log_info("running start_command first");
+    start_neo4j(ctx);
+    if (!ctx->start_failed)
+        log_info("Neo4j started again");
+}
+
+/* The archives of a signer the configured verify keys do not hold could
+ * never be restored with this config: refuse before Neo4j is touched. */
+static int check_signer_trusted(const config *cfg, const keys_secret *signer)
+{
+    if (cfg->keys.n_verify_keys == 0)
+        return 0;
+    const keys_public *mine = keys_secret_public(signer);
+    for (size_t i = 0; i < cfg->keys.n_verify_keys; i++) {
+        keys_public pub;
+        if (keys_load_public(cfg->keys.verify_keys[i], KEYS_SIGNING, &pub) < 0)
+            return -1;
+        if (sodium_memcmp(pub.key, mine->key, sizeof pub.key) == 0)
+            return 0;
+    }
+    char id[KEYS_ID_HEX];
+    keys_id_hex(mine->id, id);
+    return err_set(ERR_USAGE,
+                   "%s: [keys] signing_key %s (key id %s) is not among the configured verify_key "
+                   "files: archives signed with it could never be verified with this config; add "
+                   "its signing.pub to verify_key or use the matching signing_key",
+                   cfg->path, cfg->keys.signing_key, id);
 }
 
 static int parse_options(int argc, char **argv, const char **database, const char **remotes,
@@ -377,9 +464,10 @@ static err_kind run_backup(backup_ctx *ctx)
         return ctx->dbs[0].dump_err;
 
     if (stop && *stop) {
+        lock_note_stopped(ctx->lock); /* before: it may half-stop Neo4j */
         if (run_template(cfg, "stop_command", stop) < 0) {
             /* It may have half-stopped the DBMS: start it again. */
-            run_template(cfg, "start_command", cfg->neo4j.start_command);
+            start_neo4j(ctx);
             return ERR_FAIL;
         }
     }
@@ -387,8 +475,7 @@ static err_kind run_backup(backup_ctx *ctx)
         if (ctx->dbs[i].dump_err == ERR_NONE)
             dump_database(ctx, &ctx->dbs[i], !two_pass);
     /* As soon as the dumps are read, whatever happened to them. */
-    if (run_template(cfg, "start_command", cfg->neo4j.start_command) < 0)
-        log_error("start_command failed: check that Neo4j is running");
+    start_neo4j(ctx);
     if (two_pass)
         for (size_t i = 0; i < ctx->n_dbs; i++)
             if (ctx->dbs[i].dumped && !signals_pending())
@@ -414,10 +501,12 @@ static err_kind run_backup(backup_ctx *ctx)
     if (ctx->remotes.n_failed > 0)
         overall = err_worse(overall, ERR_FAIL);
     if (signals_pending())
-        return err_worse(overall, ERR_FAIL);
-    if (overall == ERR_INTEGRITY || overall == ERR_NONE)
-        return overall;
-    return any_ok ? ERR_PARTIAL : ERR_FAIL;
+        overall = err_worse(overall, ERR_FAIL);
+    else if (overall != ERR_INTEGRITY && overall != ERR_NONE)
+        overall = any_ok ? ERR_PARTIAL : ERR_FAIL;
+    if (ctx->start_failed)
+        overall = err_worse(overall, ERR_FAIL); /* outranks partial and success */
+    return overall;
 }
 
 int cmd_backup(int argc, char **argv, const cli_globals *g)
@@ -456,29 +545,37 @@ int cmd_backup(int argc, char **argv, const cli_globals *g)
     for (size_t i = 0; i < ctx.n_dbs; i++)
         ctx.dbs[i].database = database ? database : cfg->neo4j.databases[i];
 
-    if (!(lock = lock_acquire(cfg->general.lock_file)))
+    if (!(lock = lock_acquire(cfg->general.lock_file, "backup")))
         goto fail;
+    ctx.lock = lock;
+    recover_previous_run(&ctx);
+    /* Everything that can be checked is checked before Neo4j is stopped. */
     if (keys_load_public(cfg->keys.public_key, KEYS_ARCHIVE, &ctx.recipient) < 0)
         goto fail;
     if (!(ctx.signer = keys_load_secret(cfg->keys.signing_key, KEYS_SIGNING)))
         goto fail;
-    if (ctx.local_copy) {
-        struct stat st;
-        if (stat(cfg->local.directory, &st) < 0 || !S_ISDIR(st.st_mode)) {
-            err_set(ERR_FAIL,
-                    "local directory %s does not exist (set [local] directory, or "
-                    "use --no-local-copy)",
-                    cfg->local.directory);
-            goto fail;
-        }
+    if (check_signer_trusted(cfg, ctx.signer) < 0)
+        goto fail;
+    /* a program that is not there is found now, not with Neo4j stopped */
+    if (neo4j_check_program("dump_command", cfg->neo4j.dump_command) < 0 ||
+        neo4j_check_program("stop_command", cfg->neo4j.stop_command) < 0 ||
+        neo4j_check_program("start_command", cfg->neo4j.start_command) < 0) {
+        err_prefix("%s: [neo4j] ", cfg->path);
+        goto fail;
+    }
+    if (ctx.local_copy && atomic_file_probe_dir(cfg->local.directory) < 0) {
+        err_prefix("local directory: ");
+        err_suffix(" (set [local] directory, or use --no-local-copy)");
+        goto fail;
     }
     /* a live pass uploads as soon as the dump starts: remotes may connect
      * for it while they open; a two-pass run uploads only after the dump */
     unsigned open_flags = is_two_pass(&ctx) ? 0 : BACKEND_OPEN_BULK;
     if (remote_set_open(&ctx.remotes, cfg, remote_names, n_remote_names, open_flags) < 0)
         goto fail;
-    if (ctx.remotes.n == 0) {
-        err_set(ERR_FAIL, "no remote could be opened");
+    if (remote_set_probe(&ctx.remotes) == 0) {
+        err_set(ERR_FAIL, "no remote can be written (%s); Neo4j was not stopped",
+                ctx.remotes.n_failed ? ctx.remotes.failed_msgs[0] : "none selected");
         goto fail;
     }
     outcome = run_backup(&ctx);
@@ -489,6 +586,11 @@ fail:
     outcome = err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind();
     log_error("backup: %s", err_msg());
 out:
+    if (ctx.start_failed) {
+        /* the last line on stderr: monitoring and the operator must see it */
+        outcome = err_worse(outcome, ERR_FAIL);
+        log_error("Neo4j NOT started: %s", ctx.start_msg);
+    }
     remote_set_close(&ctx.remotes);
     keys_secret_free(ctx.signer);
     free(ctx.dbs);

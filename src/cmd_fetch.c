@@ -1,5 +1,7 @@
 /* cmd_fetch: download, verify, decrypt an archive to a file (atomically) or
  * to stdout. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,15 @@
 #include "pipeline.h"
 #include "progress.h"
 #include "remotes.h"
+
+static int isatty_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    int tty = fd >= 0 && isatty(fd);
+    if (fd >= 0)
+        close(fd);
+    return tty;
+}
 
 typedef struct {
     const char *remote, *database, *archive, *output;
@@ -67,13 +78,25 @@ int cmd_fetch(int argc, char **argv, const cli_globals *g)
     int rc = parse_options(argc, argv, &o);
     if (rc)
         return rc;
-    int to_stdout = strcmp(o.output, "-") == 0;
+    int to_stdout = strcmp(o.output, "-") == 0, out_fd = to_stdout ? STDOUT_FILENO : -1;
     struct stat st;
-    if (!to_stdout && lstat(o.output, &st) == 0)
-        return cli_usage_error("fetch", "%s exists; fetch never overwrites a file", o.output);
+    if (!to_stdout && lstat(o.output, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return cli_usage_error("fetch", "%s is a directory; give the path of a new file",
+                                   o.output);
+        if (!S_ISCHR(st.st_mode))
+            return cli_usage_error("fetch", "%s exists; fetch never overwrites a file", o.output);
+        /* a character device (/dev/null) is written as a stream, like stdout */
+        if (isatty_path(o.output))
+            return cli_usage_error("fetch", "refusing to write a dump to a terminal");
+        out_fd = open(o.output, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        if (out_fd < 0)
+            return cli_usage_error("fetch", "cannot open %s: %s", o.output, strerror(errno));
+    }
     if (to_stdout && isatty(STDOUT_FILENO))
         return cli_usage_error("fetch", "refusing to write a dump to a terminal; redirect "
                                         "stdout or use --output PATH");
+    int to_stream = out_fd >= 0;
 
     remote_set set;
     memset(&set, 0, sizeof set);
@@ -97,33 +120,36 @@ int cmd_fetch(int argc, char **argv, const cli_globals *g)
     char prefix[160], name[CATALOG_NAME_MAX];
     snprintf(prefix, sizeof prefix, "%s", cfg->local.name_prefix);
     const char *database = o.database ? o.database : cfg->neo4j.databases[0];
-    if (archives_resolve(set.b[0], prefix, o.archive, o.latest, database, name) < 0)
+    if (archives_resolve(set.b[0], prefix, remotes_object_path(set.cfgs[0]), o.archive, o.latest,
+                         database, name) < 0)
         goto fail;
-    /* the download starts while the manifest is checked */
-    if (!(rd = pipeline_fetch_open(set.b[0], name)))
-        goto fail;
-    if (archives_load_manifest(set.b[0], name, trusted, n_trusted, &m) < 0)
-        goto fail;
+    if (archives_open_verified(set.b[0], name, trusted, n_trusted, &m, &rd) < 0)
+        goto fail_latest;
     log_info("fetching %s from remote %s", name, set.names[0]);
     pipeline_fetch_job job = {.remote = set.b[0],
                               .m = &m,
                               .rd = rd,
                               .secret = secret,
-                              .out_path = to_stdout ? NULL : o.output,
-                              .out_fd = to_stdout ? STDOUT_FILENO : -1,
+                              .out_path = to_stream ? NULL : o.output,
+                              .out_fd = out_fd,
+                              .skip_archive_hash = 1,
                               .progress = g->progress};
     rd = NULL; /* pipeline_fetch closes it */
     if (pipeline_fetch(&job, &res) < 0)
-        goto fail;
+        goto fail_latest;
     char a[32], b[32], r[32];
     double rate = res.seconds > 0 ? (double)res.plain_size / res.seconds : 0;
     log_info("fetched %s: archive %s, dump %s (%s, Neo4j %s, %llu files), %.1f s, %s/s -> %s", name,
              progress_human(res.archive_size, a), progress_human(res.plain_size, b),
              res.dump.format, res.dump.era, (unsigned long long)res.dump.files, res.seconds,
              progress_human((uint64_t)rate, r), to_stdout ? "stdout" : o.output);
-    if (!to_stdout)
+    if (!to_stream)
         printf("%s\n", o.output);
     goto out;
+fail_latest:
+    /* the newest failed its checks: never a silent fallback, name the one to use */
+    if (o.latest && err_get_kind() == ERR_INTEGRITY)
+        archives_suggest_older(set.b[0], prefix, database, name, trusted, n_trusted);
 fail:
     outcome = err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind();
     log_error("fetch: %s", err_msg());
@@ -133,5 +159,7 @@ out:
     keys_secret_free(secret);
     remote_set_close(&set);
     config_free(cfg);
+    if (out_fd > STDOUT_FILENO)
+        close(out_fd);
     return err_exit_code(outcome);
 }

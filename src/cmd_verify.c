@@ -15,6 +15,7 @@
 #include "pipeline.h"
 #include "progress.h"
 #include "remotes.h"
+#include "strbuf.h"
 
 typedef struct {
     const char *remote, *database, *archive;
@@ -68,11 +69,9 @@ static err_kind verify_one(backend *b, const char *name, const keys_public *trus
     manifest m;
     pipeline_fetch_result res;
     err_kind k = ERR_NONE;
-    /* the download starts while the manifest is checked */
-    backend_reader *rd = pipeline_fetch_open(b, name);
-    if (!rd || archives_load_manifest(b, name, trusted, n_trusted, &m) < 0) {
+    backend_reader *rd;
+    if (archives_open_verified(b, name, trusted, n_trusted, &m, &rd) < 0) {
         k = err_get_kind();
-        backend_reader_close(rd);
     } else {
         pipeline_fetch_job job = {.remote = b,
                                   .m = &m,
@@ -89,7 +88,9 @@ static err_kind verify_one(backend *b, const char *name, const keys_public *trus
                m.signer_key_id[0], m.signer_key_id[1], progress_human(m.archive_size, a),
                secret ? ", dump decrypted and valid" : "");
     } else if (!g->json) {
-        printf("FAILED  %s: %s\n", name, err_msg());
+        char msg[2048];
+        strbuf_printable_copy(msg, sizeof msg, err_msg()); /* it may quote a server */
+        printf("FAILED  %s: %s\n", name, msg);
     }
     if (g->json)
         json_array_append_new(rows,
@@ -139,7 +140,7 @@ int cmd_verify(int argc, char **argv, const cli_globals *g)
         for (size_t i = 0; i < n; i++) {
             if (o.database && strcmp(list[i].database, o.database) != 0)
                 continue;
-            if (list[i].state != ARCHIVE_COMPLETE) {
+            if (list[i].state == ARCHIVE_INCOMPLETE) {
                 log_warn("%s: incomplete (no manifest): not an archive yet", list[i].name);
                 continue;
             }
@@ -151,9 +152,16 @@ int cmd_verify(int argc, char **argv, const cli_globals *g)
             log_warn("remote %s holds no complete archive", set.names[0]);
     } else {
         char name[CATALOG_NAME_MAX];
-        if (archives_resolve(set.b[0], prefix, o.archive, o.latest, database, name) < 0)
+        if (archives_resolve(set.b[0], prefix, remotes_object_path(set.cfgs[0]), o.archive,
+                             o.latest, database, name) < 0)
             goto fail;
         outcome = verify_one(set.b[0], name, trusted, n_trusted, secret, g, rows);
+        if (o.latest && outcome == ERR_INTEGRITY) {
+            /* never a silent fallback: name the one to use instead */
+            err_set(ERR_INTEGRITY, "the newest archive of %s, %s, failed", database, name);
+            archives_suggest_older(set.b[0], prefix, database, name, trusted, n_trusted);
+            log_error("verify: %s", err_msg());
+        }
     }
     goto out;
 fail:

@@ -16,6 +16,8 @@
  *   - inside '...' or "..." of a value maps ';' and '#' to the placeholders
  *     \x01 and \x02, which the handler maps back, so quoted text survives
  *     exactly while "value   ; comment" keeps working;
+ *   - refuses '#' after white space outside quotes ("value  # comment"):
+ *     inih keeps it in the value, other INI readers cut there (scan_value);
  *   - decides continuation lines: an indented line directly after a key line
  *     (or another continuation line) continues that value, joined with one
  *     space; after a blank or comment line an indented line is an ordinary
@@ -26,14 +28,21 @@
  *
  * The handler collects (section, key, value, line) entries; conversion and
  * validation run afterwards in file order, once the type of every remote is
- * known (a remote's "type" may come after its other keys). */
+ * known (a remote's "type" may come after its other keys): values are
+ * converted, local paths resolved against the config file's directory,
+ * reserved keys and templates checked (store_entries), then the remotes are
+ * checked as a whole (plain-HTTP endpoints, two remotes on one target) and
+ * the keys the command needs. */
 #define INI_HANDLER_LINENO 1
 #include <ini.h>
 
 #include "config.h"
 #include "config_keys.h"
 #include "err.h"
+#include "neo4j.h"
+#include "strbuf.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -42,6 +51,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* The reference text promises 198 characters per line (inih's buffer). */
 _Static_assert(INI_MAX_LINE == 200, "update the line limit in reference_intro");
@@ -313,19 +324,71 @@ static void fmt_range(char *buf, size_t n, const config_key *k)
     snprintf(buf, n, "%s..%s", lo, hi);
 }
 
+static int wholly_quoted(const char *s, size_t len)
+{
+    return len >= 2 && (s[0] == '"' || s[0] == '\'') && s[len - 1] == s[0] &&
+           !memchr(s + 1, s[0], len - 2);
+}
+
 /* A copy of S without the quotes when S is wholly enclosed in one matching
  * pair of '...' or "..." (the same quote appearing nowhere inside). */
 static char *unquote(const char *s, size_t len)
 {
-    if (len >= 2 && (s[0] == '"' || s[0] == '\'') && s[len - 1] == s[0] &&
-        !memchr(s + 1, s[0], len - 2))
+    if (wholly_quoted(s, len))
         return strndup(s + 1, len - 2);
     return strndup(s, len);
 }
 
-/* Split a list on commas outside quotes; items trimmed and unquoted. */
-static int split_list(const char *v, const config_key *k, char ***items_out, size_t *n_out,
-                      char *why, size_t whylen)
+/* Quotes in a value (other than a template) or a list item enclose all of
+ * it or are absent: in `path = "/x" extra` or `/x/"y"` they would stay in the
+ * value as characters, which is never what was meant. */
+static int check_quotes(const char *s, size_t len, char *why, size_t whylen)
+{
+    if (wholly_quoted(s, len) || (!memchr(s, '"', len) && !memchr(s, '\'', len)))
+        return 0;
+    snprintf(why, whylen,
+             "%.*s: quotes must enclose the whole value (\"...\" or '...') or be left out; "
+             "a quote character that belongs to the value goes inside the other kind of "
+             "quotes (\"bob's disk\")",
+             (int)len, s);
+    return -1;
+}
+
+/* V resolved against DIR (absolute, the config file's directory): SPEC.md
+ * makes a relative path in the file relative to that directory, so the
+ * result does not depend on where cron or systemd start the tool.  NULL with
+ * the reason in WHY. */
+static char *resolve_path(const char *dir, const char *v, char *why, size_t whylen)
+{
+    if (v[0] == '/')
+        return strdup(v);
+    const char *rel = v;
+    while (rel[0] == '.' && rel[1] == '/') {
+        rel += 2;
+        while (*rel == '/')
+            rel++;
+    }
+    if (strcmp(rel, ".") == 0)
+        rel = "";
+    strbuf b;
+    strbuf_init(&b, PATH_MAX - 1);
+    strbuf_puts(&b, dir);
+    if (*rel && b.len && b.s[b.len - 1] != '/')
+        strbuf_puts(&b, "/");
+    strbuf_puts(&b, rel);
+    if (strbuf_failed(&b)) {
+        snprintf(why, whylen, "\"%.40s...\" resolved against %s is longer than %d bytes", v, dir,
+                 PATH_MAX - 1);
+        strbuf_free(&b);
+        return NULL;
+    }
+    return strbuf_take(&b);
+}
+
+/* Split a list on commas outside quotes; items trimmed and unquoted, and
+ * resolved against DIR when it is not NULL. */
+static int split_list(const char *v, const config_key *k, const char *dir, char ***items_out,
+                      size_t *n_out, char *why, size_t whylen)
 {
     char *whole = unquote(v, strlen(v));
     char **items = NULL;
@@ -348,6 +411,8 @@ static int split_list(const char *v, const config_key *k, char ***items_out, siz
             start++;
         while (end > start && isspace((unsigned char)end[-1]))
             end--;
+        if (check_quotes(start, (size_t)(end - start), why, whylen) < 0)
+            goto fail;
         char *item = unquote(start, (size_t)(end - start));
         if (!item)
             goto nomem;
@@ -371,6 +436,13 @@ static int split_list(const char *v, const config_key *k, char ***items_out, siz
         }
         if (k->check && k->check(item, why, whylen) < 0)
             goto fail;
+        if (dir) {
+            char *abs = resolve_path(dir, item, why, whylen);
+            if (!abs)
+                goto fail;
+            free(items[n - 1]);
+            items[n - 1] = abs;
+        }
         if (!*p)
             break;
         p++;
@@ -389,8 +461,10 @@ fail:
     return -1;
 }
 
-/* Convert RAW by the type of K and store it in the struct at BASE. */
-static int store_value(const config_key *k, const char *raw, char *base, char *why, size_t whylen)
+/* Convert RAW by the type of K and store it in the struct at BASE; a path
+ * (K->local_path) is resolved against DIR unless DIR is NULL. */
+static int store_value(const config_key *k, const char *raw, char *base, const char *dir, char *why,
+                       size_t whylen)
 {
     void *field = base + k->offset;
     char range[80];
@@ -405,12 +479,14 @@ static int store_value(const config_key *k, const char *raw, char *base, char *w
     if (k->type == CONFIG_T_LIST) {
         char **items;
         size_t n;
-        if (split_list(raw, k, &items, &n, why, whylen) < 0)
+        if (split_list(raw, k, dir, &items, &n, why, whylen) < 0)
             return -1;
         *(char ***)field = items;
         *(size_t *)(base + k->count_offset) = n;
         return 0;
     }
+    if (check_quotes(raw, strlen(raw), why, whylen) < 0)
+        return -1;
     char *v = unquote(raw, strlen(raw));
     if (!v)
         goto nomem;
@@ -434,6 +510,14 @@ static int store_value(const config_key *k, const char *raw, char *base, char *w
         }
         if (k->check && *v && k->check(v, why, whylen) < 0)
             goto fail;
+        /* credentials, the one string that may name a file, also takes "env" */
+        if (dir && *v && !(k->type == CONFIG_T_STRING && strcmp(v, "env") == 0)) {
+            char *abs = resolve_path(dir, v, why, whylen);
+            if (!abs)
+                goto fail;
+            free(v);
+            v = abs;
+        }
         *(char **)field = v;
         return 0;
     case CONFIG_T_ENUM: {
@@ -532,10 +616,21 @@ fail:
 
 /* ------------------------------------------------------ reader (inih) */
 
+/* The reason given for " #" outside quotes (see scan_value). */
+#define HASH_COMMENT                                                                               \
+    "'#' after white space, outside quotes: a comment after a value starts with ' ;' "             \
+    "(value   ; comment); a '#' that belongs to the value needs quotes around the value "          \
+    "(\"...\" or '...')"
+
 /* Protect quoted ';' and '#' of a value, cut an inline comment the way inih
  * would (';' after white space, outside quotes), trim; *QUOTE carries an open
  * quote from and to the neighbouring continuation lines.  V is scanned from
- * its first byte with "no white space before", as inih does. */
+ * its first byte with "no white space before", as inih does.
+ *
+ * '#' after white space outside quotes returns NULL: many INI dialects read
+ * it as a comment and inih does not, so `path = /x  # old` is ambiguous.
+ * Cutting there could drop part of a value, keeping it could take a comment
+ * for a value; SPEC.md wants neither done silently, so it is refused. */
 static char *scan_value(char *v, char *quote)
 {
     int was_space = 0;
@@ -552,6 +647,8 @@ static char *scan_value(char *v, char *quote)
                 *p = PH_HASH;
         } else if (c == ';' && was_space) {
             break;
+        } else if (c == '#' && was_space) {
+            return NULL;
         } else if (c == '\'' || c == '"') {
             q = c;
         }
@@ -669,9 +766,20 @@ static int section_header(pstate *st, char *start, int line)
         snprintf(rname, sizeof rname, "%.*s", (int)(len - 2), p + 1);
         snprintf(title, sizeof title, "remote \"%s\"", rname);
         for (size_t i = 0; i < st->cfg->n_remotes; i++) {
-            if (strcmp(st->cfg->remotes[i].name, rname) == 0) {
+            const config_remote *o = &st->cfg->remotes[i];
+            if (strcmp(o->name, rname) == 0) {
                 st_fail(st, line, NULL, NULL, "[%s]: duplicate remote name (first on line %d)",
-                        title, st->cfg->remotes[i].line);
+                        title, o->line);
+                return -1;
+            }
+            /* "NAS" and "nas" would be told apart only by --remote and the
+             * messages, easily confused (and one directory on a
+             * case-insensitive file system) */
+            if (strcasecmp(o->name, rname) == 0) {
+                st_fail(st, line, NULL, NULL,
+                        "[%s]: remote name differs only in case from [remote \"%s\"] at %s:%d; "
+                        "remote names must differ in more than case",
+                        title, o->name, st->cfg->path, o->line);
                 return -1;
             }
         }
@@ -769,6 +877,11 @@ static char *read_line(char *str, int num, void *stream)
     const psection *sec = st->nsecs ? &st->secs[st->nsecs - 1] : NULL;
     if (start > s && st->in_value) {
         char *v = scan_value(start, &st->quote);
+        if (!v) {
+            const pentry *e = st->nents ? &st->ents[st->nents - 1] : NULL;
+            st_fail(st, line, e ? &st->secs[e->sec] : sec, e ? e->key->name : NULL, HASH_COMMENT);
+            return NULL;
+        }
         size_t vlen = strlen(v);
         char *out = malloc(vlen + 2);
         if (!out) {
@@ -817,6 +930,10 @@ static char *read_line(char *str, int num, void *stream)
         return NULL;
     }
     char *v = scan_value(p + 1, &st->quote);
+    if (!v) {
+        st_fail(st, line, sec, key, HASH_COMMENT);
+        return NULL;
+    }
     size_t klen = (size_t)(kend - start), vlen = strlen(v);
     char *out = malloc(klen + vlen + 2);
     if (!out) {
@@ -990,6 +1107,64 @@ static int resolve_types(pstate *st)
     return 0;
 }
 
+/* 1 when the value of K stored at BASE is its default; for a key without
+ * one, when it is unset. */
+static int is_default(const config_key *k, const char *base)
+{
+    const void *field = base + k->offset;
+    if (!k->def)
+        return !field_is_set(k, base);
+    switch (k->type) {
+    case CONFIG_T_BOOL: {
+        int d = 0;
+        return parse_bool(k->def, &d) == 0 && *(const int *)field == d;
+    }
+    case CONFIG_T_INT:
+        return *(const int *)field == atoi(k->def);
+    case CONFIG_T_DURATION: {
+        long d = 0;
+        return config_parse_duration(k->def, &d) == 0 && *(const long *)field == d;
+    }
+    case CONFIG_T_SIZE: {
+        uint64_t d = 0;
+        return config_parse_size(k->def, &d) == 0 && *(const uint64_t *)field == d;
+    }
+    case CONFIG_T_STRING:
+    case CONFIG_T_PATH:
+    case CONFIG_T_TEMPLATE:
+    case CONFIG_T_ENUM: {
+        const char *v = *(char *const *)field;
+        return v && strcmp(v, k->def) == 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+/* The value a reserved key may keep ("no", "off", "7"), "" when it has no
+ * default (then only leaving it out or empty is accepted). */
+static void off_value(char *buf, size_t n, const config_key *k)
+{
+    snprintf(buf, n, "%s", k->def ? k->def : "");
+}
+
+/* Check TEMPLATE as it will run (neo4j_check_template), so that a template
+ * that could never run (shell operator without sh -c, unbalanced quotes, an
+ * unknown placeholder...) stops the command now, with the file and line,
+ * not in the middle of a backup after Neo4j was stopped.  0, or -1 with the
+ * problem (without the "KEY: " prefix of neo4j.c) in WHY. */
+static int check_template(const char *key, const char *template_, char *why, size_t whylen)
+{
+    if (neo4j_check_template(key, template_) == 0)
+        return 0;
+    const char *msg = err_msg();
+    size_t klen = strlen(key);
+    if (strncmp(msg, key, klen) == 0 && strncmp(msg + klen, ": ", 2) == 0)
+        msg += klen + 2;
+    snprintf(why, whylen, "%s", msg);
+    return -1;
+}
+
 static int store_entries(pstate *st)
 {
     config *cfg = st->cfg;
@@ -1014,12 +1189,27 @@ static int store_entries(pstate *st)
         }
         if (!*e->value)
             continue; /* "key =": unset, its default applies */
-        char why[512];
-        if (store_value(k, e->value, base, why, sizeof why) < 0) {
+        unsigned types = sec->kind == CONFIG_SEC_REMOTE ? sec->rtype : CONFIG_RT_ALL;
+        const char *dir = (k->local_path & types) ? cfg->dir : NULL;
+        char why[1024];
+        if (store_value(k, e->value, base, dir, why, sizeof why) < 0) {
             st_fail(st, e->line, sec, k->name, "%s", why);
             return -1;
         }
         sec->set[k - config_key_table] = 1;
+        if (k->reserved && !is_default(k, base)) {
+            char off[128];
+            off_value(off, sizeof off, k);
+            st_fail(st, e->line, sec, k->name,
+                    "%s is not implemented in this version (%s): remove the line%s%s", k->name,
+                    k->reserved, *off ? " or set it to " : "", off);
+            return -1;
+        }
+        if (k->type == CONFIG_T_TEMPLATE &&
+            check_template(k->name, *(char **)(base + k->offset), why, sizeof why) < 0) {
+            st_fail(st, e->line, sec, k->name, "%s", why);
+            return -1;
+        }
     }
     return 0;
 }
@@ -1027,7 +1217,7 @@ static int store_entries(pstate *st)
 static int store_default(pstate *st, const config_key *k, char *base, const psection *sec)
 {
     char why[512];
-    if (store_value(k, k->def, base, why, sizeof why) < 0) {
+    if (store_value(k, k->def, base, NULL, why, sizeof why) < 0) {
         st_fail(st, sec ? sec->line : 0, sec, k->name, "internal error in the default: %s", why);
         return -1;
     }
@@ -1080,6 +1270,186 @@ static int apply_defaults(pstate *st)
             r->url_style = strdup(default_url_style(r->endpoint));
             if (!r->url_style) {
                 st_fail(st, sec->line, sec, "url_style", "out of memory");
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The line that set key NAME of section SEC (0 when unset). */
+static int key_line(const psection *sec, const char *name)
+{
+    const config_key *k = config_key_find(sec->kind, name);
+    return k ? sec->key_line[k - config_key_table] : 0;
+}
+
+/* 1 when HOST (no port, IPv6 without brackets) is this machine: 127.0.0.0/8,
+ * ::1 (also as ::ffff:127.x.y.z), localhost or a name under .localhost,
+ * which libcurl resolves to loopback itself, never through DNS (RFC 6761). */
+static int host_is_loopback(const char *host)
+{
+    static const char lh[] = ".localhost";
+    size_t n = strlen(host), lhn = sizeof lh - 1;
+    if (strcasecmp(host, "localhost") == 0 || (n > lhn && strcasecmp(host + n - lhn, lh) == 0))
+        return 1;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return 0;
+}
+
+/* The host of an http:// URL into BUF ("" when it cannot be read). */
+static void url_host(const char *url, char *buf, size_t n)
+{
+    const char *h = strstr(url, "://");
+    h = h ? h + 3 : url;
+    size_t len = strcspn(h, "/?#");
+    const char *at = memchr(h, '@', len);
+    while (at) { /* user:password@host: the host is after the last '@' */
+        len -= (size_t)(at + 1 - h);
+        h = at + 1;
+        at = memchr(h, '@', len);
+    }
+    if (*h == '[') {
+        const char *close = memchr(h, ']', len);
+        len = close ? (size_t)(close - h - 1) : 0;
+        h++;
+    } else {
+        len = strcspn(h, ":/?#");
+    }
+    if (len >= n)
+        len = 0;
+    memcpy(buf, h, len);
+    buf[len] = '\0';
+}
+
+/* Plain HTTP sends the access key id, the session token and every request
+ * (manifests, deletions) readable and alterable on the way: refused off
+ * this machine unless the remote says allow_insecure_http = yes. */
+static int check_endpoints(pstate *st)
+{
+    config *cfg = st->cfg;
+    for (size_t s = 0; s < st->nsecs; s++) {
+        const psection *sec = &st->secs[s];
+        if (sec->kind != CONFIG_SEC_REMOTE || !(sec->rtype & CONFIG_RT_S3))
+            continue;
+        const config_remote *r = &cfg->remotes[sec->remote];
+        if (!r->endpoint || strncasecmp(r->endpoint, "http://", 7) != 0 || r->allow_insecure_http)
+            continue;
+        char host[256];
+        url_host(r->endpoint, host, sizeof host);
+        if (*host && host_is_loopback(host))
+            continue;
+        st_fail(st, key_line(sec, "endpoint"), sec, "endpoint",
+                "http:// to %s would send the access key id, the session token and every "
+                "request in clear: use https://, or add allow_insecure_http = yes to this "
+                "remote if the network to %s is trusted",
+                *host ? host : r->endpoint, *host ? host : "it");
+        return -1;
+    }
+    return 0;
+}
+
+/* PATH without repeated '/', "." components and a trailing '/', so that
+ * "/srv/x/" and "/srv//./x" compare equal.  ".." stays: behind a symbolic
+ * link it is not the lexical parent. */
+static void norm_path(const char *path, char *out, size_t n)
+{
+    size_t o = 0;
+    const char *p = path;
+    if (n == 0)
+        return;
+    if (*p == '/' && o + 1 < n)
+        out[o++] = '/';
+    while (*p) {
+        while (*p == '/')
+            p++;
+        size_t len = strcspn(p, "/");
+        if (len == 0)
+            break;
+        if (!(len == 1 && p[0] == '.')) {
+            if (o > 0 && out[o - 1] != '/' && o + 1 < n)
+                out[o++] = '/';
+            for (size_t i = 0; i < len && o + 1 < n; i++)
+                out[o++] = p[i];
+        }
+        p += len;
+    }
+    out[o] = '\0';
+}
+
+/* What a remote writes to, in one comparable line; "" when it cannot be
+ * said (a missing key was reported elsewhere). */
+static void remote_target(const config_remote *r, unsigned rtype, char *buf, size_t n)
+{
+    char path[PATH_MAX];
+    buf[0] = '\0';
+    if (rtype == CONFIG_RT_LOCAL && r->path) {
+        norm_path(r->path, path, sizeof path);
+        snprintf(buf, n, "local directory %s", path);
+    } else if (rtype == CONFIG_RT_SFTP && r->host && r->user && r->path) {
+        norm_path(r->path, path, sizeof path);
+        char host[256];
+        snprintf(host, sizeof host, "%s", r->host);
+        for (char *c = host; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        snprintf(buf, n, "sftp %s@%s:%d %s", r->user, host, r->port, path);
+    } else if (rtype == CONFIG_RT_S3 && r->endpoint && r->bucket) {
+        /* The scheme and host are case-insensitive; the backend adds the '/'
+         * that ends a non-empty prefix. */
+        char ep[512];
+        snprintf(ep, sizeof ep, "%s", r->endpoint);
+        size_t len = strlen(ep);
+        while (len > 0 && ep[len - 1] == '/')
+            ep[--len] = '\0';
+        char *host = strstr(ep, "://");
+        for (char *c = ep; *c && (!host || c < host + 3 + strcspn(host + 3, "/")); c++)
+            *c = (char)tolower((unsigned char)*c);
+        const char *pre = r->prefix ? r->prefix : "";
+        size_t pl = strlen(pre);
+        snprintf(buf, n, "s3 %s bucket %s prefix \"%s%s\"", ep, r->bucket, pre,
+                 pl && pre[pl - 1] != '/' ? "/" : "");
+    }
+}
+
+/* Two remotes on one target would hold one copy counted as two (and prune
+ * each other's view of it); remote names differing only in case are refused
+ * when the section is read (section_header). */
+static int check_targets(pstate *st)
+{
+    config *cfg = st->cfg;
+    for (size_t a = 0; a < st->nsecs; a++) {
+        const psection *sa = &st->secs[a];
+        if (sa->kind != CONFIG_SEC_REMOTE)
+            continue;
+        const config_remote *ra = &cfg->remotes[sa->remote];
+        char ta[2 * PATH_MAX];
+        remote_target(ra, sa->rtype, ta, sizeof ta);
+        if (!*ta)
+            continue;
+        for (size_t b = a + 1; b < st->nsecs; b++) {
+            const psection *sb = &st->secs[b];
+            if (sb->kind != CONFIG_SEC_REMOTE || sb->rtype != sa->rtype)
+                continue;
+            const config_remote *rb = &cfg->remotes[sb->remote];
+            char tb[2 * PATH_MAX];
+            remote_target(rb, sb->rtype, tb, sizeof tb);
+            int same = *tb && strcmp(ta, tb) == 0;
+            struct stat s1, s2;
+            /* a local directory reached by two names (a symbolic link) */
+            if (!same && sa->rtype == CONFIG_RT_LOCAL && stat(ra->path, &s1) == 0 &&
+                stat(rb->path, &s2) == 0 && s1.st_dev == s2.st_dev && s1.st_ino == s2.st_ino)
+                same = 1;
+            if (same) {
+                st_fail(st, sb->line, sb, NULL,
+                        "same target as [remote \"%s\"] at %s:%d (%s): the two would hold one "
+                        "copy of each archive, counted as two; remove one of them or point it "
+                        "elsewhere",
+                        ra->name, cfg->path, sa->line, ta);
                 return -1;
             }
         }
@@ -1147,6 +1517,40 @@ static void pstate_free(pstate *st)
     free(st->buf);
 }
 
+/* The absolute directory of the config file PATH (relative paths in the
+ * file are relative to it); NULL with err set. */
+static char *config_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dlen = slash ? (size_t)(slash - path) : 0;
+    strbuf b;
+    strbuf_init(&b, PATH_MAX - 1);
+    if (path[0] == '/') {
+        if (dlen)
+            strbuf_append(&b, path, dlen);
+        else
+            strbuf_puts(&b, "/"); /* "/x.conf" */
+    } else {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof cwd)) {
+            err_sys(ERR_USAGE, errno, "%s: cannot tell the current directory", path);
+            return NULL;
+        }
+        strbuf_puts(&b, cwd);
+        if (dlen && !(dlen == 1 && path[0] == '.')) { /* "conf/x.conf", not "./x.conf" */
+            if (strcmp(cwd, "/") != 0)
+                strbuf_puts(&b, "/");
+            strbuf_append(&b, path, dlen);
+        }
+    }
+    if (strbuf_failed(&b)) {
+        err_set(ERR_USAGE, "%s: the path of the config file is too long", path);
+        strbuf_free(&b);
+        return NULL;
+    }
+    return strbuf_take(&b);
+}
+
 config *config_load(const char *path, unsigned cmd)
 {
     pstate st;
@@ -1158,6 +1562,8 @@ config *config_load(const char *path, unsigned cmd)
         return NULL;
     }
     st.cfg = cfg;
+    if (!(cfg->dir = config_dir(path)))
+        goto fail;
     st.f = fopen(path, "r");
     if (!st.f) {
         err_sys(ERR_USAGE, errno, "cannot open config file %s", path);
@@ -1175,7 +1581,7 @@ config *config_load(const char *path, unsigned cmd)
         goto fail;
     }
     if (resolve_types(&st) < 0 || store_entries(&st) < 0 || apply_defaults(&st) < 0 ||
-        check_required(&st, cmd) < 0)
+        check_endpoints(&st) < 0 || check_targets(&st) < 0 || check_required(&st, cmd) < 0)
         goto fail;
     fclose(st.f);
     pstate_free(&st);
@@ -1230,6 +1636,7 @@ void config_free(config *cfg)
     }
     free(cfg->remotes);
     free(cfg->path);
+    free(cfg->dir);
     free(cfg);
 }
 
@@ -1311,19 +1718,37 @@ static const char *const reference_intro[] = {
     "",
     "- Sections `[general]`, `[neo4j]`, `[local]`, `[retention]`, `[keys]`, `[notify]`,",
     "  each at most once, and any number of `[remote \"NAME\"]` (NAME: 1 to 64 letters,",
-    "  digits, `-`, `_`, `.`; names unique). Lines are `key = value`.",
+    "  digits, `-`, `_`, `.`; names unique, also ignoring case). Lines are `key = value`.",
     "- A line starting with `;` or `#` is a comment. After a value, ` ;` (a `;` that",
     "  follows white space) starts a comment: `keep_days = 7   ; one week`.",
+    "- ` #` (a `#` that follows white space) outside quotes is refused, neither taken",
+    "  as a comment nor kept in the value, since INI dialects disagree about it: write",
+    "  the comment after ` ;`, or quote the value that holds it. A `#` that follows",
+    "  another character (`https://host/p#x`) is plain text.",
     "- Quotes: inside `'...'` or `\"...\"` the characters `;` and `#` are plain text, so",
     "  `dump_command = sh -c 'neo4j-admin ... ; echo done # x'` keeps everything. A",
     "  value wholly enclosed in one pair of quotes is unquoted, except for templates,",
     "  which keep their quotes for the command splitter. Quotes must balance: write a",
-    "  value holding an apostrophe in double quotes (`\"/mnt/bob's disk\"`).",
+    "  value holding an apostrophe in double quotes (`\"/mnt/bob's disk\"`). Outside",
+    "  templates, quotes enclose a whole value or list item or are left out:",
+    "  `path = \"/x\" extra` is refused rather than read with its quotes.",
     "- Long values: a line may hold at most 198 characters of key and value (comments",
     "  and indentation do not count); a longer line is refused, never cut. Continue a",
     "  value on the following lines, indented by at least one space or tab; the pieces",
     "  are joined with one space. A blank or comment line ends the value.",
     "- An empty value (`stop_command =`) leaves the key unset: its default applies.",
+    "- Relative paths: a file or directory of this host (type path, each `verify_key`,",
+    "  `credentials` other than `env`, the `path` of a `local` remote) written without a",
+    "  leading `/` is relative to the directory of the config file, never to the",
+    "  current directory: `public_key = keys/archive.pub` next to",
+    "  `/etc/neo4j-offsite/neo4j-offsite.conf` is `/etc/neo4j-offsite/keys/archive.pub`.",
+    "  The `path` of an `sftp` remote is on the server and stays as written.",
+    "- Templates are split as they will run when the file is read: an unquoted shell",
+    "  operator without `sh -c`, unbalanced quotes or an expansion is refused before",
+    "  anything runs.",
+    "- Two remotes with the same target (`local`: the same directory; `sftp`: the same",
+    "  user, host, port and path; `s3`: the same endpoint, bucket and prefix) are",
+    "  refused: they would hold one copy counted as two.",
     "- Any other error (unknown section or key, a key given twice, a bad value,",
     "  a missing required key) stops the command with exit 2 and a message",
     "  `FILE:LINE: [section] key: reason`.",
@@ -1334,7 +1759,8 @@ static const char *const reference_intro[] = {
     "| type | written as |",
     "|---|---|",
     "| string | text |",
-    "| path | a file or directory; `~` is not expanded (refused) |",
+    "| path | a file or directory; relative: to the config file's directory; `~` is not "
+    "expanded (refused) |",
     "| bool | `yes`/`no`, `true`/`false`, `on`/`off`, `1`/`0` |",
     "| int | a whole number |",
     "| duration | `90s`, `30m`, `6h`, `2d`, `1w`, combined as `1h30m`, or plain seconds |",
@@ -1352,6 +1778,35 @@ static const char *const reference_intro[] = {
     "keygen needs no configuration.",
     NULL,
 };
+
+#define RESERVED_DOC "**Reserved, not implemented yet** (see \"Reserved keys\"). "
+
+/* Reserved keys: what the reference says about them, generated from the
+ * table so that the list cannot drift. */
+static void write_reserved(FILE *out)
+{
+    fprintf(out, "\n## Reserved keys (not implemented yet)\n\n"
+                 "These keys are read but their features are not built in this version. So "
+                 "that none is\nsilently ignored, each is accepted only with the value below "
+                 "(or left out); any other\nvalue stops the command with exit 2: `FILE:LINE: "
+                 "[section] key: KEY is not implemented\nin this version`.\n\n"
+                 "| section | key | accepted value | why |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < config_key_count; i++) {
+        const config_key *k = &config_key_table[i];
+        if (!k->reserved)
+            continue;
+        char where[64];
+        if (k->section == CONFIG_SEC_REMOTE) {
+            char types[32];
+            type_names(types, sizeof types, k->remote_types, ", ");
+            snprintf(where, sizeof where, "remote (%s)", types);
+        } else {
+            snprintf(where, sizeof where, "[%s]", config_section_name(k->section));
+        }
+        fprintf(out, "| %s | `%s` | %s%s%s | %s |\n", where, k->name, k->def ? "`" : "",
+                k->def ? k->def : "empty", k->def ? "`" : "", k->reserved);
+    }
+}
 
 static void md_cmds(char *buf, size_t n, unsigned mask)
 {
@@ -1399,6 +1854,7 @@ void config_write_reference(FILE *out)
 {
     for (size_t i = 0; reference_intro[i]; i++)
         fprintf(out, "%s\n", reference_intro[i]);
+    write_reserved(out);
     char cmds[256], allowed[256], def[256], types[64], need[64];
     for (int kind = 0; kind < CONFIG_SEC_COUNT; kind++) {
         if (kind == CONFIG_SEC_REMOTE) {
@@ -1421,12 +1877,14 @@ void config_write_reference(FILE *out)
             if (kind == CONFIG_SEC_REMOTE) {
                 type_names(types, sizeof types, k->remote_types, ", ");
                 type_names(need, sizeof need, k->remote_need, ", ");
-                fprintf(out, "| `%s` | %s | %s | %s | %s | %s | %s |\n", k->name, types,
-                        *need ? need : "-", type_doc[k->type], def, allowed, k->help);
+                fprintf(out, "| `%s` | %s | %s | %s | %s | %s | %s%s |\n", k->name, types,
+                        *need ? need : "-", type_doc[k->type], def, allowed,
+                        k->reserved ? RESERVED_DOC : "", k->help);
             } else {
                 md_cmds(cmds, sizeof cmds, k->need);
-                fprintf(out, "| `%s` | %s | %s | %s | %s | %s |\n", k->name, type_doc[k->type], def,
-                        allowed, *cmds ? cmds : (k->def ? "-" : "optional"), k->help);
+                fprintf(out, "| `%s` | %s | %s | %s | %s | %s%s |\n", k->name, type_doc[k->type],
+                        def, allowed, *cmds ? cmds : (k->def ? "-" : "optional"),
+                        k->reserved ? RESERVED_DOC : "", k->help);
             }
         }
     }

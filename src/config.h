@@ -1,7 +1,11 @@
 /* config: the INI file of SPEC.md, parsed and validated against one table of
  * keys (name, type, default, range, help, commands that need it).  The same
  * table drives parsing, validation messages, per-command required keys and
- * docs/CONFIG.md.  Every error is ERR_USAGE with "file:line: key: reason". */
+ * docs/CONFIG.md.  Every error is ERR_USAGE with "file:line: key: reason".
+ * Relative paths of local files are resolved against the directory of the
+ * config file when it is loaded: every path in the structs below that names
+ * a file on this host is absolute (an sftp remote's path stays as written:
+ * it is on the server). */
 #ifndef N4O_CONFIG_H
 #define N4O_CONFIG_H
 
@@ -36,7 +40,8 @@ typedef struct {
     char *stop_command;
     char *start_command;
     char *check_command;
-    long command_timeout; /* seconds, 0 = no limit */
+    char *version_command; /* reserved: always NULL in this version */
+    long command_timeout;  /* seconds, 0 = no limit */
 } config_neo4j;
 
 typedef struct {
@@ -71,6 +76,11 @@ typedef struct {
     char *endpoint, *region, *bucket, *prefix, *url_style, *credentials, *profile, *ca_file;
     uint64_t part_size;
     int parallel_parts;
+    int allow_insecure_http; /* http:// to a host other than loopback allowed */
+    /* reserved (not implemented in this version): always "off", 1, NULL */
+    char *object_lock;
+    int object_lock_extra_days;
+    char *prune_credentials;
 } config_remote;
 
 typedef struct {
@@ -79,7 +89,8 @@ typedef struct {
 } config_notify;
 
 typedef struct config {
-    char *path;
+    char *path; /* as given */
+    char *dir;  /* absolute directory of PATH: relative paths were resolved against it */
     config_general general;
     config_neo4j neo4j;
     config_local local;

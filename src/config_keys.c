@@ -136,6 +136,10 @@ static int check_credentials(const char *v, char *why, size_t n)
     return 0;
 }
 
+/* Why the reserved keys are refused (config_key.reserved). */
+#define RETENTION_LATER "retention is not applied yet: nothing is deleted"
+#define NOTIFY_LATER    "no notification is sent yet"
+
 #define F(field) offsetof(config, field)
 #define R(field) offsetof(config_remote, field)
 
@@ -145,9 +149,10 @@ const config_key config_key_table[] = {
     {.section = CONFIG_SEC_GENERAL, .name = "lock_file", .type = CONFIG_T_PATH,
      .def = "/run/neo4j-offsite/neo4j-offsite.lock",
      .need = CMD_WRITE | CFG_CMD_RESTORE | CFG_CMD_PRUNE, .offset = F(general.lock_file),
+     .local_path = CONFIG_RT_ALL,
      .help = "Lock file: one run at a time (its directory is created if missing)."},
     {.section = CONFIG_SEC_GENERAL, .name = "syslog", .type = CONFIG_T_BOOL, .def = "no",
-     .offset = F(general.syslog),
+     .offset = F(general.syslog), .reserved = "log messages go to stderr only",
      .help = "Also send log messages to syslog (ident neo4j-offsite)."},
 
     /* [neo4j] */
@@ -176,6 +181,11 @@ const config_key config_key_table[] = {
     {.section = CONFIG_SEC_NEO4J, .name = "check_command", .type = CONFIG_T_TEMPLATE,
      .offset = F(neo4j.check_command),
      .help = "Optional: run after a restore, its output shown."},
+    {.section = CONFIG_SEC_NEO4J, .name = "version_command", .type = CONFIG_T_TEMPLATE,
+     .offset = F(neo4j.version_command),
+     .reserved = "the Neo4j version is neither recorded nor checked yet",
+     .help = "Optional: prints the Neo4j version (e.g. neo4j-admin --version), to be recorded "
+             "in manifests and checked by restore."},
     {.section = CONFIG_SEC_NEO4J, .name = "command_timeout", .type = CONFIG_T_DURATION,
      .def = "6h", .min = 0, .max = 30 * DAY, .need = CFG_CMD_BACKUP | CFG_CMD_RESTORE,
      .offset = F(neo4j.command_timeout),
@@ -184,6 +194,7 @@ const config_key config_key_table[] = {
     /* [local] */
     {.section = CONFIG_SEC_LOCAL, .name = "directory", .type = CONFIG_T_PATH,
      .need = CMD_WRITE | CFG_CMD_RESTORE, .offset = F(local.directory),
+     .local_path = CONFIG_RT_ALL,
      .help = "Directory of the plain local dumps (the backups volume); restore stages its "
              "download here. prune and status need it or a remote."},
     {.section = CONFIG_SEC_LOCAL, .name = "name_prefix", .type = CONFIG_T_STRING,
@@ -194,45 +205,48 @@ const config_key config_key_table[] = {
     /* [retention] */
     {.section = CONFIG_SEC_RETENTION, .name = "keep_days", .type = CONFIG_T_INT, .def = "7",
      .min = 0, .max = 36500, .need = CMD_WRITE | CFG_CMD_PRUNE | CFG_CMD_AUDIT,
-     .offset = F(retention.keep_days),
+     .offset = F(retention.keep_days), .reserved = RETENTION_LATER,
      .help = "Archives and dumps older than this many days are deleted (see min_keep)."},
     {.section = CONFIG_SEC_RETENTION, .name = "min_keep", .type = CONFIG_T_INT, .def = "3",
      .min = 1, .max = 100000, .need = CMD_WRITE | CFG_CMD_PRUNE | CFG_CMD_AUDIT,
-     .offset = F(retention.min_keep),
+     .offset = F(retention.min_keep), .reserved = RETENTION_LATER,
      .help = "Never fewer complete archives or dumps than this per database."},
     {.section = CONFIG_SEC_RETENTION, .name = "keep_weekly", .type = CONFIG_T_INT, .def = "0",
      .min = 0, .max = 10000, .need = CMD_WRITE | CFG_CMD_PRUNE | CFG_CMD_AUDIT,
-     .offset = F(retention.keep_weekly),
+     .offset = F(retention.keep_weekly), .reserved = RETENTION_LATER,
      .help = "Also keep the newest archive of each of the last N ISO weeks."},
     {.section = CONFIG_SEC_RETENTION, .name = "keep_monthly", .type = CONFIG_T_INT, .def = "0",
      .min = 0, .max = 10000, .need = CMD_WRITE | CFG_CMD_PRUNE | CFG_CMD_AUDIT,
-     .offset = F(retention.keep_monthly),
+     .offset = F(retention.keep_monthly), .reserved = RETENTION_LATER,
      .help = "Also keep the newest archive of each of the last N months."},
 
     /* [keys] */
     {.section = CONFIG_SEC_KEYS, .name = "public_key", .type = CONFIG_T_PATH, .need = CMD_WRITE,
-     .offset = F(keys.public_key),
+     .offset = F(keys.public_key), .local_path = CONFIG_RT_ALL,
      .help = "archive.pub: archives are encrypted to it (backup hosts)."},
     {.section = CONFIG_SEC_KEYS, .name = "signing_key", .type = CONFIG_T_PATH, .need = CMD_WRITE,
-     .offset = F(keys.signing_key),
+     .offset = F(keys.signing_key), .local_path = CONFIG_RT_ALL,
      .help = "signing.key (mode 0600): signs the manifests (backup hosts)."},
     {.section = CONFIG_SEC_KEYS, .name = "secret_key", .type = CONFIG_T_PATH,
      .need = CFG_CMD_FETCH | CFG_CMD_RESTORE, .offset = F(keys.secret_key),
+     .local_path = CONFIG_RT_ALL,
      .help = "archive.key (mode 0600): decrypts archives (restore hosts only; also verify "
              "--deep)."},
     {.section = CONFIG_SEC_KEYS, .name = "verify_key", .type = CONFIG_T_LIST,
      .need = CFG_CMD_VERIFY | CFG_CMD_FETCH | CFG_CMD_RESTORE | CFG_CMD_AUDIT,
      .offset = F(keys.verify_keys), .count_offset = F(keys.n_verify_keys), .check = check_path,
+     .local_path = CONFIG_RT_ALL,
      .help = "signing.pub, or a comma-separated list of them (key rotation): a manifest is "
              "trusted only when signed by one of these."},
 
     /* [notify] */
     {.section = CONFIG_SEC_NOTIFY, .name = "ping_url", .type = CONFIG_T_STRING,
-     .offset = F(notify.ping_url), .check = check_url,
+     .offset = F(notify.ping_url), .check = check_url, .reserved = NOTIFY_LATER,
      .help = "Optional: GET on start (URL/start), success (URL) and failure (URL/fail), "
              "healthchecks.io style."},
     {.section = CONFIG_SEC_NOTIFY, .name = "metrics_textfile", .type = CONFIG_T_PATH,
-     .offset = F(notify.metrics_textfile),
+     .offset = F(notify.metrics_textfile), .local_path = CONFIG_RT_ALL,
+     .reserved = NOTIFY_LATER,
      .help = "Optional: Prometheus node_exporter textfile written after each run."},
 
     /* [remote "NAME"] */
@@ -242,8 +256,10 @@ const config_key config_key_table[] = {
     {.section = CONFIG_SEC_REMOTE, .name = "path", .type = CONFIG_T_PATH,
      .remote_types = CONFIG_RT_LOCAL | CONFIG_RT_SFTP,
      .remote_need = CONFIG_RT_LOCAL | CONFIG_RT_SFTP, .offset = R(path),
+     .local_path = CONFIG_RT_LOCAL,
      .help = "Directory holding the archives (local: a mounted file system; sftp: on the "
-             "server, created if missing)."},
+             "server, created if missing, never resolved against the config file's "
+             "directory)."},
     {.section = CONFIG_SEC_REMOTE, .name = "host", .type = CONFIG_T_STRING,
      .remote_types = CONFIG_RT_SFTP, .remote_need = CONFIG_RT_SFTP, .offset = R(host),
      .help = "SSH server name or address."},
@@ -254,14 +270,17 @@ const config_key config_key_table[] = {
      .help = "SSH user name."},
     {.section = CONFIG_SEC_REMOTE, .name = "identity_file", .type = CONFIG_T_PATH,
      .remote_types = CONFIG_RT_SFTP, .remote_need = CONFIG_RT_SFTP, .offset = R(identity_file),
+     .local_path = CONFIG_RT_SFTP,
      .help = "Private key (ed25519 or ecdsa; RSA cannot work with libssh2 1.10 against "
              "OpenSSH 9), not readable by group or others."},
     {.section = CONFIG_SEC_REMOTE, .name = "identity_passphrase_file", .type = CONFIG_T_PATH,
      .remote_types = CONFIG_RT_SFTP, .offset = R(identity_passphrase_file),
+     .local_path = CONFIG_RT_SFTP,
      .help = "Optional: file holding the identity's passphrase, not readable by group or "
              "others."},
     {.section = CONFIG_SEC_REMOTE, .name = "known_hosts", .type = CONFIG_T_PATH,
      .remote_types = CONFIG_RT_SFTP, .remote_need = CONFIG_RT_SFTP, .offset = R(known_hosts),
+     .local_path = CONFIG_RT_SFTP,
      .help = "OpenSSH known_hosts file; unknown or changed host keys are refused."},
     {.section = CONFIG_SEC_REMOTE, .name = "host_key_fingerprint", .type = CONFIG_T_STRING,
      .remote_types = CONFIG_RT_SFTP, .offset = R(host_key_fingerprint),
@@ -287,7 +306,14 @@ const config_key config_key_table[] = {
      .remote_types = CONFIG_RT_S3, .remote_need = CONFIG_RT_S3, .offset = R(endpoint),
      .check = check_url,
      .help = "S3 endpoint URL, e.g. `https://s3.eu-central-1.amazonaws.com`, or any "
-             "S3-compatible server."},
+             "S3-compatible server. `http://` is refused for a host other than loopback "
+             "(127.0.0.0/8, ::1, localhost, *.localhost) unless allow_insecure_http = yes."},
+    {.section = CONFIG_SEC_REMOTE, .name = "allow_insecure_http", .type = CONFIG_T_BOOL,
+     .def = "no", .remote_types = CONFIG_RT_S3, .offset = R(allow_insecure_http),
+     .help = "yes: accept an `http://` endpoint on a host other than loopback. The access key "
+             "id, the session token and every request then travel in clear and can be altered "
+             "on the way (the secret key itself is never sent): only for a network you "
+             "trust."},
     {.section = CONFIG_SEC_REMOTE, .name = "region", .type = CONFIG_T_STRING,
      .remote_types = CONFIG_RT_S3, .remote_need = CONFIG_RT_S3, .offset = R(region),
      .help = "Region used in the SigV4 signature (S3-compatible servers: often us-east-1)."},
@@ -303,13 +329,14 @@ const config_key config_key_table[] = {
      .help = "`virtual`: `https://BUCKET.host/KEY`; `path`: `https://host/BUCKET/KEY`."},
     {.section = CONFIG_SEC_REMOTE, .name = "credentials", .type = CONFIG_T_STRING, .def = "env",
      .remote_types = CONFIG_RT_S3, .offset = R(credentials), .check = check_credentials,
+     .local_path = CONFIG_RT_S3,
      .help = "env: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; or the path of "
              "a file in ~/.aws/credentials format, not readable by group or others."},
     {.section = CONFIG_SEC_REMOTE, .name = "profile", .type = CONFIG_T_STRING, .def = "default",
      .remote_types = CONFIG_RT_S3, .offset = R(profile),
      .help = "Profile of the credentials file."},
     {.section = CONFIG_SEC_REMOTE, .name = "ca_file", .type = CONFIG_T_PATH,
-     .remote_types = CONFIG_RT_S3, .offset = R(ca_file),
+     .remote_types = CONFIG_RT_S3, .offset = R(ca_file), .local_path = CONFIG_RT_S3,
      .help = "Optional: CA bundle (PEM) trusted instead of the system store."},
     {.section = CONFIG_SEC_REMOTE, .name = "part_size", .type = CONFIG_T_SIZE, .def = "8MiB",
      .min = 5 * MIB, .max = 5 * GIB, .remote_types = CONFIG_RT_S3, .offset = R(part_size),
@@ -318,6 +345,20 @@ const config_key config_key_table[] = {
     {.section = CONFIG_SEC_REMOTE, .name = "parallel_parts", .type = CONFIG_T_INT, .def = "4",
      .min = 1, .max = 64, .remote_types = CONFIG_RT_S3, .offset = R(parallel_parts),
      .help = "Parts uploaded at the same time."},
+    {.section = CONFIG_SEC_REMOTE, .name = "object_lock", .type = CONFIG_T_ENUM,
+     .values = "off|governance|compliance", .def = "off", .remote_types = CONFIG_RT_S3,
+     .offset = R(object_lock), .reserved = "archives are not locked yet",
+     .help = "S3 Object Lock mode: every archive and manifest locked until its time + "
+             "keep_days + object_lock_extra_days."},
+    {.section = CONFIG_SEC_REMOTE, .name = "object_lock_extra_days", .type = CONFIG_T_INT,
+     .def = "1", .min = 0, .max = 36500, .remote_types = CONFIG_RT_S3,
+     .offset = R(object_lock_extra_days), .reserved = "archives are not locked yet",
+     .help = "Days added to keep_days for the lock of each archive."},
+    {.section = CONFIG_SEC_REMOTE, .name = "prune_credentials", .type = CONFIG_T_STRING,
+     .remote_types = CONFIG_RT_S3, .offset = R(prune_credentials),
+     .reserved = "nothing is pruned yet",
+     .help = "Optional second credentials (file + profile) used only to delete and to extend "
+             "locks."},
 };
 /* clang-format on */
 

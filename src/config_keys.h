@@ -11,7 +11,8 @@
 
 typedef enum {
     CONFIG_T_STRING,   /* free text, unquoted when wholly quoted */
-    CONFIG_T_PATH,     /* a file or directory; "~" is refused (never expanded) */
+    CONFIG_T_PATH,     /* a file or directory; "~" is refused (never expanded); relative
+                        * local paths are resolved (see local_path) */
     CONFIG_T_BOOL,     /* yes/no/true/false/on/off/1/0 -> int */
     CONFIG_T_INT,      /* decimal -> int, within [min, max] */
     CONFIG_T_DURATION, /* "6h", "1h30m", "90" -> long seconds, within [min, max] */
@@ -54,6 +55,17 @@ typedef struct {
     size_t offset;         /* field in config (sections) or config_remote */
     size_t count_offset;   /* LIST: the size_t count field */
     config_check_fn check;
+    /* The value names a file on this host: a relative one is resolved against
+     * the directory of the config file (SPEC.md), so that it does not depend
+     * on the current directory.  Keys outside remotes: CONFIG_RT_ALL; remote
+     * keys: the types for which it is local (an sftp path is on the server).
+     * "env" (credentials) is no path. */
+    unsigned local_path;
+    /* Not implemented in this version: the reason ("retention is not applied
+     * yet").  Such a key is accepted only with its default, or unset when it
+     * has none; any other value asks for a feature nothing provides, and is
+     * refused rather than silently ignored. */
+    const char *reserved;
     const char *help;
 } config_key;
 

@@ -13,6 +13,7 @@
 #include "dumpcheck.h"
 
 #include "err.h"
+#include "strbuf.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -29,7 +30,13 @@
 #define BLOCK           512
 #define ZSTD_BLOCK_MAX  (128 * 1024)
 #define ZSTD_MAGIC      0xFD2FB528u
-#define ZSTD_SKIP_MAGIC 0x184D2A50u /* low 4 bits vary */
+#define ZSTD_SKIP_MAGIC 0x184D2A50u  /* low 4 bits vary */
+#define TEXT_MIN        20           /* printable characters before the line end, at least */
+#define TEXT_LINE_MAX   (64 * 1024)  /* a longer run without a line end is no line */
+#define TEXT_EXCERPT    96           /* characters of it shown */
+#define TEXT_CANDS      4            /* text runs remembered */
+#define TEXT_GZIP_BACK  (256 * 1024) /* how far back of a gzip error text is looked for */
+#define REASON_MAX      2048
 
 enum fmt { FMT_NONE, FMT_DZV1, FMT_DGV1, FMT_ZSTD, FMT_GZIP };
 
@@ -48,9 +55,16 @@ enum tar_state { T_META, T_HDR, T_DATA, T_END };
 
 enum pax_state { P_LEN, P_KEY, P_VAL };
 
+/* A run of text in the raw bytes that qualifies (text_qualifies). */
+typedef struct {
+    uint64_t start, end; /* dump offsets */
+    unsigned char ex[TEXT_EXCERPT];
+    size_t ex_len;
+} text_cand;
+
 struct dumpcheck {
     int failed;
-    char reason[1024];
+    char reason[REASON_MAX];
     uint64_t off; /* dump bytes consumed so far */
 
     enum outer_state ostate;
@@ -117,6 +131,21 @@ struct dumpcheck {
     int pax_key_long;
     uint64_t pax_val;
     int pax_val_digits, pax_val_bad;
+
+    /* text written into the dump (see "text" below) */
+    uint64_t scan_from;          /* where the compressed stream starts; UINT64_MAX: not known yet */
+    uint64_t scan_off;           /* raw bytes scanned */
+    uint64_t run_start, run_len; /* the printable run open at scan_off */
+    unsigned char run_ex[TEXT_EXCERPT];
+    size_t run_ex_len;
+    text_cand cands[TEXT_CANDS]; /* a ring of the last ones */
+    uint64_t n_cands;
+    uint64_t unit_prev, unit_cur; /* zstd: where the last two units started */
+    uint64_t blk_end;             /* zstd: where the current block's data ends */
+    int inner_failed;             /* the tar walk failed (not the decompressor) */
+    int pending;                  /* broken, the verdict waits for a text run to end */
+    uint64_t region_start, fail_point;
+    char orig_reason[REASON_MAX - 256];
 };
 
 static int fail(dumpcheck *dc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -176,6 +205,216 @@ static size_t fill(unsigned char *buf, size_t *len, size_t want, const unsigned 
     return k;
 }
 
+/* ----------------------------------------------------------------- text */
+
+/* Text written into the dump (a log line Neo4j or the JVM printed to the
+ * stdout that carries the dump) breaks the compressed stream where it
+ * lands, but the decoder notices only later: at the end of the block that
+ * swallowed it (up to 128 KiB on) or at the next header or checksum, with a
+ * reason that says nothing of text.  So the raw bytes after the prefix are
+ * scanned for runs of printable ASCII, and when the stream breaks, a line
+ * of text (at least TEXT_MIN printable characters and a line end) in the
+ * region where the break can have started becomes the reason: "text inside
+ * the dump at offset N: ...".  Consecutive lines count as one text.
+ *
+ * Compressed data holds such lines almost never (a random byte is printable
+ * ASCII with p = 0.37: 20 of them and a newline, p ~ 1e-11 per offset), and
+ * they are looked for only once the stream is already broken.  The offset
+ * may be a byte or two early: compressed bytes just before the text can be
+ * printable too (the excerpt shows them).
+ *
+ * The verdict must not depend on how the dump is cut into pieces, so the
+ * region is fixed by the stream's own structure (text_region), and when a
+ * run that may become a line is still open at the break (text landing on a
+ * header is noticed after 3 bytes of it), the verdict waits until the run
+ * ends (dc->pending). */
+
+static int is_text(unsigned char c)
+{
+    return (unsigned char)(c - 0x20) < 0x5f || c == '\t';
+}
+
+/* Keep the line [START, START+LEN) (its first characters in EX) when it
+ * qualifies; the next line of a block of lines extends the last one kept. */
+static void text_record(dumpcheck *dc, uint64_t start, uint64_t len, const unsigned char *ex,
+                        size_t ex_len)
+{
+    if (len < TEXT_MIN || len > TEXT_LINE_MAX)
+        return;
+    if (dc->n_cands > 0) {
+        text_cand *last = &dc->cands[(dc->n_cands - 1) % TEXT_CANDS];
+        if (start <= last->end + 2) { /* after "\n" or "\r\n" */
+            last->end = start + len;
+            return;
+        }
+    }
+    text_cand *c = &dc->cands[dc->n_cands % TEXT_CANDS];
+    dc->n_cands++;
+    c->start = start;
+    c->end = start + len;
+    c->ex_len = ex_len < TEXT_EXCERPT ? ex_len : TEXT_EXCERPT;
+    memcpy(c->ex, ex, c->ex_len);
+}
+
+/* The printable run at the end of the bytes scanned so far becomes P[0..N)
+ * (START: its dump offset), or grows by it (EXTEND). */
+static void run_set(dumpcheck *dc, uint64_t start, const unsigned char *p, size_t n, int extend)
+{
+    if (!extend) {
+        dc->run_start = start;
+        dc->run_len = 0;
+        dc->run_ex_len = 0;
+    }
+    dc->run_len += n;
+    size_t k = TEXT_EXCERPT - dc->run_ex_len;
+    if (k > n)
+        k = n;
+    memcpy(dc->run_ex + dc->run_ex_len, p, k);
+    dc->run_ex_len += k;
+}
+
+/* The offset of the first C in P[I..N), N when none. */
+static size_t find_byte(const unsigned char *p, size_t i, size_t n, unsigned char c)
+{
+    const unsigned char *q = i < n ? memchr(p + i, c, n - i) : NULL;
+    return q ? (size_t)(q - p) : n;
+}
+
+/* Scan N raw bytes at dump offset dc->scan_off (advanced).  A line needs a
+ * line end ('\n' or '\r'), so only those are visited (memchr), and from each
+ * the run before it, which in compressed data is a byte or two: the cost
+ * stays near memchr's. */
+static void text_scan(dumpcheck *dc, const unsigned char *p, size_t n)
+{
+    uint64_t at = dc->scan_off;
+    dc->scan_off += n;
+    if (n == 0 || dc->scan_from == UINT64_MAX || at + n <= dc->scan_from)
+        return;
+    if (at < dc->scan_from) { /* the format prefix is no text */
+        p += dc->scan_from - at;
+        n -= (size_t)(dc->scan_from - at);
+        at = dc->scan_from;
+    }
+    size_t i = 0, nl = find_byte(p, 0, n, '\n'), cr = find_byte(p, 0, n, '\r');
+    for (;;) {
+        size_t e = nl < cr ? nl : cr;
+        if (e >= n)
+            break;
+        size_t s = e;
+        while (s > i && is_text(p[s - 1]))
+            s--;
+        /* s == 0: the run may have begun in an earlier piece */
+        run_set(dc, at + s, p + s, e - s, s == 0 && dc->run_len > 0);
+        text_record(dc, dc->run_start, dc->run_len, dc->run_ex, dc->run_ex_len);
+        dc->run_len = 0;
+        i = e + 1;
+        if (nl == e)
+            nl = find_byte(p, i, n, '\n');
+        if (cr == e)
+            cr = find_byte(p, i, n, '\r');
+    }
+    /* The run open at the end, for the next piece (or a pending verdict). */
+    size_t s = n;
+    while (s > i && is_text(p[s - 1]))
+        s--;
+    if (s == n)
+        dc->run_len = 0;
+    else
+        run_set(dc, at + s, p + s, n - s, s == 0 && dc->run_len > 0);
+}
+
+/* Where the break can have started and the offset up to which the bytes
+ * must be seen before deciding (the byte at fail_point included: text that
+ * starts there can be what broke); 0 when text is not looked for (no
+ * compressed stream yet, or a point that depends on the piece sizes). */
+static int text_region(dumpcheck *dc)
+{
+    if (dc->scan_from == UINT64_MAX)
+        return 0;
+    if (dc->ostate == O_ZSTD) {
+        /* The previous unit (a block that swallowed text decodes wrongly or
+         * shifts the next header) and the current one, to its end: raw
+         * blocks stream their output, so a tar walk failing inside one
+         * fails at a piece-dependent byte; the unit's end does not. */
+        dc->region_start = dc->unit_prev;
+        dc->fail_point = dc->zst == ZS_BLKDATA && dc->blk_end > dc->off ? dc->blk_end : dc->off;
+        return 1;
+    }
+    if (dc->ostate == O_GZIP || dc->ostate == O_GZ_MAGIC) {
+        /* zlib hides its block boundaries, and what it has consumed when the
+         * tar walk fails depends on the pieces: only zlib's own errors. */
+        if (dc->inner_failed)
+            return 0;
+        dc->region_start =
+            dc->off - dc->member_off > TEXT_GZIP_BACK ? dc->off - TEXT_GZIP_BACK : dc->member_off;
+        if (dc->region_start < dc->scan_from)
+            dc->region_start = dc->scan_from;
+        dc->fail_point = dc->off;
+        return 1;
+    }
+    return 0;
+}
+
+/* The reason for text: its offset and an excerpt, then what broke. */
+static int text_fail(dumpcheck *dc, uint64_t start, const unsigned char *ex, size_t ex_len, int cut)
+{
+    strbuf b;
+    strbuf_init(&b, 0);
+    strbuf_printf(&b, "text inside the dump at offset %" PRIu64 ": \"", start);
+    for (size_t i = 0; i < ex_len; i++) {
+        if (ex[i] == '"' || ex[i] == '\\')
+            strbuf_append(&b, "\\", 1);
+        strbuf_put_printable(&b, (const char *)ex + i, 1);
+    }
+    strbuf_printf(&b,
+                  "%s\" (a line of text, e.g. log output written into the dump); decoding then "
+                  "failed: %s",
+                  cut ? "..." : "", dc->orig_reason);
+    if (strbuf_failed(&b)) {
+        strbuf_free(&b);
+        return err_set(ERR_FAIL, "dumpcheck: out of memory");
+    }
+    int rc = fail(dc, "%s", strbuf_str(&b));
+    strbuf_free(&b);
+    return rc;
+}
+
+/* Decide a pending verdict: -1 with the verdict set, or 0 while the bytes
+ * seen cannot tell yet; AT_EOF: the stream ended, decide now. */
+static int text_decide(dumpcheck *dc, int at_eof)
+{
+    uint64_t first = dc->n_cands > TEXT_CANDS ? dc->n_cands - TEXT_CANDS : 0;
+    for (uint64_t k = first; k < dc->n_cands; k++) {
+        const text_cand *c = &dc->cands[k % TEXT_CANDS];
+        if (c->end >= dc->region_start && c->start <= dc->fail_point)
+            return text_fail(dc, c->start, c->ex, c->ex_len, c->end - c->start > c->ex_len);
+    }
+    if (dc->run_len > 0 && dc->run_start <= dc->fail_point &&
+        dc->run_start + dc->run_len >= dc->region_start) {
+        if (!at_eof && dc->run_len <= TEXT_LINE_MAX)
+            return 0; /* the run may still become a line */
+    }
+    if (!at_eof && dc->scan_off <= dc->fail_point)
+        return 0; /* a run may start at the failing byte itself */
+    return fail(dc, "%s", dc->orig_reason);
+}
+
+/* The stream just broke (dc->failed, reason set): look for text.  -1 with
+ * the verdict, or 0 while it waits (pending). */
+static int text_after_break(dumpcheck *dc)
+{
+    if (!text_region(dc))
+        return -1;
+    snprintf(dc->orig_reason, sizeof dc->orig_reason, "%.*s", (int)sizeof dc->orig_reason - 1,
+             dc->reason);
+    dc->failed = 0;
+    dc->pending = 1;
+    int rc = text_decide(dc, 0);
+    if (rc < 0)
+        dc->pending = 0;
+    return rc;
+}
+
 dumpcheck *dumpcheck_new(void)
 {
     dumpcheck *dc = calloc(1, sizeof *dc);
@@ -186,6 +425,7 @@ dumpcheck *dumpcheck_new(void)
         goto fail;
     dc->ostate = O_PREFIX;
     dc->tst = T_META;
+    dc->scan_from = UINT64_MAX;
     return dc;
 fail:
     dumpcheck_free(dc);
@@ -563,7 +803,11 @@ static int tar_feed(dumpcheck *dc, const unsigned char *p, size_t n)
 
 static int inner_feed(dumpcheck *dc, const unsigned char *p, size_t n)
 {
-    return n ? tar_feed(dc, p, n) : 0;
+    if (n && tar_feed(dc, p, n) < 0) {
+        dc->inner_failed = 1;
+        return -1;
+    }
+    return 0;
 }
 
 /* ----------------------------------------------------------------- zstd */
@@ -629,14 +873,24 @@ static void trailing_add(dumpcheck *dc, const unsigned char *p, size_t n)
     dc->off += n;
 }
 
+/* A unit (frame magic, block header, checksum) starts at OFF: text_region()
+ * looks for text from the previous one on. */
+static void unit_mark(dumpcheck *dc, uint64_t off)
+{
+    dc->unit_prev = dc->unit_cur;
+    dc->unit_cur = off;
+}
+
 /* Collect a fixed-size unit (frame magic, block header, gzip magic) in
  * dc->zbuf, whatever pieces it arrives in; unit_off marks where it started.
  * Returns 1 once the buffer holds WANT bytes (zlen is then reset for the
  * next unit), 0 while more are needed. */
 static int gather(dumpcheck *dc, const unsigned char **p, size_t *n, size_t want)
 {
-    if (dc->zlen == 0)
+    if (dc->zlen == 0) {
         dc->unit_off = dc->off;
+        unit_mark(dc, dc->off);
+    }
     dc->off += fill(dc->zbuf, &dc->zlen, want, p, n);
     if (dc->zlen < want)
         return 0;
@@ -651,6 +905,7 @@ static void block_end(dumpcheck *dc)
     if (dc->last_block) {
         dc->zst = ZS_CHECKSUM;
         dc->unit_off = dc->off;
+        unit_mark(dc, dc->off);
         dc->unit_left = 4;
         dc->unit_total = 4;
     } else {
@@ -771,6 +1026,7 @@ static int zstd_feed(dumpcheck *dc, const unsigned char *p, size_t n)
                 return -1;
             dc->unit_left = type == 1 ? 1 : bsize;
             dc->unit_total = dc->unit_left;
+            dc->blk_end = dc->off + dc->unit_left;
             dc->zst = ZS_BLKDATA;
             if (dc->unit_left == 0)
                 block_end(dc);
@@ -873,6 +1129,9 @@ static int zstd_init(dumpcheck *dc)
 static int decide(dumpcheck *dc)
 {
     const unsigned char *s = dc->show;
+    /* Text is looked for in the compressed stream, not in the prefix. */
+    dc->scan_from = s[0] == 'D' ? 4 : 0;
+    dc->unit_prev = dc->unit_cur = dc->scan_from;
     if (memcmp(s, "DZV1", 4) == 0 || memcmp(s, "\x28\xb5\x2f\xfd", 4) == 0) {
         dc->fmt = s[0] == 'D' ? FMT_DZV1 : FMT_ZSTD;
         if (zstd_init(dc) < 0)
@@ -897,6 +1156,7 @@ static int decide(dumpcheck *dc)
         return 0;
     }
     dc->ostate = O_NOTDUMP;
+    dc->scan_from = UINT64_MAX;
     return 0;
 }
 
@@ -996,9 +1256,27 @@ static int feed(dumpcheck *dc, const unsigned char *p, size_t n)
 
 int dumpcheck_update(dumpcheck *dc, const void *buf, size_t len)
 {
+    const unsigned char *p = buf;
     if (dc->failed)
         return err_set(ERR_INTEGRITY, "%s", dc->reason);
-    return feed(dc, buf, len);
+    if (dc->pending) {
+        text_scan(dc, p, len);
+        return text_decide(dc, 0);
+    }
+    uint64_t at = dc->scan_off;
+    if (feed(dc, p, len) == 0) {
+        text_scan(dc, p, len);
+        return 0;
+    }
+    if (!dc->failed)
+        return -1; /* out of memory: not a verdict */
+    /* Scan what the layers took, then what follows if the verdict waits. */
+    size_t used = dc->off > at ? (dc->off - at < len ? (size_t)(dc->off - at) : len) : 0;
+    text_scan(dc, p, used);
+    if (text_after_break(dc) < 0)
+        return -1;
+    text_scan(dc, p + used, len - used);
+    return text_decide(dc, 0);
 }
 
 static int tar_incomplete(dumpcheck *dc, const char *why)
@@ -1130,8 +1408,10 @@ int dumpcheck_finish(dumpcheck *dc, dumpcheck_result *out)
     int rc;
     if (dc->failed)
         rc = err_set(ERR_INTEGRITY, "%s", dc->reason);
+    else if (dc->pending)
+        rc = text_decide(dc, 1);
     else
-        rc = finish_check(dc);
+        rc = finish_check(dc); /* text makes a dump longer, never cut: not looked for */
     if (out) {
         memset(out, 0, sizeof *out);
         snprintf(out->format, sizeof out->format, "%s", fmt_names[dc->fmt]);

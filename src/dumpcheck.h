@@ -32,7 +32,14 @@ dumpcheck *dumpcheck_new(void);
 /* Feed the next bytes, in pieces of any size (the outcome does not depend on
  * how the dump is cut into pieces); -1 with ERR_INTEGRITY and a precise
  * reason ("dump offset N: ...", "tar offset N: ...") at the first bad byte.
- * After a failure every call fails again with the same reason. */
+ * A line of text inside the compressed stream (a log line written into the
+ * dump) is the reason when it is what broke it: "text inside the dump at
+ * offset N: "<excerpt>" (...); decoding then failed: <the decoder's
+ * reason>".  To see whether a line is what broke it, the verdict may come
+ * later than the first bad byte: once the text run open there has ended
+ * (at most 64 KiB), or at the end of the zstd block being decoded (at most
+ * 128 KiB), or at dumpcheck_finish.  After a failure every call fails again
+ * with the same reason. */
 int dumpcheck_update(dumpcheck *dc, const void *buf, size_t len);
 /* The stream ended: -1 (ERR_INTEGRITY) unless it is complete.  OUT (may be
  * NULL) gets what is known so far even on failure. */

@@ -54,6 +54,18 @@ int err_prefix(const char *fmt, ...)
     return -1;
 }
 
+int err_suffix(const char *fmt, ...)
+{
+    size_t mlen = strlen(cur_msg);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cur_msg + mlen, sizeof cur_msg - mlen, fmt, ap);
+    va_end(ap);
+    if (cur_kind == ERR_NONE)
+        cur_kind = ERR_FAIL;
+    return -1;
+}
+
 err_kind err_get_kind(void)
 {
     return cur_kind;

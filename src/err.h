@@ -25,6 +25,9 @@ int err_sys(err_kind kind, int errnum, const char *fmt, ...) __attribute__((form
 /* Prepend context ("remote nas: ") to the current message; returns -1. */
 int err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Append context (" (use --no-local-copy)") to the current message; returns -1. */
+int err_suffix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 err_kind err_get_kind(void);
 /* The current message, "" when none. */
 const char *err_msg(void);

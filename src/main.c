@@ -12,13 +12,30 @@
 #include "log.h"
 #include "signals.h"
 
+/* A global option that makes sense once, given again (or with its
+ * opposite): exit 2 rather than let the last one win silently, since
+ * `-c a.conf ... -c b.conf` would back up with a config nobody looked at.
+ * SEEN is the option given first. */
+static int given_twice(const char *seen, const char *a)
+{
+    if (strcmp(seen, a) == 0)
+        fprintf(stderr, "neo4j-offsite: %s given twice\n", a);
+    else
+        fprintf(stderr, "neo4j-offsite: %s and %s given together\n", seen, a);
+    fprintf(stderr, "Try 'neo4j-offsite --help'.\n");
+    return -1;
+}
+
 /* Take the global options out of ARGV (in place); returns the new argc, or
- * -1 after printing a usage error. */
+ * -1 after printing a usage error.  Only -v may be repeated. */
 static int take_globals(int argc, char **argv, cli_globals *g, int *progress_flag, int *want_help,
                         int *want_version)
 {
     int out = 1;
     int seen_command = 0;
+    /* each once-only option as first given (-c, -q, -v for their long forms), NULL until then */
+    const char *config_opt = NULL, *quiet_opt = NULL, *verbose_opt = NULL, *json_opt = NULL,
+               *progress_opt = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--") == 0) {
@@ -26,26 +43,38 @@ static int take_globals(int argc, char **argv, cli_globals *g, int *progress_fla
                 argv[out++] = argv[i++];
             break;
         }
-        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-            if (i + 1 >= argc) {
+        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0 || strncmp(a, "--config=", 9) == 0) {
+            if (config_opt)
+                return given_twice(config_opt, "-c");
+            config_opt = "-c"; /* one option, however spelt */
+            if (a[1] == '-' && a[8] == '=') {
+                g->config_path = a + 9;
+            } else if (i + 1 < argc) {
+                g->config_path = argv[++i];
+            } else {
                 fprintf(stderr, "neo4j-offsite: %s needs a file name\n", a);
                 return -1;
             }
-            g->config_path = argv[++i];
-        } else if (strncmp(a, "--config=", 9) == 0) {
-            g->config_path = a + 9;
-        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-            g->verbose = g->verbose < 0 ? 1 : g->verbose + 1;
-        } else if (strcmp(a, "-vv") == 0) {
-            g->verbose = 2;
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0 || strcmp(a, "-vv") == 0) {
+            if (quiet_opt)
+                return given_twice(quiet_opt, "-v");
+            verbose_opt = "-v";
+            g->verbose += strcmp(a, "-vv") == 0 ? 2 : 1;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+            if (quiet_opt || verbose_opt)
+                return given_twice(quiet_opt ? quiet_opt : verbose_opt, "-q");
+            quiet_opt = "-q";
             g->verbose = -1;
         } else if (strcmp(a, "--json") == 0) {
+            if (json_opt)
+                return given_twice(json_opt, a);
+            json_opt = a;
             g->json = 1;
-        } else if (strcmp(a, "--progress") == 0) {
-            *progress_flag = 1;
-        } else if (strcmp(a, "--no-progress") == 0) {
-            *progress_flag = 0;
+        } else if (strcmp(a, "--progress") == 0 || strcmp(a, "--no-progress") == 0) {
+            if (progress_opt)
+                return given_twice(progress_opt, a);
+            progress_opt = a;
+            *progress_flag = a[2] == 'p';
         } else if (!seen_command && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) {
             *want_help = 1;
         } else if (!seen_command && strcmp(a, "--version") == 0) {

@@ -143,7 +143,10 @@ static json_t *build_object(const manifest *m)
         err_set(ERR_FAIL, "out of memory building the manifest");
         goto fail;
     }
-    if (set_u64(o, "format_version", MANIFEST_FORMAT_VERSION) ||
+    if (m->format_version >= 2 &&
+        set_hex(o, "archive_header_blake2b", m->archive_header_blake2b, 32))
+        goto fail;
+    if (set_u64(o, "format_version", (uint64_t)m->format_version) ||
         set_str(o, "tool_version", m->tool_version, sizeof m->tool_version) ||
         set_str(o, "database", m->database, sizeof m->database) ||
         set_time(o, "dump_started", m->dump_started) || set_time(o, "dump_ended", m->dump_ended) ||
@@ -180,7 +183,12 @@ char *manifest_sign(manifest *m, const keys_secret *signing, size_t *len)
         err_set(ERR_USAGE, "manifests are signed with the signing key, not an archive key");
         return NULL;
     }
-    m->format_version = MANIFEST_FORMAT_VERSION;
+    if (m->format_version == 0)
+        m->format_version = MANIFEST_FORMAT_VERSION;
+    if (m->format_version < 1 || m->format_version > MANIFEST_FORMAT_VERSION) {
+        err_set(ERR_USAGE, "manifest format_version %d cannot be written", m->format_version);
+        return NULL;
+    }
     memcpy(m->signer_key_id, keys_secret_public(signing)->id, KEYS_ID_BYTES);
     o = build_object(m);
     if (!o)
@@ -224,12 +232,23 @@ fail:
 /* ---- reading ---- */
 
 static const char *const top_fields[] = {
-    "format_version", "tool_version",      "database",
-    "dump_started",   "dump_ended",        "host",
-    "archive",        "archive_size",      "archive_blake2b",
-    "plaintext_size", "plaintext_blake2b", "dump",
-    "chunk_size",     "recipient_key_id",  "signer_key_id",
+    "format_version",
+    "tool_version",
+    "database",
+    "dump_started",
+    "dump_ended",
+    "host",
+    "archive",
+    "archive_size",
+    "archive_blake2b",
+    "plaintext_size",
+    "plaintext_blake2b",
+    "dump",
+    "chunk_size",
+    "recipient_key_id",
+    "signer_key_id",
     "signature",
+    "archive_header_blake2b", /* version 2 on */
 };
 static const char *const dump_fields[] = {"format", "neo4j_era", "files", "bytes"};
 
@@ -328,14 +347,18 @@ static json_t *parse_checked(const char *text, size_t len, manifest *m)
     /* the version decides the schema, so it is checked first */
     if (get_u64(o, "format_version", "format_version", INT32_MAX, &v) != 0)
         goto fail;
-    if (v != MANIFEST_FORMAT_VERSION) {
+    if (v < 1 || v > MANIFEST_FORMAT_VERSION) {
         err_set(ERR_INTEGRITY,
-                "manifest format_version %llu is not supported (this version reads %d)",
+                "manifest format_version %llu is not supported (this version reads 1 to %d)",
                 (unsigned long long)v, MANIFEST_FORMAT_VERSION);
         goto fail;
     }
     m->format_version = (int)v;
-    if (only_known(o, "", top_fields, sizeof top_fields / sizeof top_fields[0]) != 0)
+    /* version 1 has every member but the last */
+    size_t n_known = sizeof top_fields / sizeof top_fields[0] - (v == 1);
+    if (only_known(o, "", top_fields, n_known) != 0)
+        goto fail;
+    if (v >= 2 && get_hex(o, "archive_header_blake2b", m->archive_header_blake2b, 32) != 0)
         goto fail;
     json_t *d = json_object_get(o, "dump");
     if (!d || !json_is_object(d)) {

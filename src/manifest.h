@@ -9,7 +9,7 @@
 
 #include "keys.h"
 
-#define MANIFEST_FORMAT_VERSION 1
+#define MANIFEST_FORMAT_VERSION 2 /* written; versions 1 and 2 are read */
 
 typedef struct {
     int format_version;
@@ -20,6 +20,7 @@ typedef struct {
     char archive[256]; /* archive name, without ".dump.enc" */
     uint64_t archive_size;
     uint8_t archive_blake2b[32];
+    uint8_t archive_header_blake2b[32]; /* version 2 on: BLAKE2b of the archive's header */
     uint64_t plaintext_size;
     uint8_t plaintext_blake2b[32];
     char dump_format[8]; /* "DZV1", "DGV1", "zstd", "gzip" */
@@ -30,7 +31,8 @@ typedef struct {
     uint8_t signer_key_id[KEYS_ID_BYTES]; /* set by manifest_sign() */
 } manifest;
 
-/* Sign M with SIGNING (fills signer_key_id and format_version) and return
+/* Sign M with SIGNING (fills signer_key_id; format_version 0 becomes
+ * MANIFEST_FORMAT_VERSION, 1 writes the older schema for tests) and return
  * the manifest file's text: the canonical JSON plus "\n" (malloc'd,
  * NUL-terminated, *LEN without the NUL).  Refuses (ERR_INTEGRITY) empty
  * strings, control characters, invalid UTF-8 and integers above 2^63-1. */

@@ -1,8 +1,10 @@
 #include "neo4j.h"
 
 #include "err.h"
+#include "keys.h"
 #include "log.h"
 #include "signals.h"
+#include "strbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -15,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,14 +26,18 @@
 
 extern char **environ;
 
-#define DB_PLACEHOLDER    "{database}"
-#define DB_NAME_MAX       63
-#define ENV_DATABASE      "NEO4J_OFFSITE_DATABASE"
-#define LOG_LINE_MAX      1024 /* longer child lines are logged cut, marked " [...]" */
-#define KEEP_LINES        4    /* stderr lines kept for the error message */
-#define KEEP_LINE_MAX     400
-#define POLL_SLICE_MS     250 /* bounds how late a signal or deadline is noticed */
-#define DRAIN_EVERY_READS 32
+#define DB_NAME_WORD       "database"
+#define DB_PLACEHOLDER     "{database}"
+#define KNOWN_PLACEHOLDERS "{database}"
+#define PH_NAME_MAX        32  /* longer {names} are never taken for {database} */
+#define PATH_SHOWN         400 /* PATH in messages is cut here */
+#define DB_NAME_MAX        63
+#define ENV_DATABASE       "NEO4J_OFFSITE_DATABASE"
+#define LOG_LINE_MAX       1024 /* longer child lines are logged cut, marked " [...]" */
+#define KEEP_LINES         4    /* stderr lines kept for the error message */
+#define KEEP_LINE_MAX      400
+#define POLL_SLICE_MS      250 /* bounds how late a signal or deadline is noticed */
+#define DRAIN_EVERY_READS  32
 
 static long kill_grace_ms = 3000;
 static _Thread_local int last_db_missing;
@@ -45,34 +53,6 @@ int neo4j_last_db_missing(void)
 }
 
 /* ---------------------------------------------------------------- split */
-
-typedef struct {
-    char *s;
-    size_t n, cap;
-} sbuf;
-
-static int sbuf_add(sbuf *b, const char *p, size_t n)
-{
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 32;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s)
-            return err_set(ERR_FAIL, "out of memory");
-        b->s = s;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, p, n);
-    b->n += n;
-    b->s[b->n] = '\0';
-    return 0;
-}
-
-static int sbuf_addc(sbuf *b, char c)
-{
-    return sbuf_add(b, &c, 1);
-}
 
 typedef struct {
     char **v;
@@ -136,6 +116,15 @@ static int is_blank(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+static int is_blank_text(const char *s)
+{
+    if (!s)
+        return 1;
+    while (is_blank(*s))
+        s++;
+    return *s == '\0';
+}
+
 /* A '$' that a shell would expand: refused rather than passed on literally,
  * since the user surely meant the expansion. */
 static int is_expansion(const char *p)
@@ -144,13 +133,30 @@ static int is_expansion(const char *p)
            (isalnum((unsigned char)p[1]) || strchr("_{(?@*#!$-", p[1]) != NULL);
 }
 
+/* An unquoted shell operator at P: named whole ("&&" says more than '&'),
+ * with the two ways out. */
+static int operator_error(const char *what, const char *p, size_t col)
+{
+    static const char *const two[] = {"||", "&&", ";;", ">>", "<<", ">&",
+                                      "<&", "&>", "|&", "<>", ">|"};
+    char op[3] = {p[0], '\0', '\0'};
+    for (size_t i = 0; p[0] != '#' && i < sizeof two / sizeof two[0]; i++)
+        if (p[0] == two[i][0] && p[1] == two[i][1])
+            op[1] = p[1];
+    return err_set(ERR_USAGE,
+                   "%s: shell operator '%s' needs `sh -c '...'` (character %zu): templates run "
+                   "without a shell%s; to pass it to the program as text, quote it: \"%s\"",
+                   what, op, col, p[0] == '#' ? " and have no comments" : "", op);
+}
+
 /* Parse one word at *PP.  1 with *OUT set, 0 at the end, -1 on error. */
 static int next_word(const char *what, const char *tmpl, const char **pp, char **out)
 {
     const char *p = *pp;
-    sbuf b = {0};
+    strbuf b;
     int in_word = 0;
 
+    strbuf_init(&b, 0);
     while (is_blank(*p))
         p++;
     while (*p && !is_blank(*p)) {
@@ -161,8 +167,7 @@ static int next_word(const char *what, const char *tmpl, const char **pp, char *
                 err_set(ERR_USAGE, "%s: unbalanced ' quote (opened at character %zu)", what, col);
                 goto fail;
             }
-            if (sbuf_add(&b, p + 1, (size_t)(end - p - 1)) < 0)
-                goto fail;
+            strbuf_append(&b, p + 1, (size_t)(end - p - 1));
             p = end + 1;
             in_word = 1;
         } else if (*p == '"') {
@@ -176,8 +181,8 @@ static int next_word(const char *what, const char *tmpl, const char **pp, char *
                 if (*p == '"')
                     break;
                 if (*p == '\\' && p[1] && strchr("\"\\$`\n", p[1])) {
-                    if (p[1] != '\n' && sbuf_addc(&b, p[1]) < 0)
-                        goto fail;
+                    if (p[1] != '\n')
+                        strbuf_append(&b, p + 1, 1);
                     p += 2;
                     continue;
                 }
@@ -188,26 +193,22 @@ static int next_word(const char *what, const char *tmpl, const char **pp, char *
                             what, p, (size_t)(p - tmpl) + 1);
                     goto fail;
                 }
-                if (sbuf_addc(&b, *p) < 0)
-                    goto fail;
+                strbuf_append(&b, p, 1);
                 p++;
             }
-            if (sbuf_add(&b, "", 0) < 0) /* "" is an empty word, not nothing */
-                goto fail;
             p++;
-            in_word = 1;
+            in_word = 1; /* "" is an empty word, not nothing */
         } else if (*p == '\\') {
             if (!p[1]) {
                 err_set(ERR_USAGE, "%s: a backslash ends the template", what);
                 goto fail;
             }
-            if (p[1] != '\n' && sbuf_addc(&b, p[1]) < 0)
-                goto fail;
+            if (p[1] != '\n')
+                strbuf_append(&b, p + 1, 1);
             p += 2;
             in_word = 1;
         } else if (strchr("|&;<>()", *p) || (*p == '#' && !in_word)) {
-            err_set(ERR_USAGE, "%s: shell operator '%c' needs `sh -c '...'` (character %zu)", what,
-                    *p, col);
+            operator_error(what, p, col);
             goto fail;
         } else if (*p == '`' || is_expansion(p)) {
             err_set(ERR_USAGE,
@@ -216,43 +217,154 @@ static int next_word(const char *what, const char *tmpl, const char **pp, char *
                     what, p, col);
             goto fail;
         } else {
-            if (sbuf_addc(&b, *p) < 0)
-                goto fail;
+            strbuf_append(&b, p, 1);
             p++;
             in_word = 1;
         }
     }
     *pp = p;
-    if (!in_word)
+    if (!in_word) {
+        strbuf_free(&b);
         return 0;
-    *out = b.s;
-    return 1;
+    }
+    if (strbuf_failed(&b)) {
+        err_set(ERR_FAIL, "out of memory");
+        goto fail;
+    }
+    *out = strbuf_take(&b);
+    return *out ? 1 : -1;
 fail:
-    free(b.s);
+    strbuf_free(&b);
     return -1;
 }
 
-/* WORD with every {database} replaced; NULL (err set) on failure. */
-static char *substitute(const char *what, const char *word, const char *database)
+/* ---------------------------------------------------------- placeholders */
+
+typedef enum {
+    W_PLAIN,  /* an argument: every {name} is a placeholder */
+    W_SCRIPT, /* the script of `sh -c`: {...} is shell text unless {database} */
+} word_kind;
+
+static int is_name_char(char c)
 {
-    sbuf b = {0};
-    const char *p = word, *hit;
-    if (sbuf_add(&b, "", 0) < 0)
-        return NULL;
-    while ((hit = strstr(p, DB_PLACEHOLDER)) != NULL) {
-        if (!database) {
-            err_set(ERR_USAGE, "%s uses {database} but no database was given", what);
+    return isalnum((unsigned char)c) || c == '_';
+}
+
+/* At P (a '{'): the length of NAME in "{NAME}" (letters, digits and '_',
+ * not starting with a digit), 0 when P does not start one. */
+static size_t brace_name(const char *p)
+{
+    if (p[0] != '{' || !(isalpha((unsigned char)p[1]) || p[1] == '_'))
+        return 0;
+    size_t n = 1;
+    while (is_name_char(p[1 + n]))
+        n++;
+    return p[1 + n] == '}' ? n : 0;
+}
+
+/* Optimal string alignment distance of two short lowercase strings. */
+static size_t edit_distance(const char *a, size_t na, const char *b, size_t nb)
+{
+    size_t d[PH_NAME_MAX + 1][PH_NAME_MAX + 1];
+    for (size_t i = 0; i <= na; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= nb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= na; i++)
+        for (size_t j = 1; j <= nb; j++) {
+            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[na][nb];
+}
+
+/* NAME (N bytes, not "database" itself) was surely meant as {database}: any
+ * case, up to two typing errors, or a usual guess at its name. */
+static int meant_database(const char *name, size_t n)
+{
+    static const char *const guesses[] = {"db",           "dbname",  "db_name", "database_name",
+                                          "databasename", "db_names"};
+    char low[PH_NAME_MAX + 1];
+    if (n > PH_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        low[i] = (char)tolower((unsigned char)name[i]);
+    low[n] = '\0';
+    for (size_t i = 0; i < sizeof guesses / sizeof guesses[0]; i++)
+        if (!strcmp(low, guesses[i]))
+            return 1;
+    return edit_distance(low, n, DB_NAME_WORD, strlen(DB_NAME_WORD)) <= 2;
+}
+
+/* WORD with every {database} replaced by DATABASE (kept as written when
+ * CHECK_ONLY); NULL (ERR_USAGE) for a placeholder we do not know.  The rule
+ * is in neo4j.h ("Placeholders"). */
+static char *substitute(const char *what, const char *word, const char *database, word_kind kind,
+                        int check_only)
+{
+    strbuf b;
+    const char *p = word;
+    strbuf_init(&b, 0);
+    for (;;) {
+        const char *brace = strchr(p, '{');
+        if (!brace) {
+            strbuf_puts(&b, p);
+            break;
+        }
+        strbuf_append(&b, p, (size_t)(brace - p));
+        size_t n = brace_name(brace);
+        if (n == 0) { /* "{}", "{a,b}", "{ a; }", "{print $1}": not ours */
+            strbuf_append(&b, "{", 1);
+            p = brace + 1;
+            continue;
+        }
+        const char *name = brace + 1;
+        int is_db = n == strlen(DB_NAME_WORD) && !memcmp(name, DB_NAME_WORD, n);
+        int after_dollar = kind == W_SCRIPT && brace > word && brace[-1] == '$';
+        if (after_dollar && is_db) {
+            err_set(ERR_USAGE,
+                    "%s: ${database} in the `sh -c` script is the shell variable $database, not "
+                    "the placeholder: write {database}, or \"$NEO4J_OFFSITE_DATABASE\"",
+                    what);
             goto fail;
         }
-        if (sbuf_add(&b, p, (size_t)(hit - p)) < 0 || sbuf_add(&b, database, strlen(database)) < 0)
+        if (is_db) {
+            if (check_only) {
+                strbuf_puts(&b, DB_PLACEHOLDER);
+            } else if (!database) {
+                err_set(ERR_USAGE, "%s uses {database} but no database was given", what);
+                goto fail;
+            } else {
+                strbuf_puts(&b, database);
+            }
+        } else if (after_dollar || (kind == W_SCRIPT && !meant_database(name, n))) {
+            strbuf_append(&b, brace, n + 2); /* ${VAR}, awk '{print}': the shell's */
+        } else {
+            err_set(ERR_USAGE, "%s: unknown placeholder {%.*s}%s%s; known placeholders: %s%s", what,
+                    (int)n, name, kind == W_SCRIPT ? " in the `sh -c` script" : "",
+                    meant_database(name, n) ? " (did you mean {database}?)" : "",
+                    KNOWN_PLACEHOLDERS,
+                    kind == W_SCRIPT ? ""
+                                     : " (every {name} outside an `sh -c` script is taken for "
+                                       "one)");
             goto fail;
-        p = hit + strlen(DB_PLACEHOLDER);
+        }
+        p = brace + n + 2;
     }
-    if (sbuf_add(&b, p, strlen(p)) < 0)
+    if (strbuf_failed(&b)) {
+        err_set(ERR_FAIL, "out of memory");
         goto fail;
-    return b.s;
+    }
+    return strbuf_take(&b);
 fail:
-    free(b.s);
+    strbuf_free(&b);
     return NULL;
 }
 
@@ -262,7 +374,8 @@ static int is_shell(const char *w)
            !strcmp(w, "/bin/bash");
 }
 
-char **neo4j_split_what(const char *what, const char *template_, const char *database)
+/* Split, then substitute (or with CHECK_ONLY just check) the placeholders. */
+static char **split(const char *what, const char *template_, const char *database, int check_only)
 {
     wordlist w = {0};
     const char *p = template_ ? template_ : "";
@@ -310,8 +423,10 @@ char **neo4j_split_what(const char *what, const char *template_, const char *dat
         err_set(ERR_USAGE, "%s is empty", what);
         goto fail;
     }
+    int shell = w.n >= 3 && is_shell(w.v[0]) && !strcmp(w.v[1], "-c");
     for (size_t i = 0; i < w.n; i++) {
-        char *s = substitute(what, w.v[i], database);
+        char *s =
+            substitute(what, w.v[i], database, shell && i == 2 ? W_SCRIPT : W_PLAIN, check_only);
         if (!s)
             goto fail;
         free(w.v[i]);
@@ -323,9 +438,25 @@ fail:
     return NULL;
 }
 
+char **neo4j_split_what(const char *what, const char *template_, const char *database)
+{
+    return split(what, template_, database, 0);
+}
+
 char **neo4j_split(const char *template_, const char *database)
 {
-    return neo4j_split_what(NULL, template_, database);
+    return split(NULL, template_, database, 0);
+}
+
+int neo4j_check_template(const char *what, const char *template_)
+{
+    if (is_blank_text(template_))
+        return 0;
+    char **argv = split(what, template_, NULL, 1);
+    if (!argv)
+        return -1;
+    neo4j_argv_free(argv);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- child */
@@ -355,6 +486,8 @@ struct neo4j_child {
     char last[KEEP_LINES][KEEP_LINE_MAX];
     unsigned n_last;
     int db_missing;
+    pid_t guard_pid; /* the guardian (guardian_start), 0 when none */
+    int guard_fd;    /* our end of its pipe */
     /* BROKEN: a read/write failed (timeout, signal, I/O): finish kills the
      * child and reports SAVED.  INPUT_CLOSED: the child stopped reading its
      * stdin; finish waits for it and classifies its exit. */
@@ -611,43 +744,153 @@ static int wait_ready(neo4j_child *c, int fd, short events, int honour_signals)
     }
 }
 
-/* argv[0] as a path to execute, searched in PATH before fork() so the child
- * only calls async-signal-safe functions. */
-static char *resolve_program(const char *what, const char *name)
+/* The PATH a program is searched in: execvp()'s, confstr's default when
+ * PATH is unset.  Malloc'd. */
+static char *search_path(void)
 {
-    if (strchr(name, '/')) {
-        if (access(name, X_OK) < 0) {
-            err_sys(ERR_FAIL, errno, "%s: cannot run '%s'", what, name);
-            return NULL;
-        }
-        return strdup(name);
-    }
     const char *path = getenv("PATH");
-    if (!path || !*path)
-        path = "/usr/local/bin:/usr/bin:/bin";
+    if (path)
+        return strdup(path);
+    size_t n = confstr(_CS_PATH, NULL, 0);
+    char *def = n ? malloc(n) : NULL;
+    if (def)
+        confstr(_CS_PATH, def, n);
+    return def ? def : strdup("/bin:/usr/bin");
+}
+
+/* CAND as a program: 0 runnable, else the errno execve() would give. */
+static int runnable(const char *cand)
+{
+    struct stat st;
+    if (stat(cand, &st) < 0)
+        return errno;
+    if (S_ISDIR(st.st_mode))
+        return EISDIR;
+    if (!S_ISREG(st.st_mode) || access(cand, X_OK) < 0)
+        return EACCES;
+    return 0;
+}
+
+/* argv[0] NAME as execvp() resolves it: a path when it holds a '/', else
+ * the first runnable file in PATH (an empty element is the current
+ * directory; a match that is not executable is passed over, as execvp
+ * does).  The malloc'd path, or NULL with KIND and a message naming WHAT. */
+static char *resolve_program(const char *what, const char *name, err_kind kind)
+{
+    char shown[PATH_MAX + 64];
+    strbuf_printable_copy(shown, sizeof shown, name);
+    if (strchr(name, '/')) {
+        int e = runnable(name);
+        if (e == 0) {
+            char *s = strdup(name);
+            if (!s)
+                err_set(ERR_FAIL, "out of memory");
+            return s;
+        }
+        if (e == ENOENT)
+            err_set(kind, "%s: program %s not found", what, shown);
+        else if (e == EISDIR)
+            err_set(kind, "%s: program %s is a directory", what, shown);
+        else if (e == EACCES)
+            err_set(kind, "%s: program %s is not executable", what, shown);
+        else
+            err_sys(kind, e, "%s: program %s", what, shown);
+        return NULL;
+    }
+    char *path = search_path();
+    if (!path) {
+        err_set(ERR_FAIL, "out of memory");
+        return NULL;
+    }
+    char denied[PATH_MAX] = "";
+    int denied_errno = 0;
     for (const char *p = path;; p++) {
         const char *e = strchr(p, ':');
         size_t len = e ? (size_t)(e - p) : strlen(p);
         char cand[PATH_MAX];
         int n = len ? snprintf(cand, sizeof cand, "%.*s/%s", (int)len, p, name)
                     : snprintf(cand, sizeof cand, "./%s", name);
-        struct stat st;
-        if (n > 0 && (size_t)n < sizeof cand && stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
-            access(cand, X_OK) == 0)
-            return strdup(cand);
+        if (n > 0 && (size_t)n < sizeof cand) {
+            int r = runnable(cand);
+            if (r == 0) {
+                free(path);
+                char *s = strdup(cand);
+                if (!s)
+                    err_set(ERR_FAIL, "out of memory");
+                return s;
+            }
+            if ((r == EACCES || r == EISDIR) && !*denied) {
+                snprintf(denied, sizeof denied, "%s", cand);
+                denied_errno = r;
+            }
+        }
         if (!e)
             break;
         p = e;
     }
-    err_set(ERR_FAIL, "%s: cannot run '%s': not found in PATH", what, name);
+    char shown_path[PATH_SHOWN + 8];
+    strbuf_printable_copy(shown_path, PATH_SHOWN, path);
+    if (strlen(path) >= PATH_SHOWN - 1)
+        strcat(shown_path, "...");
+    if (*denied) {
+        char shown_denied[PATH_MAX + 64];
+        strbuf_printable_copy(shown_denied, sizeof shown_denied, denied);
+        err_set(
+            kind, "%s: program %s is not executable: %s %s (PATH %s)", what, shown, shown_denied,
+            denied_errno == EISDIR ? "is a directory" : "has no execute permission", shown_path);
+    } else {
+        err_set(kind, "%s: program %s not found in PATH (%s)", what, shown, shown_path);
+    }
+    free(path);
     return NULL;
 }
 
-/* environ with NEO4J_OFFSITE_DATABASE set (or removed when DATABASE is
- * NULL, so a stale value from our own environment is not passed on). */
+int neo4j_check_program(const char *what, const char *template_)
+{
+    if (is_blank_text(template_))
+        return 0;
+    if (!what)
+        what = "command template";
+    char **argv = split(what, template_, NULL, 1);
+    if (!argv)
+        return -1;
+    int rc = 0;
+    /* A program named after the database is resolved per database when it
+     * runs: nothing to look up before. */
+    if (!strstr(argv[0], DB_PLACEHOLDER)) {
+        char *prog = resolve_program(what, argv[0], ERR_USAGE);
+        rc = prog ? 0 : -1;
+        free(prog);
+    }
+    neo4j_argv_free(argv);
+    return rc;
+}
+
+/* The tool's own secrets (SPEC.md: the environment supplies them): no
+ * child needs them, and a child's environment is readable by more than the
+ * tool (its own children, /proc/PID/environ of the same user, core dumps,
+ * `docker exec` passing it into a container). */
+static const char *const scrubbed_env[] = {
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", /* the older name of AWS_SESSION_TOKEN */
+    KEYS_PASSPHRASE_ENV, ENV_DATABASE,         /* set again below, never a stale value */
+};
+
+static int env_scrubbed(const char *entry)
+{
+    for (size_t i = 0; i < sizeof scrubbed_env / sizeof scrubbed_env[0]; i++) {
+        size_t len = strlen(scrubbed_env[i]);
+        if (strncmp(entry, scrubbed_env[i], len) == 0 && entry[len] == '=')
+            return 1;
+    }
+    return 0;
+}
+
+/* environ without the scrubbed variables, with NEO4J_OFFSITE_DATABASE set
+ * when DATABASE is given.  *VAR gets the one string allocated here. */
 static char **build_env(const char *database, char **var)
 {
-    size_t n = 0, klen = strlen(ENV_DATABASE);
+    size_t n = 0;
     for (char **e = environ; e && *e; e++)
         n++;
     char **env = calloc(n + 2, sizeof *env);
@@ -655,7 +898,7 @@ static char **build_env(const char *database, char **var)
         return NULL;
     size_t k = 0;
     for (char **e = environ; e && *e; e++)
-        if (!(strncmp(*e, ENV_DATABASE, klen) == 0 && (*e)[klen] == '='))
+        if (!env_scrubbed(*e))
             env[k++] = *e;
     *var = NULL;
     if (database) {
@@ -684,6 +927,91 @@ static void child_fd(int from, int target)
         dup2(from, target);
 }
 
+/* In a forked child that never execs: close every descriptor but KEEP, so
+ * it holds no pipe end, socket or lock of ours (a held write end would
+ * delay an EOF someone waits for; a held lock fd, the lock). */
+static void close_all_but(int keep)
+{
+    if ((keep == 0 || close_range(0, (unsigned)keep - 1, 0) == 0) &&
+        close_range((unsigned)keep + 1, ~0U, 0) == 0)
+        return;
+    struct rlimit rl;
+    long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                   ? (long)rl.rlim_cur
+                   : 65536;
+    for (long fd = 0; fd < max && fd < (1L << 20); fd++)
+        if (fd != keep)
+            close((int)fd);
+}
+
+/* Start the guardian of C's process group: a small process, forked and
+ * never exec'd, that waits on a pipe only we hold the write end of.
+ * When we die, kill -9 included, the kernel closes that end and the
+ * guardian SIGKILLs the group.  PR_SET_PDEATHSIG takes the child alone:
+ * what it started (the commands of an `sh -c` pipeline, a launcher's JVM,
+ * anything under a set-user-ID program, for which the kernel clears
+ * PDEATHSIG) would live on, holding the store lock, until a write into a
+ * pipe nobody reads killed it, if ever.  It ignores the terminal's and
+ * systemd's signals: our handling of SIGINT/SIGTERM decides, and on our
+ * normal paths guardian_stop() retires it.  0, or -1 with ERR_FAIL. */
+static int guardian_start(neo4j_child *c)
+{
+    int gp[2];
+    if (pipe2(gp, O_CLOEXEC) < 0)
+        return err_sys(ERR_FAIL, errno, "%s: pipe", c->what);
+    pid_t pgid = c->pid;
+    pid_t g = fork();
+    if (g < 0) {
+        int e = errno;
+        close(gp[0]);
+        close(gp[1]);
+        return err_sys(ERR_FAIL, e, "%s: fork", c->what);
+    }
+    if (g == 0) {
+        /* Async-signal-safe calls only (we may have threads). */
+        struct sigaction ign;
+        memset(&ign, 0, sizeof ign);
+        ign.sa_handler = SIG_IGN;
+        static const int sigs[] = {SIGINT,  SIGTERM, SIGHUP,  SIGQUIT, SIGPIPE,
+                                   SIGTSTP, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2};
+        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+            sigaction(sigs[i], &ign, NULL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        setpgid(0, 0); /* out of our group: a ^C or kill of our group spares it */
+        prctl(PR_SET_NAME, "n4o-guardian", 0, 0, 0);
+        close_all_but(gp[0]);
+        char b;
+        ssize_t r;
+        while ((r = read(gp[0], &b, 1)) < 0 && errno == EINTR)
+            ;
+        if (r == 0)
+            kill(-pgid, SIGKILL);
+        _exit(0);
+    }
+    close(gp[0]);
+    c->guard_pid = g;
+    c->guard_fd = gp[1];
+    return 0;
+}
+
+/* Retire the guardian without it touching the group (on our normal paths
+ * the group was handled already, and a daemon that start_command left
+ * behind must stay).  It is our unreaped child, so its pid is still its. */
+static void guardian_stop(neo4j_child *c)
+{
+    if (c->guard_pid > 0) {
+        int saved_errno = errno;
+        kill(c->guard_pid, SIGKILL);
+        while (waitpid(c->guard_pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        c->guard_pid = 0;
+        errno = saved_errno;
+    }
+    close_fd(&c->guard_fd);
+}
+
 neo4j_child *neo4j_spawn(const char *what, const char *template_, const char *database,
                          neo4j_pipe pipe_mode, long timeout_s)
 {
@@ -697,7 +1025,7 @@ neo4j_child *neo4j_spawn(const char *what, const char *template_, const char *da
     argv = neo4j_split_what(what, template_, database);
     if (!argv)
         goto fail;
-    prog = resolve_program(what, argv[0]);
+    prog = resolve_program(what, argv[0], ERR_FAIL);
     if (!prog)
         goto fail;
     env = build_env(database, &env_var);
@@ -709,7 +1037,7 @@ neo4j_child *neo4j_spawn(const char *what, const char *template_, const char *da
     snprintf(c->what, sizeof c->what, "%s", what);
     snprintf(c->database, sizeof c->database, "%s", database ? database : "");
     c->mode = pipe_mode;
-    c->out_fd = c->in_fd = c->err_fd = -1;
+    c->out_fd = c->in_fd = c->err_fd = c->guard_fd = -1;
     c->timeout_s = timeout_s > 0 ? timeout_s : 0;
 
     if (pipe2(errp, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0 || pipe2(execp, O_CLOEXEC) < 0 ||
@@ -729,6 +1057,7 @@ neo4j_child *neo4j_spawn(const char *what, const char *template_, const char *da
         goto fail;
     }
 
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         err_sys(ERR_FAIL, errno, "%s: fork", what);
@@ -736,6 +1065,18 @@ neo4j_child *neo4j_spawn(const char *what, const char *template_, const char *da
     }
     if (pid == 0) {
         /* Child: async-signal-safe calls only. */
+        /* Die with us, kill -9 included (the guardian takes the rest of the
+         * group).  The kernel sends it when the *thread* that forked exits,
+         * hence the rule in neo4j.h.  Had we died before the prctl, nobody
+         * would send it: getppid() then names another process. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+            int e = errno;
+            ssize_t wr = write(execp[1], &e, sizeof e);
+            (void)wr;
+            _exit(127);
+        }
+        if (getppid() != parent)
+            _exit(127);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -760,6 +1101,10 @@ neo4j_child *neo4j_spawn(const char *what, const char *template_, const char *da
     }
     c->pid = pid;
     setpgid(pid, pid); /* also here: kill(-pid) must work as soon as we return */
+    if (guardian_start(c) < 0) {
+        kill_group(c);
+        goto fail;
+    }
     close_fd(&execp[1]);
     close_fd(&errp[1]);
     close_fd(&outp[1]);
@@ -804,6 +1149,7 @@ fail:
     }
     close_fd(&devnull);
     if (c) {
+        guardian_stop(c);
         close_fd(&c->err_fd);
         close_fd(&c->out_fd);
         close_fd(&c->in_fd);
@@ -934,6 +1280,7 @@ int neo4j_write(neo4j_child *c, const void *buf, size_t len)
 
 static void free_child(neo4j_child *c)
 {
+    guardian_stop(c);
     close_fd(&c->err_fd);
     close_fd(&c->out_fd);
     close_fd(&c->in_fd);

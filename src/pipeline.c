@@ -311,6 +311,7 @@ static int backup_start_stages(backup_run *run)
     run->enc.enc = stream_writer_new(job->recipient, encrypt_sink, &run->enc);
     if (!run->enc.enc)
         return -1;
+    stream_header_hash(stream_writer_header(run->enc.enc), run->res->archive_header_blake2b);
     return start_thread(&run->enc_t, encrypt_stage_main, &run->enc, &run->enc_started);
 }
 
@@ -474,7 +475,9 @@ static int write_fd(int fd, const uint8_t *buf, size_t len)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return err_sys(ERR_FAIL, errno, "cannot write the output");
+            if (errno == EPIPE)
+                return err_set(ERR_FAIL, "output closed by the reading process (EPIPE)");
+            return err_sys(ERR_FAIL, errno, "output");
         }
         buf += n;
         len -= (size_t)n;
@@ -490,8 +493,10 @@ static void *output_stage_main(void *arg)
     int aborted;
     while ((blk = ring_peek(o->r, o->index, &len, &aborted))) {
         int rc = dumpcheck_update(o->dc, blk, len);
-        if (rc == 0 && o->out_file)
-            rc = atomic_file_write(o->out_file, blk, len);
+        if (rc < 0)
+            err_prefix("dump inside: ");
+        if (rc == 0 && o->out_file && (rc = atomic_file_write(o->out_file, blk, len)) < 0)
+            err_prefix("output: ");
         else if (rc == 0 && o->out_fd >= 0)
             rc = write_fd(o->out_fd, blk, len);
         if (rc < 0) {
@@ -566,6 +571,7 @@ typedef struct {
     char object[CATALOG_NAME_MAX + 16];
     backend_reader *rd;
     progress *prog;
+    uint64_t read_total; /* archive bytes read */
     atomic_int stop;
     ring *archive; /* consumer 0: hash, 1: decrypt */
     hash_stage archive_hash;
@@ -587,13 +593,22 @@ static int fetch_start_stages(fetch_run *run)
 {
     const pipeline_fetch_job *job = run->job;
     int deep = job->secret != NULL;
-    run->archive = ring_new(PIPELINE_READ_BLOCKS, PIPELINE_READ_SIZE, 1 + deep);
+    int hash = !(deep && job->skip_archive_hash && job->m->format_version >= 2);
+    if (job->out_fd >= 0 && job->m->format_version < 2)
+        return err_set(ERR_USAGE,
+                       "%s is a format %d archive: its header is not bound to the signed "
+                       "manifest, so its plaintext is released only after the whole archive "
+                       "checked; fetch it to a file (--output FILE) and read that",
+                       run->object, job->m->format_version);
+    run->archive = ring_new(PIPELINE_READ_BLOCKS, PIPELINE_READ_SIZE, hash + deep);
     if (!run->archive)
         return err_set(ERR_FAIL, "out of memory");
-    run->archive_hash.r = run->archive;
-    if (start_thread(&run->archive_hash_t, hash_stage_main, &run->archive_hash,
-                     &run->archive_hash_started) < 0)
-        return -1;
+    if (hash) {
+        run->archive_hash.r = run->archive;
+        if (start_thread(&run->archive_hash_t, hash_stage_main, &run->archive_hash,
+                         &run->archive_hash_started) < 0)
+            return -1;
+    }
     if (!deep)
         return 0;
     run->plain = ring_new(PIPELINE_READ_BLOCKS, PIPELINE_READ_SIZE, 2);
@@ -605,13 +620,18 @@ static int fetch_start_stages(fetch_run *run)
     run->out.out_fd = job->out_fd;
     run->out.stop = &run->stop;
     if (job->out_path && !(run->out.out_file = atomic_file_create(job->out_path, 0600)))
-        return -1;
+        return err_prefix("output: ");
     run->plain_hash.r = run->plain;
     run->dec.in = run->archive;
-    run->dec.index = 1;
+    run->dec.index = hash;
     run->dec.out.r = run->plain;
     run->dec.stop = &run->stop;
     if (!(run->dec.dec = stream_reader_new(job->secret, decrypt_sink, &run->dec)))
+        return -1;
+    /* the header must be the one the signed manifest names before a byte
+     * is decrypted */
+    if (stream_reader_bind(run->dec.dec, (unsigned)job->m->format_version,
+                           job->m->format_version >= 2 ? job->m->archive_header_blake2b : NULL) < 0)
         return -1;
     if (start_thread(&run->plain_hash_t, hash_stage_main, &run->plain_hash,
                      &run->plain_hash_started) < 0 ||
@@ -629,14 +649,15 @@ static int fetch_read_all(fetch_run *run, uint64_t limit)
         if (atomic_load(&run->stop))
             return 0; /* a later stage failed: its error is the one to report */
         uint8_t *blk = ring_acquire(run->archive);
-        if (!blk)
-            return err_set(ERR_FAIL, "pipeline stopped");
+        if (!blk) /* every consumer gave up: a later stage's error is the one to report */
+            return atomic_load(&run->stop) ? 0 : err_set(ERR_FAIL, "pipeline stopped");
         ssize_t n = backend_reader_read(run->rd, blk, PIPELINE_READ_SIZE);
         if (n < 0)
             return -1;
         if (n == 0)
             return 0;
         total += (uint64_t)n;
+        run->read_total = total;
         if (total > limit)
             return err_set(ERR_INTEGRITY, "%s: larger than the %llu bytes of its manifest",
                            run->object, (unsigned long long)limit);
@@ -662,23 +683,26 @@ static void fetch_join(fetch_run *run, int ok)
 static int fetch_check(fetch_run *run, pipeline_fetch_result *res)
 {
     const manifest *m = run->job->m;
+    /* A failed output stops the stages before it, which then see a stream
+     * cut short: the output's own error is the cause to report. */
+    if (run->out.err.kind != ERR_NONE) {
+        stage_raise(&run->out.err);
+        return err_prefix("%s: ", run->object);
+    }
     if (run->dec.err.kind != ERR_NONE) {
         stage_raise(&run->dec.err);
         return err_prefix("%s: ", run->object);
     }
-    res->archive_size = run->archive_hash.size;
+    res->archive_size = run->read_total;
     if (res->archive_size != m->archive_size)
         return err_set(ERR_INTEGRITY, "%s: %llu bytes, manifest says %llu (truncated?)",
                        run->object, (unsigned long long)res->archive_size,
                        (unsigned long long)m->archive_size);
-    if (check_hash("archive", run->object, m->archive_blake2b, run->archive_hash.digest) < 0)
+    if (run->archive_hash.r &&
+        check_hash("archive", run->object, m->archive_blake2b, run->archive_hash.digest) < 0)
         return -1;
     if (!run->job->secret)
         return 0;
-    if (run->out.err.kind != ERR_NONE) {
-        stage_raise(&run->out.err);
-        return err_prefix("%s: dump inside: ", run->object);
-    }
     if (dumpcheck_finish(run->out.dc, &res->dump) < 0)
         return err_prefix("%s: dump inside: ", run->object);
     res->plain_size = run->plain_hash.size;

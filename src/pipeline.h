@@ -57,6 +57,7 @@ typedef struct {
     uint8_t plain_blake2b[32];
     uint64_t archive_size;
     uint8_t archive_blake2b[32];
+    uint8_t archive_header_blake2b[32];        /* for the manifest (format 2) */
     err_kind remote_err[PIPELINE_MAX_REMOTES]; /* ERR_NONE: archive committed there */
     char remote_msg[PIPELINE_MAX_REMOTES][1024];
     double seconds;
@@ -73,7 +74,9 @@ typedef struct {
     backend_reader *rd;        /* from pipeline_fetch_open (closed here), or NULL */
     const keys_secret *secret; /* NULL: check size and hash only */
     const char *out_path;      /* atomic output file; NULL none */
-    int out_fd;                /* or write here; -1 none */
+    int out_fd;                /* or write here; -1 none (format 2 archives only) */
+    int skip_archive_hash;     /* with SECRET and format 2: the bound header and the
+                                  authenticated chunks make the ciphertext hash redundant */
     int progress;
 } pipeline_fetch_job;
 
@@ -90,7 +93,11 @@ backend_reader *pipeline_fetch_open(backend *remote, const char *name);
 
 /* Read, check against the manifest, and (with a secret) decrypt and validate
  * an archive.  ERR_INTEGRITY for any mismatch; OUT_PATH appears only when
- * everything passed. */
+ * everything passed.  OUT_FD receives plaintext as it authenticates, so it
+ * is refused (ERR_USAGE) for format 1 archives, whose header is not bound to
+ * the manifest.  When the output fails (no space, the reader of a pipe went
+ * away) that is the error reported (ERR_FAIL), not what it did to the
+ * stages before it. */
 int pipeline_fetch(const pipeline_fetch_job *job, pipeline_fetch_result *res);
 
 #endif

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
+
 struct progress {
     int enabled;
     char label[96];
@@ -55,25 +57,23 @@ void progress_add(progress *p, uint64_t bytes)
     if (now - p->last < 0.25)
         return;
     p->last = now;
-    char a[32], b[32], c[32];
+    char a[32], b[32], c[32], line[256];
     double rate = p->done / (now - p->start > 0 ? now - p->start : 1);
     if (p->total)
-        fprintf(stderr, "\r%s: %s of %s (%.0f%%), %s/s   ", p->label, progress_human(p->done, a),
-                progress_human(p->total, b), 100.0 * (double)p->done / (double)p->total,
-                progress_human((uint64_t)rate, c));
+        snprintf(line, sizeof line, "%s: %s of %s (%.0f%%), %s/s", p->label,
+                 progress_human(p->done, a), progress_human(p->total, b),
+                 100.0 * (double)p->done / (double)p->total, progress_human((uint64_t)rate, c));
     else
-        fprintf(stderr, "\r%s: %s, %s/s   ", p->label, progress_human(p->done, a),
-                progress_human((uint64_t)rate, b));
-    fflush(stderr);
+        snprintf(line, sizeof line, "%s: %s, %s/s", p->label, progress_human(p->done, a),
+                 progress_human((uint64_t)rate, b));
+    log_status(line);
 }
 
 void progress_done(progress *p)
 {
     if (!p)
         return;
-    if (p->enabled && p->last > p->start) {
-        fprintf(stderr, "\r%*s\r", 78, "");
-        fflush(stderr);
-    }
+    if (p->enabled && p->last > p->start)
+        log_status(NULL);
     free(p);
 }

@@ -1,9 +1,18 @@
 #include "remotes.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "err.h"
 #include "log.h"
+
+static void record_failure(remote_set *set, const char *name)
+{
+    log_error("%s", err_msg());
+    set->failed_names[set->n_failed] = name;
+    snprintf(set->failed_msgs[set->n_failed], sizeof set->failed_msgs[0], "%s", err_msg());
+    set->n_failed++;
+}
 
 static int open_one(remote_set *set, const config_remote *rc, unsigned flags)
 {
@@ -13,12 +22,12 @@ static int open_one(remote_set *set, const config_remote *rc, unsigned flags)
     if (!b) {
         if (err_get_kind() == ERR_USAGE)
             return -1;
-        log_error("%s", err_msg());
-        set->n_failed++;
+        record_failure(set, rc->name);
         return 0;
     }
     set->b[set->n] = b;
     set->names[set->n] = rc->name;
+    set->cfgs[set->n] = rc;
     set->n++;
     return 0;
 }
@@ -49,6 +58,24 @@ fail:
     return -1;
 }
 
+size_t remote_set_probe(remote_set *set)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        if (backend_probe(set->b[i]) < 0) {
+            record_failure(set, set->names[i]);
+            backend_close(set->b[i]);
+            continue;
+        }
+        set->b[kept] = set->b[i];
+        set->names[kept] = set->names[i];
+        set->cfgs[kept] = set->cfgs[i];
+        kept++;
+    }
+    set->n = kept;
+    return kept;
+}
+
 int remote_set_open_one(remote_set *set, const config *cfg, const char *name, unsigned flags)
 {
     memset(set, 0, sizeof *set);
@@ -65,6 +92,7 @@ int remote_set_open_one(remote_set *set, const config *cfg, const char *name, un
         return -1;
     set->b[0] = b;
     set->names[0] = rc->name;
+    set->cfgs[0] = rc;
     set->n = 1;
     return 0;
 }
@@ -74,4 +102,9 @@ void remote_set_close(remote_set *set)
     for (size_t i = 0; i < set->n; i++)
         backend_close(set->b[i]);
     set->n = 0;
+}
+
+const char *remotes_object_path(const config_remote *rc)
+{
+    return strcmp(rc->type, "s3") == 0 ? rc->prefix : rc->path;
 }

@@ -113,7 +113,8 @@ static void *local_reader_open(void *impl, const char *name, uint64_t offset)
         err_set(ERR_FAIL, "out of memory");
         return NULL;
     }
-    r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
+    /* objects are regular files of the directory: a planted link is not one */
+    r->fd = open(r->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (r->fd < 0) {
         err_sys(ERR_FAIL, errno, "cannot open %s", r->path);
         goto fail;
@@ -154,13 +155,13 @@ static void local_reader_close(void *impl)
 
 static int fill_entry(const char *name, const struct stat *st, backend_entry *e)
 {
-    size_t sl = strlen(ATOMIC_FILE_SUFFIX), nl = strlen(name);
+    char target[2];
     e->name = strdup(name);
     if (!e->name)
         return err_set(ERR_FAIL, "out of memory");
     e->size = (uint64_t)st->st_size;
     e->mtime = st->st_mtime;
-    e->incomplete = nl > sl && strcmp(name + nl - sl, ATOMIC_FILE_SUFFIX) == 0;
+    e->incomplete = atomic_file_temp_target(name, target, sizeof target);
     e->upload_id = NULL;
     return 0;
 }
@@ -250,6 +251,12 @@ static int local_remove_incomplete(void *impl, const backend_entry *e)
     return local_remove(impl, e->name);
 }
 
+static int local_probe(void *impl)
+{
+    const local_remote *lr = impl;
+    return atomic_file_probe_dir(lr->dir);
+}
+
 const backend_ops local_backend_ops = {
     .type = "local",
     .features = BACKEND_F_RANGED_READ | BACKEND_F_ATOMIC_RENAME,
@@ -266,4 +273,5 @@ const backend_ops local_backend_ops = {
     .stat = local_stat,
     .remove = local_remove,
     .remove_incomplete = local_remove_incomplete,
+    .probe = local_probe,
 };

@@ -29,7 +29,7 @@ nothing_published "cut dump"
 
 # Log lines injected into the stream (Neo4j 5.15-5.18 --verbose).
 NEO4J_STANDIN_INJECT="2024-01-01 12:00:00.000+0000 INFO  [o.n.c.d.DumpCommand] Starting dump" run 4 backup
-expect_in "$T/err" "database neo4j: "
+expect_in "$T/err" "database neo4j: text inside the dump at offset 4096: .*Starting dump"
 nothing_published "polluted dump"
 
 # Without a stop command and without a local copy, the remotes are fed from
@@ -107,7 +107,7 @@ pid=$!
 for _ in $(seq 50); do [ -s "$T/run/neo4j-offsite.lock" ] && break; sleep 0.1; done
 start=$(date +%s)
 run 6 backup
-expect_in "$T/err" "another run \(pid $pid\) holds the lock"
+expect_in "$T/err" "another run \(pid $pid, backup\) holds the lock"
 check "the second run did not wait" test $(($(date +%s) - start)) -le 1
 wait $pid
 check "the first run completed" test $? = 0

@@ -15,7 +15,7 @@ seed_db neo4j "$T/source.dump"
 "$STANDIN" server stop >/dev/null
 
 run 0 backup
-expect_in "$T/out" "remotes: nas ok nas2 ok"
+expect_in "$T/out" "remotes: nas ok, nas2 ok"
 name=$(basename "$(ls "$T/local"/*.dump)" .dump)
 check "local copy identical" cmp -s "$T/local/$name.dump" "$T/source.dump"
 for r in nas nas2; do

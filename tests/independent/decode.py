@@ -4,7 +4,9 @@
 Written from docs/FORMAT.md alone, with the Python standard library and
 PyNaCl (Debian's python3-nacl); it shares no code with the project.  It
 verifies the manifest signature, the archive size and BLAKE2b, decrypts, and
-checks the plaintext size and BLAKE2b.
+checks the plaintext size and BLAKE2b.  Reads format versions 1 and 2; for
+version 2 it checks the header against the manifest's archive_header_blake2b
+before it opens the sealed key.
 
 usage: decode.py --secret-key archive.key --verify-key signing.pub
                  [--passphrase-file F] [--ignore-archive-hash]
@@ -141,13 +143,17 @@ def verify_manifest(path, verify_pub):
         obj = json.loads(raw.decode("utf-8"), object_pairs_hook=no_duplicates)
     except (ValueError, UnicodeDecodeError) as e:
         raise Integrity(f"manifest is not JSON: {e}")
-    if not isinstance(obj, dict) or obj.get("format_version") != 1 or \
+    if not isinstance(obj, dict) or obj.get("format_version") not in (1, 2) or \
             type(obj.get("format_version")) is not int:
-        raise Integrity("manifest format_version is not 1")
+        raise Integrity("manifest format_version is not 1 or 2")
     ints = ["archive_size", "plaintext_size", "chunk_size"]
     strs = ["tool_version", "database", "dump_started", "dump_ended", "host",
             "archive", "archive_blake2b", "plaintext_blake2b",
             "recipient_key_id", "signer_key_id", "signature"]
+    hashes = ["archive_blake2b", "plaintext_blake2b"]
+    if obj["format_version"] == 2:
+        strs.append("archive_header_blake2b")
+        hashes.append("archive_header_blake2b")
     if set(obj) != set(ints + strs + ["dump", "format_version"]):
         raise Integrity(f"manifest members differ from FORMAT.md: {sorted(obj)}")
     for k in ints:
@@ -156,7 +162,7 @@ def verify_manifest(path, verify_pub):
     for k in strs:
         if not isinstance(obj[k], str) or not obj[k]:
             raise Integrity(f"manifest {k} is not a non-empty string")
-    for k in ("archive_blake2b", "plaintext_blake2b"):
+    for k in hashes:
         if not HEX64.fullmatch(obj[k]):
             raise Integrity(f"manifest {k} is not 64 hex digits")
     for k in ("recipient_key_id", "signer_key_id"):
@@ -196,8 +202,16 @@ def decrypt(archive, secret, public, m, out, check_hash=True):
         version = int.from_bytes(header[8:10], "big")
         hlen = int.from_bytes(header[10:12], "big")
         chunk = int.from_bytes(header[12:16], "big")
-        if version != 1 or hlen != HEADER_LEN:
+        if version not in (1, 2) or hlen != HEADER_LEN:
             raise Integrity(f"unsupported version {version} / header length {hlen}")
+        if version != m["format_version"]:
+            raise Integrity(f"archive version {version} does not match its signed "
+                            f"manifest (version {m['format_version']})")
+        if version == 2:
+            hh = blake2b_256()
+            hh.update(header)
+            if hh.hexdigest() != m["archive_header_blake2b"]:
+                raise Integrity("the archive header does not match its signed manifest")
         if not 1024 <= chunk <= 16 * 1024 * 1024 or chunk != m["chunk_size"]:
             raise Integrity(f"bad chunk size {chunk}")
         rid = header[16:24].hex()

@@ -168,7 +168,10 @@ edit_json "one signature bit flipped" \
 edit_json "another signer id" 'm["signer_key_id"] = "%016x" % (int(m["signer_key_id"], 16) ^ 1)'
 edit_json "another archive hash" 'm["archive_blake2b"] = "%064x" % (int(m["archive_blake2b"], 16) ^ 1)'
 edit_json "another dump count" 'm["dump"]["files"] = 7'
-edit_json "format_version 2" 'm["format_version"] = 2'
+edit_json "format_version 3" 'm["format_version"] = 3'
+edit_json "a downgrade to format_version 1" 'm["format_version"] = 1; del m["archive_header_blake2b"]'
+edit_json "another header hash" \
+    'm["archive_header_blake2b"] = "%064x" % (int(m["archive_header_blake2b"], 16) ^ 1)'
 tamper_manifest "a duplicate member" 's/^{/{"database":"x",/'
 # a re-indented manifest still verifies: the signature covers the canonical form
 "$PY" -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])), indent=2))' \
@@ -177,6 +180,29 @@ rc=$(decode "$A" "$t/again")
 [ "$rc" = 0 ] || fail "a re-indented manifest was rejected (exit $rc)"
 cp "$t/good.manifest" "$t/$A.manifest"
 echo "ok: tampered manifests rejected, re-indented manifest accepted"
+
+# 3b. Format 2 binds the header to the signed manifest: an archive made by
+#     someone else with the same (public) archive.pub, put under a genuine
+#     manifest, is refused from its header on, before any chunk is
+#     decrypted, also without the archive hash check.
+"$N4O_BIN" keygen --out "$t/mallory" >/dev/null
+"$SEAL" seal --pub "$K/archive.pub" --signing-key "$t/mallory/signing.key" --database neo4j \
+    --name forged "$t/p1000" "$t/forged.enc" "$t/forged.manifest"
+cp "$t/forged.enc" "$t/$A.enc"
+expect_reject "another writer's archive under a genuine manifest" "$A" --ignore-archive-hash
+grep -q "header does not match its signed manifest" "$t/decode.err" ||
+    fail "the decoder did not name the header binding"
+cp "$t/good.enc" "$t/$A.enc"
+echo "ok: a forged archive under a genuine manifest rejected by the header hash"
+
+# 3c. Format 1 archives (release 0.1) are still decoded.
+seal "$t/p200000" v1 --format 1
+grep -q '"format_version":1,' "$t/v1.manifest" || fail "sealtool --format 1 wrote no version 1"
+grep -q 'archive_header_blake2b' "$t/v1.manifest" && fail "a version 1 manifest has the header hash"
+[ "$(od -An -tu1 -j9 -N1 "$t/v1.enc" | tr -d ' ')" = 1 ] || fail "v1 header version byte"
+rc=$(decode v1 "$t/v1.out")
+[ "$rc" = 0 ] && cmp -s "$t/p200000" "$t/v1.out" || fail "format 1 archive: decoder exit $rc"
+echo "ok: format 1 archive decoded"
 
 # 4. Passphrase-wrapped keys (Argon2id): written by keygen, unwrapped by
 #    the decoder from FORMAT.md.

@@ -4,10 +4,13 @@
  *   sealtool seal --pub archive.pub --signing-key signing.key --database DB
  *                 --name NAME [--host H] [--tool-version V] [--dump-format F]
  *                 [--neo4j-era E] [--dump-files N] [--dump-bytes N]
- *                 [--started EPOCH-SECONDS] [--chunk-size N]
+ *                 [--started EPOCH-SECONDS] [--chunk-size N] [--format 1|2]
  *                 IN OUT.enc OUT.manifest
  *   sealtool open --secret-key archive.key --verify-key signing.pub [...]
  *                 IN.enc IN.manifest OUT
+ *
+ * --format 1 writes an archive and manifest as release 0.1 did (format
+ * version 1), to test that they stay readable.
  *
  * OUT files are created, never overwritten.  open checks the manifest
  * signature first, then streams: the plaintext is written as chunks
@@ -96,9 +99,11 @@ static int cmd_seal(int argc, char **argv)
         {"dump-bytes", required_argument, NULL, 'B'},
         {"started", required_argument, NULL, 'S'},
         {"chunk-size", required_argument, NULL, 'c'},
+        {"format", required_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *pub = NULL, *skey = NULL;
+    unsigned version = STREAM_FORMAT_VERSION;
     manifest m;
     memset(&m, 0, sizeof m);
     snprintf(m.tool_version, sizeof m.tool_version, "%s", N4O_VERSION);
@@ -148,6 +153,9 @@ static int cmd_seal(int argc, char **argv)
         case 'c':
             chunk = (uint32_t)strtoul(optarg, NULL, 10);
             break;
+        case 'V':
+            version = (unsigned)strtoul(optarg, NULL, 10);
+            break;
         default:
             return usage();
         }
@@ -175,9 +183,11 @@ static int cmd_seal(int argc, char **argv)
         err_sys(ERR_FAIL, errno, "cannot open %s", !fin ? in : enc);
         goto done;
     }
-    w = stream_writer_new_sized(&rcpt, chunk, out_sink, &o);
+    w = stream_writer_new_version(&rcpt, chunk, version, out_sink, &o);
     if (!w)
         goto done;
+    m.format_version = (int)version;
+    stream_header_hash(stream_writer_header(w), m.archive_header_blake2b);
     size_t n;
     while ((n = fread(buf, 1, READ_PIECE, fin)) > 0) {
         crypto_generichash_update(&ph, buf, n);
@@ -290,7 +300,8 @@ static int cmd_open(int argc, char **argv)
         goto done;
     }
     r = stream_reader_new(sk, out_sink, &o);
-    if (!r)
+    if (!r || stream_reader_bind(r, (unsigned)m.format_version,
+                                 m.format_version >= 2 ? m.archive_header_blake2b : NULL) != 0)
         goto done;
     size_t n;
     int first = 1;

@@ -212,6 +212,11 @@ pid=$!
 sleep 0.7
 mid=$(size "$work/delayed")
 kill -0 "$pid" 2>/dev/null && ok || bad "DUMP_DELAY: dump ended early"
+# The delay is a child process (see the header): tests of process-group
+# kills rely on it.
+children=$(cat "/proc/$pid/task/$pid/children" 2>/dev/null)
+[ -n "$children" ] && [ "$(tr -d '\0' <"/proc/${children%% *}/comm" 2>/dev/null)" = sleep ] && ok ||
+    bad "DUMP_DELAY: the stand-in does not wait in a child sleep (children: '$children')"
 [ "$mid" -eq 4096 ] && ok || bad "DUMP_DELAY: $mid bytes written during the delay, expected 4096"
 wait "$pid" && ok || bad "DUMP_DELAY: dump failed"
 elapsed_ms=$((($(date +%s%N) - start) / 1000000))

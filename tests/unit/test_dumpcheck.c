@@ -46,7 +46,7 @@ static buf b_copy(const unsigned char *p, size_t n)
 
 typedef struct {
     int rc;
-    char reason[1100];
+    char reason[2100];
     dumpcheck_result res;
 } verdict;
 
@@ -129,6 +129,68 @@ static void expect_reject(const char *what, const buf *b, const char *needle)
     if (!found)
         fail_msg("%s: reason \"%s\" lacks \"%s\"", what, v.reason, needle);
     print_message("    %-34s -> %s\n", what, v.reason);
+}
+
+/* A rejection that must not be put down to text: corruption and cuts keep
+ * their own reason even where the dump holds printable runs. */
+static void expect_reject_no_text(const char *what, const buf *b, const char *needle)
+{
+    expect_reject(what, b, needle);
+    verdict v = run(b->p, b->n, 0);
+    if (strstr(v.reason, "text inside the dump"))
+        fail_msg("%s: blamed on text: %s", what, v.reason);
+}
+
+static int is_text_byte(unsigned char c)
+{
+    return (c >= 0x20 && c < 0x7f) || c == '\t';
+}
+
+/* D with TEXT inserted at AT; the reason must name the text where it is, as
+ * dumpcheck sees it: a run of printable bytes of D just before AT (after
+ * the format prefix PRE) joins the text, so the run, and the offset, start
+ * there. */
+static void expect_text(const char *what, const buf *d, size_t pre, size_t at, const char *text,
+                        int quiet)
+{
+    buf c = {0};
+    b_add(&c, d->p, at);
+    b_add(&c, text, strlen(text));
+    b_add(&c, d->p + at, d->n - at);
+    size_t start = at;
+    while (start > pre && is_text_byte(d->p[start - 1]))
+        start--;
+    /* the excerpt: the run up to the first line end, 96 characters at most,
+     * '"' and '\\' escaped, a tab as \x09; "..." when more text follows */
+    char run[512];
+    size_t rl = 0;
+    for (size_t i = start; i < at && rl < sizeof run - 1; i++)
+        run[rl++] = (char)d->p[i];
+    for (const char *q = text; *q && *q != '\n' && *q != '\r' && rl < sizeof run - 1; q++)
+        run[rl++] = *q;
+    size_t line_len = strcspn(text, "\r\n");
+    int more = rl > 96 || text[line_len + 1 + (text[line_len] == '\r')] != '\0';
+    char want[1024];
+    int o = snprintf(want, sizeof want, "text inside the dump at offset %zu: \"", start);
+    for (size_t i = 0; i < rl && i < 96; i++) {
+        if (run[i] == '"' || run[i] == '\\')
+            o += snprintf(want + o, sizeof want - (size_t)o, "\\%c", run[i]);
+        else if (run[i] == '\t')
+            o += snprintf(want + o, sizeof want - (size_t)o, "\\x09");
+        else
+            o += snprintf(want + o, sizeof want - (size_t)o, "%c", run[i]);
+    }
+    snprintf(want + o, sizeof want - (size_t)o,
+             "%s\" (a line of text, e.g. log output written into the dump); decoding then failed: ",
+             more ? "..." : "");
+    verdict v = check_all_modes(c.p, c.n);
+    if (v.rc == 0)
+        fail_msg("%s: accepted", what);
+    if (strncmp(v.reason, want, strlen(want)) != 0)
+        fail_msg("%s: reason\n  %s\nexpected it to start with\n  %s", what, v.reason, want);
+    if (!quiet)
+        print_message("    %-34s -> %.150s...\n", what, v.reason);
+    free(c.p);
 }
 
 /* ------------------------------------------------------- pack / unpack */
@@ -385,7 +447,7 @@ static void battery(const char *name, const buf *d, uint64_t files, uint64_t byt
     for (int i = 0; i < 6; i++) {
         buf c = b_copy(d->p, cuts[i]);
         snprintf(what, sizeof what, "%s cut at %zu", name, cuts[i]);
-        expect_reject(what, &c, cut_why[i]);
+        expect_reject_no_text(what, &c, cut_why[i]);
         free(c.p);
     }
     {
@@ -402,18 +464,19 @@ static void battery(const char *name, const buf *d, uint64_t files, uint64_t byt
         snprintf(what, sizeof what, "%s flip at %zu", name, at);
         /* a flip surfaces in the decoder or, when it decodes to other
          * bytes, at the next tar header, before the frame checksum */
-        expect_reject(what, &c, is_gzip(d) ? "gzip|tar offset" : "zstd|tar offset");
+        expect_reject_no_text(what, &c, is_gzip(d) ? "gzip|tar offset" : "zstd|tar offset");
         free(c.p);
     }
     {
         buf c = b_copy(d->p, d->n);
         c.p[d->n - (is_gzip(d) ? 6 : 2)] ^= 0x01; /* zstd XXH64 / gzip CRC32 */
         snprintf(what, sizeof what, "%s flip in checksum", name);
-        expect_reject(what, &c, is_gzip(d) ? "incorrect data check" : "checksum mismatch");
+        expect_reject_no_text(what, &c, is_gzip(d) ? "incorrect data check" : "checksum mismatch");
         free(c.p);
     }
 
-    /* injected log line: at the start and in the middle */
+    /* injected log line: at the start, after the prefix, in the middle, near
+     * the end: the same kind of reason wherever it lands (zstd) */
     const char *line = "2024-01-01 12:00:00.000+0000 INFO  [o.n.c.d.DumpCommand] Starting dump\n";
     {
         buf c = {0};
@@ -423,13 +486,31 @@ static void battery(const char *name, const buf *d, uint64_t files, uint64_t byt
         expect_reject(what, &c,
                       "not a Neo4j dump: starts with \"2024-01-01 12:00:00.000+0000 INFO");
         free(c.p);
-        buf m = {0};
-        b_add(&m, d->p, d->n / 2);
-        b_add(&m, line, strlen(line));
-        b_add(&m, d->p + d->n / 2, d->n - d->n / 2);
-        snprintf(what, sizeof what, "%s log line in the middle", name);
-        expect_reject(what, &m, "dump offset|tar offset");
-        free(m.p);
+        if (!is_gzip(d)) {
+            /* right after the prefix (bare zstd: after the frame magic) */
+            const size_t at[] = {pre ? pre : 4, pre + 5,  d->n / 3, d->n / 2,
+                                 d->n - 100,    d->n - 6, d->n - 1};
+            for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+                snprintf(what, sizeof what, "%s log line at %zu", name, at[i]);
+                expect_text(what, d, pre, at[i], line, 0);
+            }
+            snprintf(what, sizeof what, "%s three lines", name);
+            expect_text(what, d, pre, d->n / 2,
+                        "2024-01-01 12:00:01.000+0000 WARN  \"quoted\" \\ a tab\tend\r\n"
+                        "\tat org.neo4j.Foo.bar(Foo.java:12)\r\n"
+                        "\tat org.neo4j.Foo.main(Foo.java:3)\n",
+                        0);
+        } else {
+            /* gzip: text is recognised when zlib fails on it; this one
+             * decodes to garbage that the tar walk refuses first. */
+            buf m = {0};
+            b_add(&m, d->p, d->n / 2);
+            b_add(&m, line, strlen(line));
+            b_add(&m, d->p + d->n / 2, d->n - d->n / 2);
+            snprintf(what, sizeof what, "%s log line in the middle", name);
+            expect_reject(what, &m, "dump offset|tar offset");
+            free(m.p);
+        }
     }
 
     /* trailing bytes */
@@ -644,6 +725,38 @@ static void test_fixtures(void **state)
     }
 }
 
+/* A log line at every 97th offset of a real Neo4j 5 and 3.5 dump (and at
+ * every offset of their last 12 bytes) is reported as text, in every
+ * feeding mode. */
+static void test_text_sweep(void **state)
+{
+    (void)state;
+    const char *dir = fixture_dir();
+    if (!dir) {
+        print_message("SKIP: real Neo4j dumps not found\n");
+        skip();
+    }
+    const char *names[] = {"movies-50.dump", "movies-35.dump"};
+    const char *line = "2024-01-01 12:00:00.000+0000 INFO  [o.n.c.d.DumpCommand] Starting dump\n";
+    for (size_t k = 0; k < 2; k++) {
+        char path[4096], what[200];
+        snprintf(path, sizeof path, "%s/%s", dir, names[k]);
+        buf d;
+        if (load(path, &d) < 0)
+            fail_msg("cannot read %s", path);
+        size_t pre = prefix_len(&d), n = 0;
+        /* from 4: the first 4 bytes decide the format (text there is "not a
+         * Neo4j dump") */
+        for (size_t at = 4; at < d.n; at = at + 97 < d.n - 12 ? at + 97 : at + 1) {
+            snprintf(what, sizeof what, "%s log line at %zu", names[k], at);
+            expect_text(what, &d, pre, at, line, 1);
+            n++;
+        }
+        print_message("    %s: %zu offsets\n", names[k], n);
+        free(d.p);
+    }
+}
+
 static void test_generated(void **state)
 {
     (void)state;
@@ -742,10 +855,9 @@ static void test_bad_tar_fields(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_generated),
-        cmocka_unit_test(test_not_a_dump),
-        cmocka_unit_test(test_bad_tar_fields),
-        cmocka_unit_test(test_fixtures),
+        cmocka_unit_test(test_generated),      cmocka_unit_test(test_not_a_dump),
+        cmocka_unit_test(test_bad_tar_fields), cmocka_unit_test(test_fixtures),
+        cmocka_unit_test(test_text_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

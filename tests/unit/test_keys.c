@@ -219,15 +219,19 @@ static void test_wrong_kind_and_corrupt(void **state)
     keys_public a, s;
     assert_int_equal(keys_generate(dir, NULL, &a, &s), 0);
 
-    /* a public key where the secret is expected */
+    /* a public key where the secret is expected (also with mode 0600; the
+     * default mode is in test_public_secret_swapped) */
     path_in(p, sizeof p, dir, "archive.pub");
     assert_int_equal(chmod(p, 0600), 0);
     err_clear();
     assert_null(keys_load_secret(p, KEYS_ARCHIVE));
     assert_int_equal(err_get_kind(), ERR_USAGE);
-    assert_non_null(strstr(err_msg(), p));
-    assert_non_null(strstr(err_msg(), "N4O-ARCHIVE-PUB-1"));
-    assert_non_null(strstr(err_msg(), "N4O-ARCHIVE-KEY-1"));
+    char want[700];
+    snprintf(want, sizeof want,
+             "%s: this is a public key (archive.pub); secret_key needs "
+             "archive.key",
+             p);
+    assert_string_equal(err_msg(), want);
 
     /* signing key where the archive key is expected, and vice versa */
     path_in(p, sizeof p, dir, "signing.key");
@@ -268,6 +272,80 @@ static void test_wrong_kind_and_corrupt(void **state)
     assert_int_equal(keys_load_public(p, KEYS_ARCHIVE, &pub), -1);
     assert_int_equal(err_get_kind(), ERR_USAGE);
     assert_non_null(strstr(err_msg(), "missing.pub"));
+}
+
+/* A public file given as a secret key, or the reverse: the message says so
+ * and names the setting and the file it needs, before (and instead of) any
+ * advice about the file's mode, which would send the user to chmod a file
+ * that is the wrong one anyway. */
+static void test_public_secret_swapped(void **state)
+{
+    (void)state;
+    char dir[512], p[600], want[800];
+    fresh_dir(dir, sizeof dir, "swapped");
+    keys_public a, s;
+    assert_int_equal(keys_generate(dir, NULL, &a, &s), 0);
+    static const struct {
+        const char *file;
+        keys_kind kind;
+        int secret; /* loaded as a secret key */
+        const char *msg;
+    } cases[] = {
+        {"archive.pub", KEYS_ARCHIVE, 1,
+         "this is a public key (archive.pub); secret_key needs "
+         "archive.key"},
+        {"signing.pub", KEYS_SIGNING, 1,
+         "this is a public key (signing.pub); signing_key needs "
+         "signing.key"},
+        {"archive.pub", KEYS_SIGNING, 1,
+         "this is a public key (archive.pub); signing_key needs "
+         "signing.key"},
+        {"archive.key", KEYS_ARCHIVE, 0,
+         "this is a secret key (archive.key); public_key needs "
+         "archive.pub"},
+        {"signing.key", KEYS_SIGNING, 0,
+         "this is a secret key (signing.key); verify_key needs "
+         "signing.pub"},
+        {"signing.key", KEYS_ARCHIVE, 0,
+         "this is a secret key (signing.key); public_key needs "
+         "archive.pub"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        path_in(p, sizeof p, dir, cases[i].file);
+        struct stat st;
+        assert_int_equal(stat(p, &st), 0);
+        /* as keygen wrote them: the public files readable by everyone */
+        assert_int_equal(st.st_mode & 0777, cases[i].secret ? 0644 : 0600);
+        err_clear();
+        if (cases[i].secret) {
+            assert_null(keys_load_secret(p, cases[i].kind));
+        } else {
+            keys_public pub;
+            assert_int_equal(keys_load_public(p, cases[i].kind, &pub), -1);
+        }
+        assert_int_equal(err_get_kind(), ERR_USAGE);
+        snprintf(want, sizeof want, "%s: %s", p, cases[i].msg);
+        assert_string_equal(err_msg(), want);
+    }
+
+    /* a wrapped secret file is a secret key too */
+    char wdir[512], pw[600];
+    fresh_dir(wdir, sizeof wdir, "swapped-wrapped");
+    path_in(pw, sizeof pw, tmpdir, "swapped-pw");
+    write_file(pw, "correct horse\n", 0600);
+    assert_int_equal(keys_generate(wdir, pw, &a, &s), 0);
+    path_in(p, sizeof p, wdir, "signing.key");
+    keys_public pub;
+    assert_int_equal(keys_load_public(p, KEYS_SIGNING, &pub), -1);
+    snprintf(want, sizeof want,
+             "%s: this is a secret key (signing.key); verify_key needs signing.pub", p);
+    assert_string_equal(err_msg(), want);
+
+    /* the right kind of file with a loose mode still gets the chmod advice */
+    path_in(p, sizeof p, dir, "archive.key");
+    assert_int_equal(chmod(p, 0644), 0);
+    assert_null(keys_load_secret(p, KEYS_ARCHIVE));
+    assert_non_null(strstr(err_msg(), "readable by group or others (mode 0644)"));
 }
 
 static int have_tty(void)
@@ -370,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_keygen_refuses_overwrite),
         cmocka_unit_test(test_secret_mode_refused),
         cmocka_unit_test(test_wrong_kind_and_corrupt),
+        cmocka_unit_test(test_public_secret_swapped),
         cmocka_unit_test(test_passphrase_wrapped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -15,6 +15,7 @@
 #include "err.h"
 #include "keys.h"
 #include "manifest.h"
+#include "sign.h"
 
 static char tmpdir[256];
 static keys_secret *signer, *stranger, *archive_sk;
@@ -79,6 +80,8 @@ static void sample(manifest *m)
     m->dump_bytes = 482299;
     m->chunk_size = 65536;
     memcpy(m->recipient_key_id, archive_pub.id, KEYS_ID_BYTES);
+    for (int i = 0; i < 32; i++)
+        m->archive_header_blake2b[i] = (uint8_t)(0x80 + i);
 }
 
 static void assert_same(const manifest *a, const manifest *b)
@@ -98,6 +101,8 @@ static void assert_same(const manifest *a, const manifest *b)
     assert_string_equal(a->neo4j_era, b->neo4j_era);
     assert_int_equal(a->dump_files, b->dump_files);
     assert_int_equal(a->dump_bytes, b->dump_bytes);
+    if (a->format_version >= 2)
+        assert_memory_equal(a->archive_header_blake2b, b->archive_header_blake2b, 32);
     assert_int_equal(a->chunk_size, b->chunk_size);
     assert_memory_equal(a->recipient_key_id, b->recipient_key_id, KEYS_ID_BYTES);
     assert_memory_equal(a->signer_key_id, b->signer_key_id, KEYS_ID_BYTES);
@@ -120,7 +125,8 @@ static void test_round_trip_and_canonical(void **state)
     assert_int_equal(strlen(text), len);
     assert_int_equal(text[len - 1], '\n');
     assert_memory_equal(m.signer_key_id, signer_pub.id, KEYS_ID_BYTES);
-    assert_int_equal(m.format_version, 1);
+    assert_int_equal(m.format_version, 2);
+    assert_non_null(strstr(text, "\"archive_header_blake2b\":\"808182838485"));
     assert_non_null(strstr(text, "\"dump_started\":\"2026-11-28T03:00:00Z\""));
     assert_non_null(strstr(text, "\"dump_ended\":\"2026-11-28T03:01:01Z\""));
     assert_non_null(strstr(text, "\"archive_size\":123456789012"));
@@ -289,15 +295,64 @@ static void test_every_field_tampered(void **state)
         if (strcmp(key, "signer_key_id") == 0)
             want = "unknown key";
         else if (strcmp(key, "format_version") == 0)
-            want = "format_version 2 is not supported";
+            want = "format_version 3 is not supported";
         expect_reject(t, key, want);
         free(t);
         json_decref(o);
         checked++;
     }
-    assert_int_equal(checked, 15 + 4);
+    assert_int_equal(checked, 16 + 4);
     json_decref(orig);
     free(text);
+}
+
+/* Version 1 manifests (earlier releases) still verify; the header hash is
+ * required from version 2 on and unknown to version 1. */
+static void test_versions(void **state)
+{
+    (void)state;
+    manifest m, back;
+    size_t len;
+    sample(&m);
+    m.format_version = 1;
+    char *text = manifest_sign(&m, signer, &len);
+    assert_non_null(text);
+    assert_null(strstr(text, "archive_header_blake2b"));
+    assert_non_null(strstr(text, "\"format_version\":1,"));
+    assert_int_equal(manifest_verify(text, len, &signer_pub, 1, &back), 0);
+    assert_int_equal(back.format_version, 1);
+    free(text);
+
+    /* a version 2 manifest without the field, or a version 1 with it,
+     * re-signed so that only the schema is wrong */
+    for (int v = 1; v <= 2; v++) {
+        sample(&m);
+        m.format_version = v;
+        text = manifest_sign(&m, signer, &len);
+        json_t *o = json_loadb(text, len, 0, NULL);
+        free(text);
+        json_object_del(o, "signature");
+        if (v == 2)
+            json_object_del(o, "archive_header_blake2b");
+        else
+            json_object_set_new(o, "archive_header_blake2b",
+                                json_string("00000000000000000000000000000000"
+                                            "00000000000000000000000000000000"));
+        char *canon = dump_canonical(o);
+        uint8_t sig[64];
+        assert_int_equal(sign_detached(signer, (const uint8_t *)canon, strlen(canon), sig), 0);
+        char b64[100];
+        sodium_bin2base64(b64, sizeof b64, sig, 64, sodium_base64_VARIANT_ORIGINAL);
+        json_object_set_new(o, "signature", json_string(b64));
+        char *t = dump_canonical(o);
+        expect_reject(t, v == 2 ? "v2 without header hash" : "v1 with header hash",
+                      v == 2 ? "archive_header_blake2b is missing" : "unknown field");
+        free(t);
+        free(canon);
+        json_decref(o);
+    }
+    m.format_version = 3;
+    assert_null(manifest_sign(&m, signer, &len));
 }
 
 static void test_untrusted_signer(void **state)
@@ -409,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_unicode_text),
         cmocka_unit_test(test_writer_refuses_bad_text),
         cmocka_unit_test(test_every_field_tampered),
+        cmocka_unit_test(test_versions),
         cmocka_unit_test(test_untrusted_signer),
         cmocka_unit_test(test_malformed),
     };

@@ -12,6 +12,7 @@
 #include "neo4j.h"
 #include "signals.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 
 static char tmpdir[64];
 static char admin[4096]; /* the stand-in, absolute path */
+static char saved_path[8192] = "/usr/local/bin:/usr/bin:/bin";
 
 /* ------------------------------------------------------------ helpers */
 
@@ -226,9 +228,19 @@ static void test_split_errors(void **state)
     assert_split_fails("dump_command", "a;b", NULL, "operator ';'");
     assert_split_fails("dump_command", "a > f", NULL, "operator '>'");
     assert_split_fails("dump_command", "a < f", NULL, "operator '<'");
-    assert_split_fails("dump_command", "a && b", NULL, "operator '&'");
+    assert_split_fails("dump_command", "a && b", NULL, "operator '&&'");
+    assert_split_fails("dump_command", "a 2>&1", NULL, "operator '>&'");
     assert_split_fails("dump_command", "(a)", NULL, "operator '('");
     assert_split_fails("dump_command", "a #comment", NULL, "operator '#'");
+    /* The whole message: the operator, where, and both ways out. */
+    assert_split_fails("stop_command", "docker stop haia-neo4j # stop it", NULL,
+                       "stop_command: shell operator '#' needs `sh -c '...'` (character 24): "
+                       "templates run without a shell and have no comments; to pass it to the "
+                       "program as text, quote it: \"#\"");
+    assert_split_fails("dump_command", "a || b", NULL,
+                       "dump_command: shell operator '||' needs `sh -c '...'` (character 3): "
+                       "templates run without a shell; to pass it to the program as text, quote "
+                       "it: \"||\"");
     assert_split_fails("dump_command", "echo $HOME", NULL, "no expansion");
     assert_split_fails("dump_command", "echo \"${X}\"", NULL, "no expansion");
     assert_split_fails("dump_command", "echo $(id)", NULL, "no expansion");
@@ -435,9 +447,11 @@ static void test_child_fails(void **state)
 
     assert_null(neo4j_spawn("stop_command", "/nonexistent/prog x", NULL, NEO4J_NO_PIPE, 5));
     assert_int_equal(err_get_kind(), ERR_FAIL);
-    assert_non_null(strstr(err_msg(), "cannot run '/nonexistent/prog'"));
+    assert_string_equal(err_msg(), "stop_command: program /nonexistent/prog not found");
     assert_null(neo4j_spawn("stop_command", "no-such-program-n4o x", NULL, NEO4J_NO_PIPE, 5));
-    assert_non_null(strstr(err_msg(), "not found in PATH"));
+    assert_int_equal(err_get_kind(), ERR_FAIL);
+    assert_non_null(
+        strstr(err_msg(), "stop_command: program no-such-program-n4o not found in PATH ("));
     assert_null(neo4j_spawn("stop_command", "a | b", NULL, NEO4J_NO_PIPE, 5));
     assert_int_equal(err_get_kind(), ERR_USAGE);
 
@@ -708,6 +722,383 @@ static void test_sigterm_during_dump(void **state)
     free(ev);
 }
 
+/* ------------------------------------------------------------ checks */
+
+static void assert_check_fails(const char *what, const char *tmpl, const char *needle)
+{
+    err_clear();
+    if (neo4j_check_template(what, tmpl) == 0)
+        fail_msg("check accepted '%s'", tmpl);
+    assert_int_equal(err_get_kind(), ERR_USAGE);
+    if (!strstr(err_msg(), needle))
+        fail_msg("'%s': message '%s' lacks '%s'", tmpl, err_msg(), needle);
+    /* One rule: what the check refuses, splitting refuses when it runs,
+     * with the same message. */
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s", err_msg());
+    err_clear();
+    char **argv = neo4j_split_what(what, tmpl, "neo4j");
+    if (argv)
+        fail_msg("'%s' refused by the check but split at run time", tmpl);
+    assert_string_equal(err_msg(), msg);
+}
+
+static void assert_check_ok(const char *tmpl)
+{
+    err_clear();
+    if (neo4j_check_template("dump_command", tmpl) != 0)
+        fail_msg("check refused '%s': %s", tmpl, err_msg());
+    char **argv = neo4j_split_what("dump_command", tmpl, "neo4j");
+    if (!argv)
+        fail_msg("'%s' passed the check but does not split: %s", tmpl, err_msg());
+    neo4j_argv_free(argv);
+}
+
+static void test_check_template(void **state)
+{
+    (void)state;
+    /* The shapes of SPEC.md and conf/, and shell text with braces. */
+    assert_check_ok("neo4j-admin database dump --to-stdout {database}");
+    assert_check_ok("neo4j-admin database load --from-stdin --overwrite-destination=true "
+                    "{database}");
+    assert_check_ok("docker exec haia-neo4j neo4j-admin database dump --to-stdout {database}");
+    assert_check_ok("docker stop haia-neo4j");
+    assert_check_ok("find /backups -name '*.dump' -exec ls {} ';'");
+    assert_check_ok("echo '{a,b}' '{ x }' {} {1..3} {-x}");
+    assert_check_ok("sh -c 'neo4j-admin database dump --to-stdout {database} | zstd -q'");
+    assert_check_ok("sh -c '{ date; neo4j-admin server status; } >&2; awk \"{print \\$1}\" /f'");
+    assert_check_ok("sh -c 'awk '\\''{print}'\\'' /f; jq \"{name, id}\" x; echo ${HOME} $HOME'");
+    assert_check_ok("sh -c { echo a; echo {database}; } | awk '{print}' > /dev/null");
+    assert_check_ok("bash -c 'echo {print} {next} {db_size} {dbms}' arg0 {database}");
+    assert_int_equal(neo4j_check_template("stop_command", NULL), 0);
+    assert_int_equal(neo4j_check_template("stop_command", ""), 0);
+    assert_int_equal(neo4j_check_template("stop_command", "  \t"), 0);
+
+    /* Unknown placeholders: named, with the known ones. */
+    assert_check_fails("dump_command", "neo4j-admin database dump --to-stdout {databse}",
+                       "dump_command: unknown placeholder {databse} (did you mean {database}?); "
+                       "known placeholders: {database} (every {name} outside an `sh -c` script "
+                       "is taken for one)");
+    assert_check_fails("dump_command", "neo4j-admin database dump '--to-path=/b/{db}'",
+                       "unknown placeholder {db} (did you mean {database}?)");
+    assert_check_fails("load_command", "neo4j-admin load {DATABASE}",
+                       "load_command: unknown placeholder {DATABASE} (did you mean {database}?)");
+    assert_check_fails("check_command", "awk '{print}' /var/log/neo4j.log",
+                       "check_command: unknown placeholder {print}; known placeholders: "
+                       "{database} (every {name} outside an `sh -c` script is taken for one)");
+    /* In an sh -c script only what was surely meant as {database}. */
+    assert_check_fails("dump_command", "sh -c 'neo4j-admin database dump --to-stdout {databse}'",
+                       "dump_command: unknown placeholder {databse} in the `sh -c` script (did "
+                       "you mean {database}?); known placeholders: {database}");
+    assert_check_fails("dump_command", "sh -c neo4j-admin database dump {Database} | cat",
+                       "unknown placeholder {Database} in the `sh -c` script (did you mean");
+    assert_check_fails("dump_command", "sh -c 'dump {db_name}'", "unknown placeholder {db_name}");
+    assert_check_fails("dump_command", "sh -c 'dump ${database}'",
+                       "dump_command: ${database} in the `sh -c` script is the shell variable "
+                       "$database, not the placeholder");
+    /* Arguments after the script are plain words again. */
+    assert_check_fails("dump_command", "sh -c 'dump \"$1\"' sh {name}",
+                       "unknown placeholder {name}");
+
+    /* Operators and quotes. */
+    assert_check_fails("stop_command", "docker stop haia-neo4j # stop it",
+                       "stop_command: shell operator '#' needs `sh -c '...'` (character 24)");
+    assert_check_fails("stop_command", "docker stop haia-neo4j; sleep 1",
+                       "shell operator ';' needs `sh -c '...'` (character 23)");
+    assert_check_fails("dump_command", "neo4j-admin dump > /tmp/x", "quote it: \">\"");
+    assert_check_fails("dump_command", "neo4j-admin 'dump", "dump_command: unbalanced ' quote");
+    assert_check_fails("dump_command", "sh -c \"dump", "dump_command: unbalanced \" quote");
+    assert_check_fails("dump_command", "echo $HOME", "no expansion");
+    assert_check_fails("dump_command", "sh -c", "needs a script");
+}
+
+/* An executable script NAME in DIR printing WORD (mode MODE). */
+static void make_prog(const char *dir, const char *name, const char *word, mode_t mode)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "#!/bin/sh\necho %s\n", word);
+    fclose(f);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static void assert_program_fails(const char *tmpl, const char *want)
+{
+    err_clear();
+    assert_int_equal(neo4j_check_program("dump_command", tmpl), -1);
+    assert_int_equal(err_get_kind(), ERR_USAGE);
+    if (!strstr(err_msg(), want))
+        fail_msg("'%s': message '%s' lacks '%s'", tmpl, err_msg(), want);
+}
+
+static void test_check_program(void **state)
+{
+    (void)state;
+    char d1[256], d2[256], path[1024], tmpl[8192], want[2048];
+    path_in(d1, sizeof d1, "bin1");
+    path_in(d2, sizeof d2, "bin2");
+    mkdir(d1, 0700);
+    mkdir(d2, 0700);
+    make_prog(d1, "n4o-noexec", "first", 0600);
+    make_prog(d2, "n4o-noexec", "second", 0700);
+    make_prog(d1, "n4o-only-noexec", "x", 0600);
+    snprintf(path, sizeof path, "%s/n4o-dir", d1);
+    mkdir(path, 0700);
+    make_prog(d2, "n4o-dir", "second", 0700);
+
+    assert_int_equal(neo4j_check_program("dump_command", "sh -c 'no-such-prog-n4o'"), 0);
+    assert_int_equal(neo4j_check_program("dump_command", "true --x {database}"), 0);
+    assert_int_equal(neo4j_check_program("dump_command", "/bin/sh -c true"), 0);
+    assert_int_equal(neo4j_check_program("dump_command", "/opt/{database}/dump x"), 0);
+    assert_int_equal(neo4j_check_program("stop_command", NULL), 0);
+    assert_int_equal(neo4j_check_program("stop_command", " "), 0);
+    snprintf(tmpl, sizeof tmpl, "'%s' database dump", admin);
+    assert_int_equal(neo4j_check_program("dump_command", tmpl), 0);
+
+    snprintf(path, sizeof path, "%s:%s", d1, d2);
+    setenv("PATH", path, 1);
+    snprintf(want, sizeof want, "dump_command: program no-such-prog-n4o not found in PATH (%s:%s)",
+             d1, d2);
+    assert_program_fails("no-such-prog-n4o --to-stdout {database}", want);
+    /* As execvp: a match that cannot run is passed over for a later one. */
+    assert_int_equal(neo4j_check_program("dump_command", "n4o-noexec"), 0);
+    assert_int_equal(neo4j_check_program("dump_command", "n4o-dir"), 0);
+    snprintf(want, sizeof want,
+             "dump_command: program n4o-only-noexec is not executable: %s/n4o-only-noexec has no "
+             "execute permission (PATH %s:%s)",
+             d1, d1, d2);
+    assert_program_fails("n4o-only-noexec", want);
+    /* The program the check approved is the one that runs. */
+    neo4j_child *c = neo4j_spawn("dump_command", "n4o-noexec", NULL, NEO4J_READ_STDOUT, 10);
+    assert_non_null(c);
+    size_t n;
+    char *got = read_all(c, &n);
+    assert_non_null(got);
+    assert_string_equal(got, "second\n");
+    free(got);
+    assert_int_equal(neo4j_finish(c), 0);
+    assert_null(neo4j_spawn("dump_command", "n4o-only-noexec", NULL, NEO4J_READ_STDOUT, 10));
+    assert_int_equal(err_get_kind(), ERR_FAIL);
+    assert_non_null(strstr(err_msg(), "program n4o-only-noexec is not executable"));
+
+    /* Paths. */
+    snprintf(tmpl, sizeof tmpl, "%s/n4o-only-noexec x", d1);
+    snprintf(want, sizeof want, "dump_command: program %s/n4o-only-noexec is not executable", d1);
+    assert_program_fails(tmpl, want);
+    snprintf(tmpl, sizeof tmpl, "%s/n4o-dir", d1);
+    snprintf(want, sizeof want, "dump_command: program %s/n4o-dir is a directory", d1);
+    assert_program_fails(tmpl, want);
+    assert_program_fails("/nonexistent/neo4j-admin dump",
+                         "dump_command: program /nonexistent/neo4j-admin not found");
+    /* A bad template fails as the template check does. */
+    assert_program_fails("neo4j-admin dump {databse}", "unknown placeholder {databse}");
+
+    /* PATH set but empty: the current directory, as execvp. */
+    setenv("PATH", "", 1);
+    assert_program_fails("n4o-noexec", "not found in PATH ()");
+    /* PATH unset: the system default (confstr), where sh is. */
+    unsetenv("PATH");
+    assert_int_equal(neo4j_check_program("dump_command", "sh -c true"), 0);
+}
+
+/* Teardown of tests that change PATH: later tests need theirs, also after a
+ * failure. */
+static int restore_path(void **state)
+{
+    (void)state;
+    return setenv("PATH", saved_path, 1);
+}
+
+/* ------------------------------------------------------------ lifetime */
+
+/* /proc/PID/environ as one string, entries separated by '\n'. */
+static char *proc_environ(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+    size_t n;
+    char *s = slurp(path, &n);
+    assert_non_null(s);
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '\0')
+            s[i] = '\n';
+    return s;
+}
+
+static int env_has(const char *env, const char *entry)
+{
+    size_t len = strlen(entry);
+    for (const char *p = env; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n >= len && memcmp(p, entry, len) == 0 && (entry[len - 1] == '=' || n == len))
+            return 1;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+/* The secrets of the tool never reach a child; the rest of the environment
+ * does.  Read from the running child itself, and from a process it started. */
+static void test_env_scrubbed(void **state)
+{
+    (void)state;
+    static const char *const secret[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                         "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+                                         "NEO4J_OFFSITE_PASSPHRASE_FILE"};
+    for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++)
+        setenv(secret[i], "n4o-secret-value", 1);
+    setenv("N4O_TEST_KEEP", "kept", 1);
+    char marker[256], tmpl[1024];
+    path_in(marker, sizeof marker, "grandchild.pid");
+    snprintf(tmpl, sizeof tmpl, "sh -c 'sleep 30 & echo $! > %s; wait'", marker);
+    neo4j_child *c = neo4j_spawn("dump_command", tmpl, "neo4j", NEO4J_NO_PIPE, 60);
+    assert_non_null(c);
+    pid_t grandchild = 0;
+    for (int i = 0; i < 200 && grandchild <= 0; i++) {
+        size_t n;
+        char *s = slurp(marker, &n);
+        if (s && n > 0 && s[n - 1] == '\n')
+            grandchild = (pid_t)atoi(s);
+        free(s);
+        if (grandchild <= 0)
+            usleep(10000);
+    }
+    assert_true(grandchild > 0);
+    pid_t pids[2] = {neo4j_pid(c), grandchild};
+    for (int k = 0; k < 2; k++) {
+        char *env = proc_environ(pids[k]);
+        for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++) {
+            char entry[128];
+            snprintf(entry, sizeof entry, "%s=", secret[i]);
+            if (env_has(env, entry))
+                fail_msg("%s reached %s (pid %d)", secret[i], k ? "a grandchild" : "the child",
+                         (int)pids[k]);
+        }
+        assert_false(strstr(env, "n4o-secret-value"));
+        assert_true(env_has(env, "N4O_TEST_KEEP=kept"));
+        assert_true(env_has(env, "NEO4J_OFFSITE_DATABASE=neo4j"));
+        assert_true(env_has(env, "PATH="));
+        free(env);
+    }
+    neo4j_kill(c);
+    for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++)
+        unsetenv(secret[i]);
+    unsetenv("N4O_TEST_KEEP");
+}
+
+/* Children of ours that are guardians (comm n4o-guardian), from /proc. */
+static int count_guardians(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc");
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char path[300], line[512];
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        char *got = fgets(line, sizeof line, f);
+        fclose(f);
+        /* "pid (comm) state ppid ..." */
+        char *close_paren = got ? strrchr(line, ')') : NULL;
+        int ppid = 0;
+        if (close_paren && sscanf(close_paren + 2, "%*c %d", &ppid) == 1 && ppid == getpid() &&
+            strstr(line, "(n4o-guardian)"))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* kill -9 of the process that spawned a dump: the dump and what it started
+ * are gone within two seconds (PDEATHSIG for the child, the guardian for
+ * its group).  The spawning process is a fork of the test, so the test's
+ * subreaper role collects the orphans. */
+static void test_parent_killed(void **state)
+{
+    (void)state;
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t driver = fork();
+    assert_true(driver >= 0);
+    if (driver == 0) {
+        close(ready[0]);
+        neo4j_child *c =
+            neo4j_spawn("dump_command", "sh -c 'sleep 100 & echo x; sleep 100; echo never'", NULL,
+                        NEO4J_READ_STDOUT, 0);
+        if (!c)
+            _exit(10);
+        char buf[8];
+        if (neo4j_read(c, buf, sizeof buf) <= 0)
+            _exit(11);
+        pid_t pg = neo4j_pid(c);
+        if (write(ready[1], &pg, sizeof pg) != sizeof pg)
+            _exit(12);
+        for (;;)
+            pause();
+    }
+    close(ready[1]);
+    pid_t pg = 0;
+    assert_int_equal(read(ready[0], &pg, sizeof pg), (ssize_t)sizeof pg);
+    close(ready[0]);
+    assert_true(pg > 0);
+    assert_int_equal(kill(-pg, 0), 0); /* the dump runs */
+    double t0 = now_s();
+    assert_int_equal(kill(driver, SIGKILL), 0);
+    assert_int_equal(waitpid(driver, NULL, 0), driver);
+    for (;;) {
+        while (waitpid(-1, NULL, WNOHANG) > 0) /* orphans, the guardian */
+            ;
+        if (kill(-pg, 0) < 0 && errno == ESRCH)
+            break;
+        if (now_s() - t0 > 2)
+            fail_msg("the dump's process group %d outlived its parent by 2 s", (int)pg);
+        usleep(10000);
+    }
+    print_message("    group gone %.0f ms after kill -9\n", (now_s() - t0) * 1000);
+}
+
+/* On the normal path the guardian is retired without touching the group: a
+ * daemon that start_command leaves running stays, and no guardian is left. */
+static void test_guardian_retired(void **state)
+{
+    (void)state;
+    char pidfile[256], tmpl[1024];
+    path_in(pidfile, sizeof pidfile, "daemon.pid");
+    snprintf(tmpl, sizeof tmpl, "sh -c 'sleep 60 </dev/null >/dev/null 2>&1 & echo $! > %s'",
+             pidfile);
+    neo4j_child *c = neo4j_spawn("start_command", tmpl, NULL, NEO4J_NO_PIPE, 10);
+    assert_non_null(c);
+    assert_int_equal(count_guardians(), 1);
+    assert_int_equal(neo4j_finish(c), 0);
+    assert_int_equal(count_guardians(), 0);
+    size_t n;
+    char *s = slurp(pidfile, &n);
+    assert_non_null(s);
+    pid_t daemon = (pid_t)atoi(s);
+    free(s);
+    assert_true(daemon > 0);
+    usleep(300000);
+    assert_int_equal(kill(daemon, 0), 0);
+    kill(daemon, SIGKILL);
+    group_gone(daemon);
+
+    c = neo4j_spawn("dump_command", "sleep 60", NULL, NEO4J_READ_STDOUT, 0);
+    assert_non_null(c);
+    assert_int_equal(count_guardians(), 1);
+    neo4j_kill(c);
+    assert_int_equal(count_guardians(), 0);
+}
+
 /* ------------------------------------------------------------ main */
 
 static int setup(void **state)
@@ -731,6 +1122,8 @@ static int setup(void **state)
         fprintf(stderr, "stand-in %s not executable\n", admin);
         return -1;
     }
+    if (getenv("PATH"))
+        snprintf(saved_path, sizeof saved_path, "%s", getenv("PATH"));
     /* Orphaned grandchildren become ours, so group_gone() can reap them
      * instead of depending on what PID 1 does. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -748,15 +1141,28 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_split_quoting),       cmocka_unit_test(test_split_database),
-        cmocka_unit_test(test_split_errors),        cmocka_unit_test(test_split_sh_c),
-        cmocka_unit_test(test_stream_payload),      cmocka_unit_test(test_stream_standin),
-        cmocka_unit_test(test_stderr_flood),        cmocka_unit_test(test_log_lines),
-        cmocka_unit_test(test_stdin_is_devnull),    cmocka_unit_test(test_env_database),
-        cmocka_unit_test(test_child_fails),         cmocka_unit_test(test_db_missing),
-        cmocka_unit_test(test_timeout_kills_group), cmocka_unit_test(test_load),
-        cmocka_unit_test(test_load_exits_early),    cmocka_unit_test(test_signal_pending_run),
+        cmocka_unit_test(test_split_quoting),
+        cmocka_unit_test(test_split_database),
+        cmocka_unit_test(test_split_errors),
+        cmocka_unit_test(test_split_sh_c),
+        cmocka_unit_test(test_stream_payload),
+        cmocka_unit_test(test_stream_standin),
+        cmocka_unit_test(test_stderr_flood),
+        cmocka_unit_test(test_log_lines),
+        cmocka_unit_test(test_stdin_is_devnull),
+        cmocka_unit_test(test_env_database),
+        cmocka_unit_test(test_child_fails),
+        cmocka_unit_test(test_db_missing),
+        cmocka_unit_test(test_timeout_kills_group),
+        cmocka_unit_test(test_load),
+        cmocka_unit_test(test_load_exits_early),
+        cmocka_unit_test(test_signal_pending_run),
         cmocka_unit_test(test_sigterm_during_dump),
+        cmocka_unit_test(test_check_template),
+        cmocka_unit_test_teardown(test_check_program, restore_path),
+        cmocka_unit_test(test_env_scrubbed),
+        cmocka_unit_test(test_parent_killed),
+        cmocka_unit_test(test_guardian_retired),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

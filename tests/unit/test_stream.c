@@ -167,7 +167,7 @@ static void test_round_trips(void **state)
             assert_int_equal(stream_archive_size(n, C), a.len);
             /* header bytes are as documented */
             assert_memory_equal(a.data, "\x89N4JOFS\n", 8);
-            assert_memory_equal(a.data + 8, "\x00\x01\x00\x80\x00\x01\x00\x00", 8);
+            assert_memory_equal(a.data + 8, "\x00\x02\x00\x80\x00\x01\x00\x00", 8);
             assert_memory_equal(a.data + 16, pub.id, KEYS_ID_BYTES);
             size_t rpiece = piece == SIZE_MAX ? 1 + (n % 9973) : piece;
             assert_int_equal(open_archive(sec, a.data, a.len, rpiece, &p), 0);
@@ -261,8 +261,8 @@ static void test_header_bit_flips(void **state)
     a[1] ^= 1;
     expect_damage(a, darch.len, 0, "bad magic");
     memcpy(a, darch.data, darch.len);
-    a[9] = 2;
-    expect_damage(a, darch.len, 0, "version 2 is not supported");
+    a[9] = 3;
+    expect_damage(a, darch.len, 0, "version 3 is not supported");
     memcpy(a, darch.data, darch.len);
     a[11] = 0x81;
     expect_damage(a, darch.len, 0, "header length");
@@ -553,6 +553,87 @@ static void test_crafted_archives(void **state)
     free(a);
 }
 
+/* Decrypt with the reader bound to VERSION and HASH (NULL: version 1). */
+static int open_bound(const uint8_t *archive, size_t n, unsigned version, const uint8_t *hash,
+                      buf *out)
+{
+    memset(out, 0, sizeof *out);
+    err_clear();
+    stream_reader *r = stream_reader_new(sec, buf_sink, out);
+    assert_non_null(r);
+    int rc = stream_reader_bind(r, version, hash);
+    if (rc == 0)
+        rc = stream_reader_update(r, archive, n);
+    if (rc == 0)
+        rc = stream_reader_finish(r);
+    stream_reader_free(r);
+    return rc;
+}
+
+/* Issue 10, 1: anyone holding archive.pub can write an archive that
+ * decrypts; bound to the header hash of the signed manifest, a reader
+ * releases nothing of another archive, not even its first chunk. */
+static void test_header_bound_to_manifest(void **state)
+{
+    (void)state;
+    size_t n = 3 * C + 5;
+    uint8_t *plain = random_bytes(n), *forged_plain = random_bytes(n);
+    buf genuine, forged, p;
+    seal(&pub, plain, n, C, &genuine);
+    seal(&pub, forged_plain, n, C, &forged); /* same archive.pub, another writer */
+    uint8_t signed_hash[STREAM_HEADER_HASH_BYTES];
+    stream_header_hash(genuine.data, signed_hash);
+    unsigned v = 0;
+    assert_int_equal(stream_header_version(genuine.data, genuine.len, &v), 0);
+    assert_int_equal(v, STREAM_FORMAT_VERSION);
+
+    assert_int_equal(open_bound(genuine.data, genuine.len, 2, signed_hash, &p), 0);
+    assert_int_equal(p.len, n);
+    buf_free(&p);
+    /* unbound, the forgery decrypts: the reason for the binding */
+    assert_int_equal(open_archive(sec, forged.data, forged.len, C, &p), 0);
+    buf_free(&p);
+    assert_int_equal(open_bound(forged.data, forged.len, 2, signed_hash, &p), -1);
+    assert_int_equal(err_get_kind(), ERR_INTEGRITY);
+    assert_non_null(strstr(err_msg(), "does not match its signed manifest"));
+    assert_int_equal(p.len, 0); /* zero plaintext bytes */
+    buf_free(&p);
+    /* the genuine header spliced onto the forgery's chunks: chunk 0 fails */
+    memcpy(forged.data, genuine.data, H);
+    assert_int_equal(open_bound(forged.data, forged.len, 2, signed_hash, &p), -1);
+    assert_int_equal(p.len, 0);
+    buf_free(&p);
+    /* a version 2 manifest never accepts a version 1 archive, nor the reverse */
+    buf v1 = {0};
+    stream_writer *w = stream_writer_new_version(&pub, C, 1, buf_sink, &v1);
+    assert_non_null(w);
+    assert_int_equal(stream_writer_update(w, plain, n), 0);
+    assert_int_equal(stream_writer_finish(w), 0);
+    stream_writer_free(w);
+    assert_int_equal(v1.data[9], 1);
+    assert_int_equal(open_bound(v1.data, v1.len, 2, signed_hash, &p), -1);
+    assert_non_null(strstr(err_msg(), "does not match its signed manifest"));
+    assert_int_equal(p.len, 0);
+    buf_free(&p);
+    assert_int_equal(open_bound(genuine.data, genuine.len, 1, NULL, &p), -1);
+    assert_int_equal(p.len, 0);
+    buf_free(&p);
+    /* version 1 archives stay readable */
+    assert_int_equal(open_bound(v1.data, v1.len, 1, NULL, &p), 0);
+    assert_int_equal(p.len, n);
+    assert_memory_equal(p.data, plain, n);
+    buf_free(&p);
+    /* version 2 cannot be bound without the hash */
+    stream_reader *r = stream_reader_new(sec, buf_sink, &p);
+    assert_int_equal(stream_reader_bind(r, 2, NULL), -1);
+    stream_reader_free(r);
+    buf_free(&v1);
+    buf_free(&genuine);
+    buf_free(&forged);
+    free(plain);
+    free(forged_plain);
+}
+
 static void test_fresh_key_per_archive(void **state)
 {
     (void)state;
@@ -584,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_sink_failure),
         cmocka_unit_test(test_crafted_archives),
         cmocka_unit_test(test_fresh_key_per_archive),
+        cmocka_unit_test(test_header_bound_to_manifest),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     free(dplain);
