@@ -781,10 +781,15 @@ static void conn_free(sftp_conn *c)
         if (conn_call_all(c, XSLOTS_MAX, channel_shutdown, NULL, rc) == 0 && !c->broken)
             SSH_INT(c, rc[0], libssh2_session_disconnect(c->s, "bye"));
     }
-    if (c->s)
-        /* frees the channels; after a broken transport the small SFTP
-         * struct is not shut down (that would need the dead peer) */
-        libssh2_session_free(c->s);
+    /* frees the channels; after a broken transport the small SFTP struct
+     * is not shut down (that would need the dead peer).  Non-blocking, it
+     * returns EAGAIN, freeing nothing, while it would wait for the server
+     * to confirm closing a channel still open: no waiting here, the socket
+     * is shut down so that libssh2 sees the end at once (a few rounds at
+     * most; a session left over is leaked rather than waited for). */
+    for (int i = 0; c->s && i < 4 && libssh2_session_free(c->s) == LIBSSH2_ERROR_EAGAIN; i++)
+        if (c->sock >= 0)
+            shutdown(c->sock, SHUT_RDWR);
     if (c->sock >= 0)
         close(c->sock);
     free(c);
@@ -2384,7 +2389,10 @@ static int fill_entry(const char *name, const LIBSSH2_SFTP_ATTRIBUTES *a, backen
 /* A listed NAME (LEN bytes as the server sent it) that is not printable
  * text (ESC, newline, NUL, C1 controls, broken UTF-8) is no object of
  * ours, and printed as it is it could rewrite the user's terminal or forge
- * lines in a log: skipped, with one warning that shows it escaped. */
+ * lines in a log: skipped, with one warning that shows it escaped.  Here
+ * and not only in backend_list's check for every backend: only here is
+ * the length the server sent known, and a NUL inside a name would make it
+ * look like another (shorter) name there. */
 static int skip_unprintable(const sftp_remote *r, const char *name, size_t len)
 {
     size_t i = 0;
