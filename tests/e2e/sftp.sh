@@ -54,7 +54,7 @@ echo "$printed" >"$KH"
 
 # --- the normal case: local remote and SFTP remote in one run
 run 0 backup
-expect_in "$T/out" "remotes: nas ok off ok"
+expect_in "$T/out" "remotes: nas ok, off ok"
 name=$(basename "$(ls "$T/local"/*.dump)" .dump)
 check "archive and manifest on the server" \
     test -s "$SRV/$name.dump.enc" -a -s "$SRV/$name.dump.manifest"
@@ -195,17 +195,20 @@ sftp_config identity_file="$U/id_pass" identity_passphrase_file="$T/wrong.pass"
 run 2 list --remote off
 expect_in "$T/err" "identity_passphrase_file $T/wrong.pass is readable by group or others"
 
-# --- remote path not writable (the server's SFTP is read-only on this port)
+# --- remote path not writable (the server's SFTP is read-only on this
+# port): the probe finds out before Neo4j is stopped
 before=$(srv_files)
 sshd_known_line main "$MAIN_RO" ed25519 >>"$KH"
 sftp_config port="$MAIN_RO"
 sleep 1
+: >"$NEO4J_STANDIN_HOME/events.log"
 run 1 backup --remote off
-expect_in "$T/err" "permission denied"
-expect_in "$T/err" "127.0.0.1:$MAIN_RO:$SRV/haia_backup_neo4j_"
+expect_in "$T/err" "remote off: 127.0.0.1:$MAIN_RO:$SRV: cannot create files in the remote path: permission denied"
+expect_in "$T/err" "Neo4j was not stopped"
+check "read-only server: Neo4j was not stopped" bash -c "! grep -q stop '$NEO4J_STANDIN_HOME/events.log'"
 check "read-only server: nothing new published" test "$(srv_files)" = "$before"
 run 3 backup
-expect_in "$T/err" "remote off failed"
+expect_in "$T/err" "remote off: 127.0.0.1:$MAIN_RO:$SRV: cannot create files in the remote path: permission denied"
 check "the local remote still got its copy" test "$(count_files "$T/nas" '*.dump.enc')" = 2
 sftp_config port="$MAIN_RO" path="$SSHD_BASE/srv/missing/deeper"
 run 1 list --remote off
@@ -269,6 +272,9 @@ check "... each under a unique temporary name" \
 check "... each listed as incomplete by the backend" \
     test "$(grep -E '\.partial [0-9]+ [0-9]+ incomplete$' "$T/bt.list" | cut -d' ' -f1 | sort)" = "$left_temps"
 run 0 list --remote off --all
+for t in $left_temps; do
+    expect_in "$T/out" "${t%%.dump.enc.*} .*incomplete"
+done
 run 0 verify --remote off --latest
 sleep 1
 run 0 backup --remote off
@@ -294,13 +300,18 @@ expect_in "$T/out" "OK +$newest"
 run 0 fetch --remote off --latest --output "$T/latest.dump"
 expect_in "$T/err" "fetched $newest:"
 
-# --- an archive object gone from the server, its manifest still there
+# --- an archive object gone from the server, its manifest still there:
+# an integrity finding (exit 4)
 mv "$SRV/$newest.dump.enc" "$T/held.enc"
-run 1 fetch --remote off "$newest" --output "$T/gone.dump"
-expect_in "$T/err" "127.0.0.1:$MAIN_PORT:$SRV/$newest.dump.enc: cannot open: no such file or directory"
+run 4 fetch --remote off "$newest" --output "$T/gone.dump"
+expect_in "$T/err" "remote off: $newest.dump.enc is missing although its signed manifest is there"
 check "a missing archive: no output file" test ! -e "$T/gone.dump"
-run 1 verify --remote off "$newest"
-expect_in "$T/out" "FAILED +$newest: .*$newest.dump.enc: cannot open: no such file"
+run 4 verify --remote off "$newest"
+expect_in "$T/out" "FAILED +$newest: .*$newest.dump.enc is missing although its signed manifest is there"
+# the backend itself names host:port, the path and the cause
+"$N4O_BUILD/backend_tool" "$T/conf" off get "$newest.dump.enc" >/dev/null 2>"$T/err"
+check "backend: reading a missing object fails ($?)" test $? = 1
+expect_in "$T/err" "127.0.0.1:$MAIN_PORT:$SRV/$newest.dump.enc: cannot open: no such file or directory"
 mv "$T/held.enc" "$SRV/$newest.dump.enc"
 
 e2e_finish

@@ -179,6 +179,13 @@ check "backend list: temporary names incomplete, the object complete" \
     test "$(cut -d' ' -f1,4 "$T/list" | tr '\n' ' ')" = \
     "y.bin complete y.bin.0123456789abcdef.partial incomplete y.bin.partial incomplete "
 rm -f "$SRV"/y.bin*
+# and list --all shows an abandoned upload of ours as incomplete
+printf 'x' >"$SRV/haia_backup_neo4j_20240101_000000.dump.enc.0123456789abcdef.partial"
+run 0 list --remote off --all
+expect_in "$T/out" "haia_backup_neo4j_20240101_000000 .*incomplete"
+run 0 list --remote off
+check "list (without --all): not shown" test "$(grep -c 20240101 "$T/out")" = 0
+rm "$SRV/haia_backup_neo4j_20240101_000000.dump.enc.0123456789abcdef.partial"
 
 # --- names that are not printable text
 esc_name=$'haia_backup_neo4j_20250101_000000.dump.manifest\e]0;owned\a'
