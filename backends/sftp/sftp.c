@@ -25,6 +25,7 @@
 #include "err.h"
 #include "log.h"
 #include "signals.h"
+#include "strbuf.h"
 
 /* What a connection needs to (re)connect: copied from the config so the
  * remote outlives nothing it points to. */
@@ -42,6 +43,13 @@ typedef struct {
 #define AHEAD_MAX_IDLE_MS 30000
 /* SFTP channels a transfer stream uses at most (one per block in flight). */
 #define XSLOTS_MAX 4
+/* Longest a wait sleeps before it looks at signals_pending() again: a
+ * signal delivered to another thread does not interrupt this one's poll. */
+#define WAIT_SLICE_MS 200
+/* After SIGINT/SIGTERM, how long removing an upload's temporary file may
+ * take on a connection that still works (Ctrl-C must end the run at once,
+ * and a stalled server would otherwise hold it for io_timeout). */
+#define SIGNAL_CLEANUP_MS 1000
 
 /* One SSH session with its SFTP channel.  Kept apart from the remote so that
  * several of them (parallel streams, a reconnect after a drop) can be added
@@ -55,6 +63,8 @@ typedef struct {
     LIBSSH2_SFTP *ch[XSLOTS_MAX];
     int broken;       /* the transport failed: the session is unusable */
     int64_t deadline; /* while connecting: absolute limit (ms), else 0 */
+    /* cleaning up after a signal: waits go on until this time (ms), else 0 */
+    int64_t cleanup_until;
     atomic_int *stop; /* set by another thread: give up waiting (may be NULL) */
     int wake_fd;      /* readable when another thread has new work for this one, or -1 */
 } sftp_conn;
@@ -85,9 +95,9 @@ typedef struct sftp_remote {
 
 typedef struct sftp_xfer sftp_xfer;
 
-/* A write: created as "<name>.partial" on the remote's connection; data up
- * to one block is kept here and written there at commit (manifests), more
- * goes to the transfer's streams. */
+/* A write: created as "<name>.<16 random hex>.partial" (atomic_file.h) on
+ * the remote's connection; data up to one block is kept here and written
+ * there at commit (manifests), more goes to the transfer's streams. */
 typedef struct {
     sftp_remote *r;
     char *final, *partial; /* full remote paths */
@@ -96,14 +106,15 @@ typedef struct {
     uint64_t total;
     int64_t rtt_ms; /* of the existence check at open */
     sftp_xfer *x;   /* NULL until the first full block (or started at open) */
-    /* the .partial as created at open on the remote's connection GEN (NULL
-     * for small objects): flushed early while the streams write, then
+    /* the temporary file as created at open on the remote's connection GEN
+     * (NULL for small objects): flushed early while the streams write, then
      * fsync'd at commit */
     LIBSSH2_SFTP_HANDLE *h;
     unsigned gen;
     uint64_t flushed_at; /* bytes handed to the streams when the last early flush began */
     int flushing;        /* an early flush is in flight */
     int no_early_flush;  /* the server refused one: leave it to commit */
+    int rename_sent;     /* a rename to FINAL went out (its answer may have been lost) */
 } sftp_writer;
 
 /* A read: small objects on the remote's connection (handle H of
@@ -125,18 +136,45 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The error for a wait that ended because SIGINT/SIGTERM is pending. */
+static int interrupted(const char *where, const char *path)
+{
+    return err_set(ERR_FAIL, "%s%s%s: interrupted by signal %d", where, path ? ":" : "",
+                   path ? path : "", signals_pending());
+}
+
+/* Sleep MS milliseconds in short slices; -1 with the error set as soon as a
+ * signal is pending or STOP (may be NULL) is set. */
+static int sleep_ms(long ms, atomic_int *stop, const char *where, const char *path)
+{
+    for (int64_t end = now_ms() + ms;;) {
+        if (signals_pending())
+            return interrupted(where, path);
+        if (stop && atomic_load(stop))
+            return err_set(ERR_FAIL, "%s:%s: transfer stopped", where, path);
+        int64_t left = end - now_ms();
+        if (left <= 0)
+            return 0;
+        struct timespec ts = {.tv_nsec = (left < 20 ? left : 20) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* Wait until the socket is ready in the direction libssh2 is blocked on,
  * at most io_timeout (or until the connect deadline).  Polls in short slices
- * so SIGINT/SIGTERM end the wait quickly.  A timeout breaks the session:
- * libssh2 may be in the middle of a packet. */
+ * so SIGINT/SIGTERM end the wait quickly, except while cleaning up after
+ * one (cleanup_until), which is bounded instead.  A timeout breaks the
+ * session: libssh2 may be in the middle of a packet. */
 static int conn_wait_dir(sftp_conn *c, int events)
 {
     int64_t start = now_ms();
     int64_t end = c->deadline ? c->deadline : start + c->p->io_timeout_ms;
+    if (c->cleanup_until && c->cleanup_until < end)
+        end = c->cleanup_until;
     for (;;) {
-        if (signals_pending()) {
+        if (signals_pending() && (!c->cleanup_until || now_ms() >= c->cleanup_until)) {
             c->broken = 1;
-            return err_set(ERR_FAIL, "%s: interrupted", c->p->where);
+            return interrupted(c->p->where, NULL);
         }
         if (c->stop && atomic_load(c->stop)) {
             c->broken = 1;
@@ -145,6 +183,8 @@ static int conn_wait_dir(sftp_conn *c, int events)
         int64_t left = end - now_ms();
         if (left <= 0) {
             c->broken = 1;
+            if (c->cleanup_until)
+                return interrupted(c->p->where, NULL);
             if (c->deadline)
                 return err_set(ERR_FAIL, "%s: no connection within connect_timeout (%ld s)",
                                c->p->where, c->p->connect_timeout_ms / 1000);
@@ -153,7 +193,8 @@ static int conn_wait_dir(sftp_conn *c, int events)
         }
         struct pollfd pfd[2] = {{.fd = c->sock, .events = (short)events},
                                 {.fd = c->wake_fd, .events = POLLIN}};
-        int r = poll(pfd, c->wake_fd >= 0 ? 2 : 1, left > 500 ? 500 : (int)left);
+        int r =
+            poll(pfd, c->wake_fd >= 0 ? 2 : 1, left > WAIT_SLICE_MS ? WAIT_SLICE_MS : (int)left);
         if (r > 0 && c->wake_fd >= 0 && (pfd[1].revents & POLLIN)) {
             uint64_t v;
             ssize_t got = read(c->wake_fd, &v, sizeof v); /* reset the count */
@@ -575,7 +616,9 @@ static void b64(const unsigned char *bin, size_t len, int variant, char **out)
         sodium_bin2base64(*out, cap, bin, len, variant);
 }
 
-/* Strict host key check, before anything else is sent. */
+/* Strict host key check, before anything else is sent.  The known_hosts
+ * line to add ends the message, on the same line: log lines escape
+ * newlines (a message must not forge lines). */
 static int check_host_key(sftp_conn *c, known_hosts *k, const char *recorded)
 {
     size_t klen = 0;
@@ -624,7 +667,7 @@ static int check_host_key(sftp_conn *c, known_hosts *k, const char *recorded)
                 "WARNING: HOST KEY FOR %s HAS CHANGED! The server now offers %s SHA256:%s, "
                 "which is not the key recorded in %s (someone may be intercepting the "
                 "connection). Refusing to connect; nothing was sent. If the change is expected, "
-                "replace the host's %s line in %s with:\n%s %s %s",
+                "replace the host's %s line in %s with: %s %s %s",
                 c->p->where, tname, fp, c->p->known_hosts, tname, c->p->known_hosts, hostfield,
                 tname, blob);
         goto out;
@@ -633,7 +676,7 @@ static int check_host_key(sftp_conn *c, known_hosts *k, const char *recorded)
                 "host %s is not in known_hosts %s%s: refusing to connect; nothing was sent. "
                 "The server offers %s key SHA256:%s. After checking this fingerprint with the "
                 "server's administrator (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), add this "
-                "line to %s:\n%s %s %s",
+                "line to %s: %s %s %s",
                 c->p->where, c->p->known_hosts, k->missing ? " (the file does not exist)" : "",
                 tname, fp, c->p->known_hosts, hostfield, tname, blob);
         goto out;
@@ -682,8 +725,10 @@ static int authenticate(sftp_conn *c)
     SSH_INT(c, rc,
             libssh2_userauth_publickey_fromfile_ex(c->s, p->user, (unsigned)strlen(p->user), NULL,
                                                    p->identity, pass ? pass : ""));
-    if (rc == LIBSSH2_ERROR_EAGAIN)
+    if (rc == LIBSSH2_ERROR_EAGAIN) { /* the wait failed: say at which step */
+        err_prefix("authentication of user %s: ", p->user);
         goto fail;
+    }
     if (rc == LIBSSH2_ERROR_FILE) {
         err_set(ERR_FAIL,
                 "cannot use identity_file %s: libssh2 cannot read it (wrong or missing "
@@ -736,10 +781,15 @@ static void conn_free(sftp_conn *c)
         if (conn_call_all(c, XSLOTS_MAX, channel_shutdown, NULL, rc) == 0 && !c->broken)
             SSH_INT(c, rc[0], libssh2_session_disconnect(c->s, "bye"));
     }
-    if (c->s)
-        /* frees the channels; after a broken transport the small SFTP
-         * struct is not shut down (that would need the dead peer) */
-        libssh2_session_free(c->s);
+    /* frees the channels; after a broken transport the small SFTP struct
+     * is not shut down (that would need the dead peer).  Non-blocking, it
+     * returns EAGAIN, freeing nothing, while it would wait for the server
+     * to confirm closing a channel still open: no waiting here, the socket
+     * is shut down so that libssh2 sees the end at once (a few rounds at
+     * most; a session left over is leaked rather than waited for). */
+    for (int i = 0; c->s && i < 4 && libssh2_session_free(c->s) == LIBSSH2_ERROR_EAGAIN; i++)
+        if (c->sock >= 0)
+            shutdown(c->sock, SHUT_RDWR);
     if (c->sock >= 0)
         close(c->sock);
     free(c);
@@ -791,6 +841,8 @@ static sftp_conn *conn_open(const sftp_params *p, atomic_int *stop)
             char *msg = NULL;
             libssh2_session_last_error(c->s, &msg, NULL, 0);
             err_set(ERR_FAIL, "SSH handshake with %s failed: %s", p->where, msg ? msg : "");
+        } else {
+            err_prefix("SSH handshake: ");
         }
         c->broken = 1;
         goto fail;
@@ -835,8 +887,11 @@ static int conn_channels(sftp_conn *c, int n, const char *path)
 
 static int check_name(const char *name)
 {
-    if (!*name || name[0] == '.' || strchr(name, '/'))
-        return err_set(ERR_USAGE, "invalid object name '%s'", name);
+    if (!*name || name[0] == '.' || strchr(name, '/') || strbuf_has_control(name, strlen(name))) {
+        char shown[512];
+        strbuf_printable_copy(shown, sizeof shown, name);
+        return err_set(ERR_USAGE, "invalid object name '%s'", shown);
+    }
     return 0;
 }
 
@@ -964,6 +1019,20 @@ static void init_libssh2(void)
     init_rc = libssh2_init(0);
 }
 
+/* Wait on CV (MU held) for at most WAIT_SLICE_MS: the caller then looks at
+ * signals_pending(), as a signal does not wake a condition wait. */
+static void cond_wait_slice(pthread_cond_t *cv, pthread_mutex_t *mu)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += WAIT_SLICE_MS * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(cv, mu, &ts);
+}
+
 /* ---- connections opened ahead ------------------------------------------ */
 
 static void *ahead_main(void *arg)
@@ -1034,9 +1103,9 @@ static sftp_conn *ahead_take(sftp_remote *r, int want)
                 a->c = NULL;
             }
         }
-        if (c || !pending)
-            break;
-        pthread_cond_wait(&r->ahead_cv, &r->ahead_mu);
+        if (c || !pending || signals_pending())
+            break; /* on a signal the caller's own connect fails at once */
+        cond_wait_slice(&r->ahead_cv, &r->ahead_mu);
     }
     pthread_mutex_unlock(&r->ahead_mu);
     return c;
@@ -1318,20 +1387,13 @@ static int xfer_raise(const sftp_xfer *x)
     return err_set(x->fail_kind, "%s", x->fail_msg);
 }
 
-/* Wait on the transfer's condition (lock held), at most 200 ms, so that a
- * signal is noticed; -1 with an error on a signal. */
+/* Wait on the transfer's condition (lock held), at most WAIT_SLICE_MS, so
+ * that a signal is noticed; -1 with an error on a signal. */
 static int xfer_wait(sftp_xfer *x)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 200 * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&x->cv, &x->mu, &ts);
+    cond_wait_slice(&x->cv, &x->mu);
     if (signals_pending())
-        return err_set(ERR_FAIL, "%s:%s: interrupted", x->r->p.where, x->path);
+        return interrupted(x->r->p.where, x->path);
     return 0;
 }
 
@@ -1452,12 +1514,8 @@ static int stream_recover(xstream *s)
         log_warn("%s: stream %d of %s: %s; reconnecting in %.1f s (retry %d of %d)", p->where,
                  s->idx + 1, x->path, err_msg(), delay / 1000.0, s->attempts, p->retries);
         stream_close(s);
-        for (int64_t end = now_ms() + delay; now_ms() < end;) {
-            if (signals_pending() || atomic_load(&x->stop))
-                return err_set(ERR_FAIL, "%s:%s: interrupted while waiting to reconnect", p->where,
-                               x->path);
-            usleep(20000);
-        }
+        if (sleep_ms(delay, &x->stop, p->where, x->path) < 0)
+            return -1;
         s->moved = 0;
         if (stream_connect(s) == 0) {
             log_info("%s: stream %d of %s reconnected, resuming", p->where, s->idx + 1, x->path);
@@ -1600,9 +1658,14 @@ static void *wstream_main(void *arg)
     }
     for (;;) {
         pthread_mutex_lock(&x->mu);
-        while (!atomic_load(&x->stop) && !x->closing && !slots_busy(s))
-            pthread_cond_wait(&x->cv, &x->mu);
+        while (!atomic_load(&x->stop) && !x->closing && !slots_busy(s) && !signals_pending())
+            cond_wait_slice(&x->cv, &x->mu);
         pthread_mutex_unlock(&x->mu);
+        if (signals_pending()) {
+            interrupted(x->r->p.where, x->path);
+            xfer_fail(x);
+            break;
+        }
         if (atomic_load(&x->stop) || !stream_busy(s, busy))
             break; /* stopped, or closing with nothing left */
         if (stream_step(s) < 0 && stream_recover(s) < 0) {
@@ -1641,11 +1704,16 @@ static void *rstream_main(void *arg)
                 s->next_k += (uint64_t)x->n;
             }
             busy = slots_busy(s);
-            if (atomic_load(&x->stop) || busy || s->next_k >= x->nblocks)
+            if (atomic_load(&x->stop) || busy || s->next_k >= x->nblocks || signals_pending())
                 break;
-            pthread_cond_wait(&x->cv, &x->mu);
+            cond_wait_slice(&x->cv, &x->mu);
         }
         pthread_mutex_unlock(&x->mu);
+        if (signals_pending()) {
+            interrupted(x->r->p.where, x->path);
+            xfer_fail(x);
+            break;
+        }
         if (atomic_load(&x->stop) || !busy)
             break;
         if (stream_step(s) < 0 && stream_recover(s) < 0) {
@@ -1670,18 +1738,41 @@ static int stream_start(xstream *s, void *(*fn)(void *))
 
 /* ---- writers ---------------------------------------------------------- */
 
-/* Create PATH empty (0600), replacing a leftover; its open handle, or
- * NULL with the error set. */
-static LIBSSH2_SFTP_HANDLE *create_empty(sftp_conn *c, const char *path)
+/* Create the temporary file PATH empty, mode 0600.  Exclusively (CREAT|EXCL):
+ * nothing already there is ever truncated, reused or written through (a
+ * leftover, another host's upload, a planted symlink: SFTP v3 open follows
+ * symlinks, but O_EXCL refuses any existing name, a dangling symlink
+ * included).  Its open handle, or NULL with the error set. */
+static LIBSSH2_SFTP_HANDLE *create_temp(sftp_conn *c, const char *path)
 {
     LIBSSH2_SFTP_HANDLE *h;
     SSH_PTR(c, h,
             libssh2_sftp_open_ex(c->sftp, path, (unsigned)strlen(path),
-                                 LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC, 0600,
+                                 LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_EXCL, 0600,
                                  LIBSSH2_SFTP_OPENFILE));
-    if (!h)
-        conn_fail(c, libssh2_session_last_errno(c->s), "cannot create", path);
-    return h;
+    if (h)
+        return h;
+    int rc = libssh2_session_last_errno(c->s);
+    unsigned long fx = rc == LIBSSH2_ERROR_SFTP_PROTOCOL ? libssh2_sftp_last_error(c->sftp) : 0;
+    if (fx == LIBSSH2_FX_FAILURE) {
+        /* SFTP v3 reports an existing name as a bare failure: say so (only
+         * on this error path does it cost a round trip) */
+        LIBSSH2_SFTP_ATTRIBUTES a;
+        int found = conn_stat(c, path, LIBSSH2_SFTP_LSTAT, &a);
+        if (found > 0)
+            err_set(ERR_FAIL,
+                    "%s:%s: cannot create: the name already exists on the server (%s); it was "
+                    "left as it is",
+                    c->p->where, path,
+                    (a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) && LIBSSH2_SFTP_S_ISLNK(a.permissions)
+                        ? "a symbolic link"
+                        : "a file or directory");
+        else if (found == 0)
+            status_fail(c, fx, "cannot create", path);
+        return NULL;
+    }
+    conn_fail(c, rc, "cannot create", path);
+    return NULL;
 }
 
 /* fsync@openssh.com and fstat of a handle side by side (the server answers
@@ -1712,15 +1803,21 @@ static void *sftp_writer_open(void *impl, const char *name, uint64_t size_hint)
     if (check_name(name) < 0)
         return NULL;
     sftp_writer *w = calloc(1, sizeof *w);
-    if (!w || !(w->final = join(r, name, "")) ||
-        !(w->partial = join(r, name, ATOMIC_FILE_SUFFIX))) {
+    /* a temporary name of its own: two uploads of one name (two hosts
+     * sharing a server) never write one file, and a leftover of an earlier
+     * run is never reused */
+    char *temp = atomic_file_temp_name(name);
+    if (!w || !temp || !(w->final = join(r, name, "")) || !(w->partial = join(r, temp, ""))) {
+        free(temp);
         err_set(ERR_FAIL, "out of memory");
         goto fail;
     }
+    free(temp);
     w->r = r;
-    /* Create the .partial now, so that a path that is not writable fails
-     * before any data moves.  A small object (a manifest) is created whole
-     * at commit instead: over a long link every request is a round trip. */
+    /* Create the temporary file now, so that a path that is not writable
+     * fails before any data moves.  A small object (a manifest) is created
+     * whole at commit instead: over a long link every request is a round
+     * trip. */
     int small = size_hint && size_hint <= XBLOCK;
     pthread_mutex_lock(&r->lock);
     sftp_conn *c = remote_conn(r);
@@ -1729,7 +1826,7 @@ static void *sftp_writer_open(void *impl, const char *name, uint64_t size_hint)
     int found = c ? conn_stat(c, w->final, LIBSSH2_SFTP_LSTAT, &a) : -1;
     w->rtt_ms = now_ms() - t0;
     if (found == 0 && !small) {
-        w->h = create_empty(c, w->partial);
+        w->h = create_temp(c, w->partial);
         w->gen = r->gen;
     }
     int ok = found == 0 && (small || w->h);
@@ -1776,6 +1873,17 @@ static int writer_start_streams(sftp_writer *w, uint64_t size_hint)
 static int writer_hand_off(sftp_writer *w)
 {
     sftp_remote *r = w->r;
+    if (!w->x && !w->h) {
+        /* announced as small but larger: the streams open the file by
+         * name, so it must exist first */
+        pthread_mutex_lock(&r->lock);
+        sftp_conn *c = remote_conn(r);
+        w->h = c ? create_temp(c, w->partial) : NULL;
+        w->gen = r->gen;
+        pthread_mutex_unlock(&r->lock);
+        if (!w->h)
+            return -1;
+    }
     if (!w->x && !(w->x = xfer_new(r, 1, w->partial, r->p.streams, w->rtt_ms)))
         return -1;
     sftp_xfer *x = w->x;
@@ -1808,25 +1916,23 @@ static int writer_hand_off(sftp_writer *w)
     return stream_start(s, wstream_main);
 }
 
-/* Early flushes: while the streams write, the .partial is fsync'd on the
- * remote's own connection (idle meanwhile) every XFLUSH_EVERY bytes,
+/* Early flushes: while the streams write, the temporary file is fsync'd on
+ * the remote's own connection (idle meanwhile) every XFLUSH_EVERY bytes,
  * without waiting for the answer, so that the fsync at commit has little
  * left to write (a server flushing a whole archive at once takes a while:
  * 0.4 s for 700 MiB here).  WAIT: until the one in flight is answered,
  * which must come before any other fsync on that channel (libssh2 would
  * take this answer for the next one's).  A failure is left to the fsync
- * at commit to report. */
-static void writer_flush_early(sftp_writer *w, int wait)
+ * at commit to report.  Called with the remote's lock held. */
+static void flush_early_locked(sftp_writer *w, int wait)
 {
     sftp_remote *r = w->r;
     if (!w->flushing &&
         (wait || w->no_early_flush || !w->h || w->total - w->flushed_at < XFLUSH_EVERY))
         return;
-    pthread_mutex_lock(&r->lock);
     sftp_conn *c = r->conn;
     if (!c || c->broken || r->gen != w->gen) {
         w->flushing = 0; /* the handle went with its session */
-        pthread_mutex_unlock(&r->lock);
         return;
     }
     if (!w->flushing) {
@@ -1849,7 +1955,16 @@ static void writer_flush_early(sftp_writer *w, int wait)
         else if (rc < 0 && rc != LIBSSH2_ERROR_EAGAIN)
             c->broken = 1;
     }
-    pthread_mutex_unlock(&r->lock);
+}
+
+static void writer_flush_early(sftp_writer *w, int wait)
+{
+    if (!w->flushing &&
+        (wait || w->no_early_flush || !w->h || w->total - w->flushed_at < XFLUSH_EVERY))
+        return; /* the common case, without the lock */
+    pthread_mutex_lock(&w->r->lock);
+    flush_early_locked(w, wait);
+    pthread_mutex_unlock(&w->r->lock);
 }
 
 static int sftp_writer_write(void *impl, const void *buf, size_t len)
@@ -1881,22 +1996,45 @@ static void writer_free(sftp_writer *w)
     free(w);
 }
 
-/* Remove the .partial (reconnecting if needed), keeping the current error. */
+/* Close the temporary file's handle (when ARG's handle is set) and remove
+ * the file, side by side: one round trip. */
+static int close_and_unlink(sftp_conn *c, void *arg, int i)
+{
+    sftp_writer *w = arg;
+    if (i == 0) {
+        int rc = w->h ? libssh2_sftp_close_handle(w->h) : 0;
+        if (rc != LIBSSH2_ERROR_EAGAIN)
+            w->h = NULL; /* freed by libssh2 either way */
+        return rc;
+    }
+    return libssh2_sftp_unlink_ex(c->sftp, w->partial, (unsigned)strlen(w->partial));
+}
+
+/* Remove the temporary file (reconnecting if needed), keeping the current
+ * error.  After SIGINT/SIGTERM only on the connection still standing, and
+ * for at most SIGNAL_CLEANUP_MS: the user wants out, and a stalled server
+ * would hold every wait for io_timeout. */
 static void writer_discard(sftp_writer *w)
 {
     sftp_remote *r = w->r;
     err_kind kind = err_get_kind();
     char *msg = kind != ERR_NONE ? strdup(err_msg()) : NULL;
-    writer_flush_early(w, 1);
+    int sig = signals_pending();
     pthread_mutex_lock(&r->lock);
-    sftp_conn *c = signals_pending() && (!r->conn || r->conn->broken) ? NULL : remote_conn(r);
-    int rc = 0;
-    if (c && w->h && w->gen == r->gen && !w->flushing)
-        SSH_INT(c, rc, libssh2_sftp_close_handle(w->h));
+    sftp_conn *c = sig && (!r->conn || r->conn->broken) ? NULL : remote_conn(r);
+    if (c && sig)
+        c->cleanup_until = now_ms() + SIGNAL_CLEANUP_MS;
+    if (c)
+        flush_early_locked(w, 1); /* its answer first (see there) */
+    if (!c || c->broken || w->gen != r->gen || w->flushing)
+        w->h = NULL; /* gone with its session, or busy: closed with the session */
+    if (c && !c->broken) {
+        int rc[2];
+        (void)conn_call_all(c, 2, close_and_unlink, w, rc);
+    }
+    if (c)
+        c->cleanup_until = 0;
     w->h = NULL;
-    if (c && !c->broken)
-        SSH_INT(c, rc, libssh2_sftp_unlink_ex(c->sftp, w->partial, (unsigned)strlen(w->partial)));
-    (void)rc;
     pthread_mutex_unlock(&r->lock);
     if (kind != ERR_NONE)
         err_set(kind, "%s", msg ? msg : "");
@@ -1907,7 +2045,8 @@ static void writer_discard(sftp_writer *w)
 
 /* On the remote's connection (lock held): write the data kept here if no
  * stream took any, fsync, check the size, close and rename.  RETRY: an
- * earlier attempt may have renamed already. */
+ * earlier attempt may have renamed already.  On failure the handle is left
+ * in W for writer_discard. */
 static int writer_finish_once(sftp_writer *w, int retry)
 {
     sftp_remote *r = w->r;
@@ -1916,7 +2055,10 @@ static int writer_finish_once(sftp_writer *w, int retry)
         return -1;
     LIBSSH2_SFTP_ATTRIBUTES a;
     int rc;
-    if (retry && conn_stat(c, w->partial, LIBSSH2_SFTP_LSTAT, &a) == 0 &&
+    /* the temporary name is ours alone: gone after our rename went out
+     * means that rename was done (a same-sized FINAL alone could be
+     * another host's) */
+    if (retry && w->rename_sent && conn_stat(c, w->partial, LIBSSH2_SFTP_LSTAT, &a) == 0 &&
         conn_stat(c, w->final, LIBSSH2_SFTP_LSTAT, &a) > 0 && a.filesize == w->total)
         return 0; /* the rename went through before the connection dropped */
     if (c->broken)
@@ -1925,15 +2067,27 @@ static int writer_finish_once(sftp_writer *w, int retry)
      * with the session otherwise) */
     LIBSSH2_SFTP_HANDLE *h = w->gen == r->gen ? w->h : NULL;
     w->h = NULL;
-    /* without streams the object is written whole here (see writer_open) */
-    unsigned long flags =
-        w->x ? LIBSSH2_FXF_WRITE : LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC;
-    if (!h)
+    if (!h && w->x) {
+        /* the streams' bytes are in it: the same file again */
         SSH_PTR(c, h,
-                libssh2_sftp_open_ex(c->sftp, w->partial, (unsigned)strlen(w->partial), flags, 0600,
-                                     LIBSSH2_SFTP_OPENFILE));
-    if (!h)
-        return conn_fail(c, libssh2_session_last_errno(c->s), "cannot open", w->partial);
+                libssh2_sftp_open_ex(c->sftp, w->partial, (unsigned)strlen(w->partial),
+                                     LIBSSH2_FXF_WRITE, 0, LIBSSH2_SFTP_OPENFILE));
+        if (!h)
+            return conn_fail(c, libssh2_session_last_errno(c->s), "cannot open", w->partial);
+    } else if (!h) {
+        /* without streams the object is written whole here (see
+         * writer_open); what an earlier attempt wrote is ours: start over */
+        if (retry) {
+            SSH_INT(c, rc,
+                    libssh2_sftp_unlink_ex(c->sftp, w->partial, (unsigned)strlen(w->partial)));
+            if (rc < 0 && !(rc == LIBSSH2_ERROR_SFTP_PROTOCOL &&
+                            libssh2_sftp_last_error(c->sftp) == LIBSSH2_FX_NO_SUCH_FILE))
+                return conn_fail(c, rc, "cannot remove", w->partial);
+        }
+        if (!(h = create_temp(c, w->partial)))
+            return -1;
+    }
+    w->gen = r->gen;
     const char *p = (const char *)w->pend;
     size_t left = w->x ? 0 : w->fill;
     while (left) {
@@ -1941,15 +2095,19 @@ static int writer_finish_once(sftp_writer *w, int retry)
         while ((n = libssh2_sftp_write(h, p, left)) == LIBSSH2_ERROR_EAGAIN)
             if (conn_wait(c) < 0)
                 break;
-        if (n < 0)
-            return write_failed(c, c->sftp, (int)n, w->partial, left);
+        if (n < 0) {
+            write_failed(c, c->sftp, (int)n, w->partial, left);
+            goto fail;
+        }
         p += n;
         left -= (size_t)n;
     }
     int frc[2];
     fsync_fstat f = {.h = h, .a = &a};
-    if (conn_call_all(c, 2, fsync_then_fstat, &f, frc) < 0)
-        return err_prefix("fsync %s: ", w->partial);
+    if (conn_call_all(c, 2, fsync_then_fstat, &f, frc) < 0) {
+        err_prefix("fsync %s: ", w->partial);
+        goto fail;
+    }
     unsigned long fx = f.fsync_fx;
     rc = frc[0];
     if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL && fx == LIBSSH2_FX_OP_UNSUPPORTED) {
@@ -1959,30 +2117,45 @@ static int writer_finish_once(sftp_writer *w, int retry)
                      r->p.where);
         r->fsync_warned = 1;
     } else if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL) {
-        return status_fail(c, fx, "fsync", w->partial);
+        status_fail(c, fx, "fsync", w->partial);
+        goto fail;
     } else if (rc < 0) {
-        return conn_fail(c, rc, "fsync", w->partial);
+        conn_fail(c, rc, "fsync", w->partial);
+        goto fail;
     }
-    if ((rc = frc[1]) < 0)
-        return conn_fail(c, rc, "fstat", w->partial);
-    if ((a.flags & LIBSSH2_SFTP_ATTR_SIZE) && a.filesize != w->total)
-        return err_set(ERR_FAIL, "%s:%s: holds %llu bytes, %llu were written", r->p.where,
-                       w->partial, (unsigned long long)a.filesize, (unsigned long long)w->total);
+    if ((rc = frc[1]) < 0) {
+        conn_fail(c, rc, "fstat", w->partial);
+        goto fail;
+    }
+    if ((a.flags & LIBSSH2_SFTP_ATTR_SIZE) && a.filesize != w->total) {
+        err_set(ERR_FAIL, "%s:%s: holds %llu bytes, %llu were written", r->p.where, w->partial,
+                (unsigned long long)a.filesize, (unsigned long long)w->total);
+        goto fail;
+    }
     SSH_INT(c, rc, libssh2_sftp_close_handle(h));
     if (rc < 0)
-        return conn_fail(c, rc, "close", w->partial);
+        return conn_fail(c, rc, "close", w->partial); /* the handle is gone either way */
     /* SFTP v3 (OpenSSH) renames with link()+unlink(): it never replaces an
-     * existing name, so an archive can never be overwritten. */
+     * existing name, so an archive can never be overwritten, and of two
+     * uploads of one name (two hosts sharing the server) only the first to
+     * finish is published. */
+    w->rename_sent = 1;
     SSH_INT(c, rc,
             libssh2_sftp_rename_ex(c->sftp, w->partial, (unsigned)strlen(w->partial), w->final,
                                    (unsigned)strlen(w->final), 0));
     if (rc < 0) {
         conn_fail(c, rc, "cannot rename to its final name", w->partial);
         if (!c->broken && conn_stat(c, w->final, LIBSSH2_SFTP_LSTAT, &a) > 0)
-            return err_set(ERR_FAIL, "%s:%s already exists", r->p.where, w->final);
+            return err_set(ERR_FAIL,
+                           "%s:%s already exists (another upload of that name finished first): "
+                           "not replaced",
+                           r->p.where, w->final);
         return -1;
     }
     return 0;
+fail:
+    w->h = h;
+    return -1;
 }
 
 /* writer_finish_once, again after a dropped connection. */
@@ -1997,9 +2170,11 @@ static int writer_finish(sftp_writer *w)
             attempt >= r->p.retries)
             break;
         long delay = 500L << (attempt < 4 ? attempt : 4);
-        log_warn("%s: %s; reconnecting in %.1f s (retry %d of %d)", r->p.where, err_msg(),
-                 delay / 1000.0, attempt + 1, r->p.retries);
-        usleep((useconds_t)(delay * 1000));
+        /* the message already names host:port */
+        log_warn("%s; reconnecting in %.1f s (retry %d of %d)", err_msg(), delay / 1000.0,
+                 attempt + 1, r->p.retries);
+        if ((rc = sleep_ms(delay, NULL, r->p.where, w->partial)) < 0)
+            break;
     }
     pthread_mutex_unlock(&r->lock);
     return rc < 0 ? -1 : 0;
@@ -2200,14 +2375,40 @@ static void sftp_reader_close(void *impl)
 
 static int fill_entry(const char *name, const LIBSSH2_SFTP_ATTRIBUTES *a, backend_entry *e)
 {
-    size_t sl = strlen(ATOMIC_FILE_SUFFIX), nl = strlen(name);
+    char target[1024];
     if (!(e->name = strdup(name)))
         return err_set(ERR_FAIL, "out of memory");
     e->size = (a->flags & LIBSSH2_SFTP_ATTR_SIZE) ? a->filesize : 0;
     e->mtime = (a->flags & LIBSSH2_SFTP_ATTR_ACMODTIME) ? (time_t)a->mtime : 0;
-    e->incomplete = nl > sl && strcmp(name + nl - sl, ATOMIC_FILE_SUFFIX) == 0;
+    /* a temporary name, ours or of versions before 0.2 ("<name>.partial") */
+    e->incomplete = atomic_file_temp_target(name, target, sizeof target);
     e->upload_id = NULL;
     return 0;
+}
+
+/* A listed NAME (LEN bytes as the server sent it) that is not printable
+ * text (ESC, newline, NUL, C1 controls, broken UTF-8) is no object of
+ * ours, and printed as it is it could rewrite the user's terminal or forge
+ * lines in a log: skipped, with one warning that shows it escaped.  Here
+ * and not only in backend_list's check for every backend: only here is
+ * the length the server sent known, and a NUL inside a name would make it
+ * look like another (shorter) name there. */
+static int skip_unprintable(const sftp_remote *r, const char *name, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (unsigned char)name[i] >= 0x20 && (unsigned char)name[i] < 0x7f)
+        i++;
+    if (i == len)
+        return 0; /* plain ASCII: the usual case, no copy */
+    strbuf b;
+    strbuf_init(&b, 0);
+    strbuf_put_printable(&b, name, len);
+    int same = !strbuf_failed(&b) && b.len == len && memcmp(strbuf_str(&b), name, len) == 0;
+    if (!same)
+        log_warn("%s:%s: skipping a listed name that is not printable text: \"%s\"", r->p.where,
+                 r->p.path, strbuf_failed(&b) ? "(out of memory)" : strbuf_str(&b));
+    strbuf_free(&b);
+    return !same;
 }
 
 static int sftp_list(void *impl, const char *prefix, backend_entry **out, size_t *n)
@@ -2239,6 +2440,8 @@ static int sftp_list(void *impl, const char *prefix, backend_entry **out, size_t
             goto out;
         }
         name[len] = '\0';
+        if (skip_unprintable(r, name, (size_t)len))
+            continue;
         if (name[0] == '.' || strncmp(name, prefix, plen) != 0)
             continue;
         if ((a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) && !LIBSSH2_SFTP_S_ISREG(a.permissions))
@@ -2320,6 +2523,107 @@ static int sftp_remove_incomplete(void *impl, const backend_entry *e)
     return sftp_remove(impl, e->name);
 }
 
+/* Why creating a file in the remote path failed with status FX: ask the
+ * server what it can tell (SFTP v3 gives one vague code for a read-only
+ * file system, a full disk, an existing name...).  Error paths only. */
+static int probe_failed(sftp_conn *c, unsigned long fx, const char *path)
+{
+    const char *dir = c->p->path;
+    LIBSSH2_SFTP_ATTRIBUTES a;
+    if (fx == LIBSSH2_FX_NO_SUCH_FILE || fx == LIBSSH2_FX_NO_SUCH_PATH) {
+        int found = conn_stat(c, dir, LIBSSH2_SFTP_STAT, &a);
+        if (found < 0)
+            return -1;
+        if (!found)
+            return err_set(ERR_FAIL, "%s:%s: the remote path is missing", c->p->where, dir);
+        if ((a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) && !LIBSSH2_SFTP_S_ISDIR(a.permissions))
+            return err_set(ERR_FAIL, "%s:%s: the remote path is not a directory", c->p->where, dir);
+    } else if (fx == LIBSSH2_FX_PERMISSION_DENIED || fx == LIBSSH2_FX_WRITE_PROTECT) {
+        return err_set(ERR_FAIL, "%s:%s: cannot create files in the remote path: permission denied",
+                       c->p->where, dir);
+    } else if (fx == LIBSSH2_FX_FAILURE) {
+        LIBSSH2_SFTP_STATVFS st;
+        int rc;
+        SSH_INT(c, rc, libssh2_sftp_statvfs(c->sftp, dir, strlen(dir), &st));
+        if (rc == 0 && (st.f_flag & LIBSSH2_SFTP_ST_RDONLY))
+            return err_set(ERR_FAIL,
+                           "%s:%s: cannot create files in the remote path: read-only file system",
+                           c->p->where, dir);
+        if (rc == 0 && (st.f_bavail == 0 || (st.f_files && st.f_favail == 0)))
+            return err_set(ERR_FAIL,
+                           "%s:%s: cannot create files in the remote path: no space left on the "
+                           "server",
+                           c->p->where, dir);
+    }
+    return status_fail(c, fx, "cannot create a file in the remote path", path);
+}
+
+typedef struct {
+    LIBSSH2_SFTP_HANDLE *h;
+    const char *path;
+} probe_file;
+
+/* Close the probe's handle and remove its file, side by side. */
+static int probe_close_unlink(sftp_conn *c, void *arg, int i)
+{
+    probe_file *f = arg;
+    if (i == 0) {
+        int rc = libssh2_sftp_close_handle(f->h);
+        if (rc != LIBSSH2_ERROR_EAGAIN)
+            f->h = NULL; /* freed by libssh2 either way */
+        return rc;
+    }
+    return libssh2_sftp_unlink_ex(c->sftp, f->path, (unsigned)strlen(f->path));
+}
+
+/* Create a unique temporary file in the remote path, exclusively, and
+ * remove it: the path exists, is a directory and takes new files.  Two
+ * round trips (create; close and remove side by side).  A hidden name, as
+ * the local backend's probe: listings never show it, even if a crash
+ * leaves it behind. */
+static int sftp_probe(void *impl)
+{
+    sftp_remote *r = impl;
+    char *name = atomic_file_temp_name(".write-probe");
+    char *path = name ? join(r, name, "") : NULL;
+    free(name);
+    if (!path)
+        return -1;
+    int ok = 0;
+    pthread_mutex_lock(&r->lock);
+    sftp_conn *c = remote_conn(r);
+    if (!c)
+        goto out;
+    LIBSSH2_SFTP_HANDLE *h;
+    SSH_PTR(c, h,
+            libssh2_sftp_open_ex(c->sftp, path, (unsigned)strlen(path),
+                                 LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_EXCL, 0600,
+                                 LIBSSH2_SFTP_OPENFILE));
+    if (!h) {
+        int rc = libssh2_session_last_errno(c->s);
+        if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL)
+            probe_failed(c, libssh2_sftp_last_error(c->sftp), path);
+        else
+            conn_fail(c, rc, "cannot create a file in the remote path", path);
+        goto out;
+    }
+    probe_file f = {.h = h, .path = path};
+    int rc[2];
+    if (conn_call_all(c, 2, probe_close_unlink, &f, rc) < 0) {
+        err_prefix("cannot remove %s: ", path);
+        goto out;
+    }
+    if (rc[1] < 0) {
+        conn_fail(c, rc[1], "cannot remove", path);
+        goto out;
+    }
+    ok = 1;
+out:
+    pthread_mutex_unlock(&r->lock);
+    free(path);
+    return ok ? 0 : -1;
+}
+
 const backend_ops sftp_backend_ops = {
     .type = "sftp",
     .features = BACKEND_F_RANGED_READ | BACKEND_F_ATOMIC_RENAME | BACKEND_F_PARALLEL_WRITE,
@@ -2336,4 +2640,5 @@ const backend_ops sftp_backend_ops = {
     .stat = sftp_stat,
     .remove = sftp_remove,
     .remove_incomplete = sftp_remove_incomplete,
+    .probe = sftp_probe,
 };

@@ -8,6 +8,10 @@
  *   backend_tool CONFIG REMOTE list [PREFIX]     one such line per entry
  *   backend_tool CONFIG REMOTE rm NAME
  *   backend_tool CONFIG REMOTE rm-incomplete NAME  remove_incomplete() of a listed entry
+ *   backend_tool CONFIG REMOTE probe             the backend's probe (backend_probe)
+ *   backend_tool CONFIG REMOTE probe-wait        open the remote, print "ready", then
+ *       probe once a line comes on stdin (so a test can change the remote
+ *       path between the two)
  *   backend_tool CONFIG REMOTE threads NAME N SIZE
  *       N writer threads on the one remote, each writing NAME.i (SIZE bytes
  *       of a pattern, in 64 KiB pieces so their requests interleave), while
@@ -235,6 +239,16 @@ int main(int argc, char **argv)
             if (strcmp(e[i].name, arg) == 0 && e[i].incomplete)
                 ret = backend_remove_incomplete(b, &e[i]) < 0 ? die() : 0;
         backend_entries_free(e, n);
+    } else if (strcmp(cmd, "probe") == 0) {
+        ret = backend_probe(b) < 0 ? die() : 0;
+    } else if (strcmp(cmd, "probe-wait") == 0) {
+        char line[64];
+        printf("ready\n");
+        fflush(stdout);
+        if (!fgets(line, sizeof line, stdin))
+            fprintf(stderr, "backend_tool: probe-wait: no line on stdin\n");
+        else
+            ret = backend_probe(b) < 0 ? die() : 0;
     } else if (strcmp(cmd, "threads") == 0 && argc == 7) {
         ret = threads(b, arg, atoi(argv[5]), strtoull(argv[6], NULL, 10));
     } else {

@@ -7,6 +7,13 @@
 #   sshd_stop NAME    stop it (every server is stopped at exit anyway)
 #   sshd_known_line NAME PORT TYPE   the known_hosts line for that server
 #                     (TYPE ed25519 or ecdsa)
+#   sshd_sftp NAME PORT   OpenSSH's own sftp client on that server, batch
+#                     commands on stdin: an independent view of the files
+#
+# With SSHD_SFTP_LOG=1 when sshd_start runs, the server's SFTP requests
+# (open with their flags and mode, rename, remove...) are logged by
+# OpenSSH's sftp-server (read-write port only); `sshd_sftp_log NAME` prints
+# that log.
 #
 # User keys (generated once per run, in $SSHD_BASE/user): id_ed25519 and
 # id_ecdsa are authorized on every server; id_other is not; id_rsa is an RSA
@@ -28,6 +35,8 @@ SSHD_USER=$(id -un)
 SSHD_PIDS=()
 SSHD_MOUNTS=()
 SSHD_HELPERS=()
+SSHD_IMMUTABLE=()
+SSHD_SFTP_SERVER=/usr/lib/openssh/sftp-server
 
 sshd_stop_all() {
     local pid m
@@ -38,6 +47,8 @@ sshd_stop_all() {
     SSHD_HELPERS=()
     for m in "${SSHD_MOUNTS[@]}"; do umount "$m" 2>/dev/null; done
     SSHD_MOUNTS=()
+    for m in "${SSHD_IMMUTABLE[@]}"; do chattr -i "$m" 2>/dev/null; done
+    SSHD_IMMUTABLE=()
     rm -rf "$SSHD_BASE"
 }
 if declare -F e2e_cleanup >/dev/null; then
@@ -75,6 +86,15 @@ sshd_start() { # NAME
     ssh-keygen -q -t ecdsa -b 256 -N '' -C "$name" -f "$dir/host_ecdsa"
     # privilege separation needs this when sshd starts as root
     [ "$(id -u)" = 0 ] && mkdir -p /run/sshd
+    local subsystem="internal-sftp -l VERBOSE"
+    if [ "${SSHD_SFTP_LOG:-}" = 1 ]; then
+        [ -x "$SSHD_SFTP_SERVER" ] || {
+            echo "SKIP: $SSHD_SFTP_SERVER missing (SSHD_SFTP_LOG)"
+            exit 77
+        }
+        # run by the user's shell, which does the redirection
+        subsystem="$SSHD_SFTP_SERVER -e -l INFO 2>>$dir/sftp.log"
+    fi
     for try in 1 2 3 4 5; do
         SSHD_PORT=$(free_port)
         SSHD_RO_PORT=$(free_port)
@@ -93,7 +113,7 @@ KbdInteractiveAuthentication no
 PubkeyAuthentication yes
 PermitRootLogin prohibit-password
 AllowUsers $SSHD_USER
-Subsystem sftp internal-sftp -l VERBOSE
+Subsystem sftp $subsystem
 LogLevel VERBOSE
 MaxStartups 50
 Match LocalPort $SSHD_RO_PORT
@@ -136,6 +156,19 @@ sshd_known_line() { # NAME PORT TYPE
     echo "[127.0.0.1]:$2 $type $blob"
 }
 
+# OpenSSH's sftp client on server NAME's PORT, batch commands on stdin.
+sshd_sftp() { # NAME PORT
+    local kh="$SSHD_BASE/$1/known_hosts.$2"
+    sshd_known_line "$1" "$2" ed25519 >"$kh"
+    sftp -q -b - -P "$2" -i "$SSHD_BASE/user/id_ed25519" -o BatchMode=yes \
+        -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$kh" "$SSHD_USER@127.0.0.1"
+}
+
+# The SFTP request log of server NAME (SSHD_SFTP_LOG=1), one request a line.
+sshd_sftp_log() { # NAME
+    tr -d '\r' <"$SSHD_BASE/$1/sftp.log" # sftp-server -e ends its lines with CR LF
+}
+
 # SHA256:... of a server's host key, as ssh-keygen prints it.
 sshd_fingerprint() { # NAME TYPE
     ssh-keygen -l -E sha256 -f "$SSHD_BASE/$1/host_$2.pub" | awk '{print $2}'
@@ -147,6 +180,23 @@ sshd_tmpfs() { # DIR SIZE
     mkdir -p "$1"
     mount -t tmpfs -o "size=$2,mode=0755" n4o-test "$1" 2>/dev/null || return 1
     SSHD_MOUNTS+=("$1")
+}
+
+# DIR read-only for everyone, root included (the harness logs in as the
+# current user, root here, whom a chmod does not stop):
+#   sshd_immutable DIR   chattr +i: creating or removing entries fails with
+#                        EPERM ("permission denied" over SFTP)
+#   sshd_ro_bind DIR     a read-only bind mount of DIR onto itself: EROFS
+# Both fail (status 1) where the file system or the container does not
+# allow it, and are undone at exit.
+sshd_immutable() { # DIR
+    chattr +i "$1" 2>/dev/null || return 1
+    SSHD_IMMUTABLE+=("$1")
+}
+sshd_ro_bind() { # DIR
+    mount --bind "$1" "$1" 2>/dev/null || return 1
+    SSHD_MOUNTS+=("$1")
+    mount -o remount,ro,bind "$1" 2>/dev/null || return 1
 }
 
 # A proxy to PORT that goes silent after AFTER bytes from the client (see

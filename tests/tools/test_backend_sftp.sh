@@ -55,10 +55,12 @@ for R in nas off; do
     check "$R: empty object" bt put empty.bin </dev/null
     check "$R: empty object has size 0" test "$(bt stat empty.bin | cut -d' ' -f2)" = 0
     head -c 1000 /dev/zero >"$DIR/c.bin.partial"
+    head -c 1000 /dev/zero >"$DIR/d.bin.0123456789abcdef.partial"
     mkdir -p "$DIR/a.dir"
     bt list >"$T/list"
     check "$R: list" test "$(cut -d' ' -f1,4 "$T/list" | tr '\n' ' ')" = \
-        "a.bin complete c.bin.partial incomplete empty.bin complete "
+        "a.bin complete c.bin.partial incomplete d.bin.0123456789abcdef.partial incomplete empty.bin complete "
+    rm "$DIR/d.bin.0123456789abcdef.partial"
     check "$R: list with a prefix" test "$(bt list a. | cut -d' ' -f1 | tr '\n' ' ')" = "a.bin "
     check "$R: list mtimes are recent" \
         test $(($(date +%s) - $(grep '^a.bin ' "$T/list" | cut -d' ' -f3))) -lt 600
@@ -76,5 +78,96 @@ for R in nas off; do
     check "$R: nothing retried on a healthy server" test "$(grep -c -i -E 'retry|reconnect' "$T/stderr.$R")" = 0
     rmdir "$DIR/a.dir"
 done
+
+# --- probe (SFTP): a unique temporary file created exclusively in the
+# remote path and removed; a failure names host:port, the path and the cause
+R=off
+WHERE="127.0.0.1:$SSHD_PORT"
+probe_fails() { # DESCRIPTION MESSAGE [ACTION]: the probe after ACTION fails saying MESSAGE
+    local rc line
+    if [ -n "${3:-}" ]; then
+        # the remote is opened (which creates a missing path) before ACTION
+        coproc PROBE { "$TOOL" "$T/conf" off probe-wait 2>"$T/err"; }
+        local pid=$PROBE_PID
+        read -r line <&"${PROBE[0]}"
+        eval "$3"
+        echo go >&"${PROBE[1]}"
+        wait "$pid"
+        rc=$?
+    else
+        "$TOOL" "$T/conf" off probe 2>"$T/err"
+        rc=$?
+    fi
+    check "probe: $1: fails ($rc)" test "$rc" = 1
+    expect_in "$T/err" "$2"
+    check "probe: $1: nothing left behind" test -z "$(find "$SSHD_BASE" -name '.write-probe*' 2>/dev/null)"
+}
+check "probe: a writable path" bt probe
+check "probe: leaves nothing behind" test -z "$(find "$SRV" -name '.write-probe*')"
+# The harness logs in as root (sshd_harness.sh), whom chmod 555 does not
+# stop: read-only is an immutable directory (chattr +i: EPERM, which SFTP
+# reports as "permission denied") and a read-only bind mount (EROFS).
+if sshd_immutable "$SRV"; then
+    probe_fails "immutable directory" \
+        "remote off: $WHERE:$SRV: cannot create files in the remote path: permission denied"
+    chattr -i "$SRV"
+else
+    echo "SKIP (probe of an immutable directory): chattr +i not supported here"
+fi
+if sshd_ro_bind "$SRV"; then
+    probe_fails "read-only file system" \
+        "remote off: $WHERE:$SRV: cannot create files in the remote path: read-only file system"
+    umount "$SRV"
+else
+    echo "SKIP (probe of a read-only mount): cannot mount here"
+fi
+probe_fails "path removed after the remote was opened" \
+    "remote off: $WHERE:$SRV: the remote path is missing" 'mv "$SRV" "$SRV.away"'
+mv "$SRV.away" "$SRV"
+probe_fails "path replaced by a file" \
+    "remote off: $WHERE:$SRV: the remote path is not a directory" \
+    'mv "$SRV" "$SRV.away"; echo x >"$SRV"'
+rm "$SRV"
+mv "$SRV.away" "$SRV"
+check "probe: writable again" bt probe
+# A missing path is created when the remote is opened (mkdir -p, 0750)...
+write_config "[remote \"off\"]
+type = sftp
+host = 127.0.0.1
+port = $SSHD_PORT
+user = $SSHD_USER
+identity_file = $SSHD_BASE/user/id_ed25519
+known_hosts = $T/known_hosts
+path = $SSHD_BASE/new/deeper"
+check "probe: a missing path is created, then probed" bt probe
+check "probe: ... created 0750" test "$(stat -c %a "$SSHD_BASE/new/deeper")" = 750
+# ...unless it cannot be: then opening the remote fails, naming it
+mkdir -p "$SSHD_BASE/locked"
+if sshd_immutable "$SSHD_BASE/locked"; then
+    write_config "[remote \"off\"]
+type = sftp
+host = 127.0.0.1
+port = $SSHD_PORT
+user = $SSHD_USER
+identity_file = $SSHD_BASE/user/id_ed25519
+known_hosts = $T/known_hosts
+path = $SSHD_BASE/locked/deeper"
+    "$TOOL" "$T/conf" off probe 2>"$T/err"
+    check "probe: path missing and not creatable: fails ($?)" test $? = 1
+    expect_in "$T/err" "remote off: .*$WHERE:$SSHD_BASE/locked/deeper: cannot create directory \(path missing\): permission denied"
+    chattr -i "$SSHD_BASE/locked"
+fi
+# The server's read-only port (internal-sftp -R)
+sshd_known_line main "$SSHD_RO_PORT" ed25519 >>"$T/known_hosts"
+write_config "[remote \"off\"]
+type = sftp
+host = 127.0.0.1
+port = $SSHD_RO_PORT
+user = $SSHD_USER
+identity_file = $SSHD_BASE/user/id_ed25519
+known_hosts = $T/known_hosts
+path = $SRV"
+probe_fails "read-only SFTP server" \
+    "remote off: 127.0.0.1:$SSHD_RO_PORT:$SRV: cannot create files in the remote path: permission denied"
 
 e2e_finish
