@@ -653,6 +653,28 @@ static int try_reap(neo4j_child *c, int flags)
     }
 }
 
+/* Reap the members of C's group that have exited: the leader through
+ * try_reap (its status is the command's), the others (our children too, as
+ * we are a subreaper) so that they stop counting as members.  A zombie left
+ * for init to reap would keep kill(-pgid, 0) succeeding until the grace
+ * ran out. */
+static void reap_group(neo4j_child *c)
+{
+    for (;;) {
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        if (waitid(P_PGID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+            return;
+        if (si.si_pid == c->pid) {
+            if (c->reaped || !try_reap(c, WNOHANG))
+                return;
+            continue;
+        }
+        if (waitpid(si.si_pid, NULL, WNOHANG) <= 0)
+            return;
+    }
+}
+
 /* SIGTERM to the whole group, SIGKILL after the grace; reaps the leader.
  * Never touches the current error. */
 static void kill_group(neo4j_child *c)
@@ -663,6 +685,7 @@ static void kill_group(neo4j_child *c)
         int64_t until = now_ms() + kill_grace_ms;
         for (;;) {
             try_reap(c, WNOHANG);
+            reap_group(c);
             if (c->reaped && kill(-c->pid, 0) < 0)
                 break;
             if (now_ms() >= until) {
@@ -1057,6 +1080,9 @@ neo4j_child *neo4j_spawn(const char *what, const char *template_, const char *da
 
     if (!what)
         what = "command";
+    /* what our children start becomes ours when they exit first, so that
+     * kill_group() can reap it instead of waiting for init to */
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     argv = neo4j_split_what(what, template_, database);
     if (!argv)
         goto fail;
