@@ -150,9 +150,13 @@ int atomic_file_probe_dir(const char *dir)
         return -1;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     int rc = 0;
-    if (fd < 0)
+    if (fd < 0) {
         rc = err_sys(ERR_FAIL, errno, "cannot create files in %s", dir);
-    else {
+    } else {
+        /* one byte, on disk: a full disk or a spent quota shows here, not
+         * after Neo4j was stopped */
+        if (write(fd, "", 1) != 1 || fsync(fd) < 0)
+            rc = err_sys(ERR_FAIL, errno, "cannot write files in %s", dir);
         close(fd);
         unlink(tmp);
     }

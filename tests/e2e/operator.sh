@@ -112,6 +112,17 @@ CONF
         test "$(events)" = "stop dump neo4j start "
     umount "$T/ro"
     write_config
+    # a full local directory is found before the stop too
+    mount -t tmpfs -o size=64k tmpfs "$T/ro"
+    head -c 1M /dev/zero >"$T/ro/filler" 2>/dev/null
+    sed "s#^directory   = .*#directory   = $T/ro#" "$T/conf" >"$T/conf.full"
+    reset_events
+    "$N4O_BIN" -c "$T/conf.full" --no-progress backup >"$T/out" 2>"$T/err"
+    rc=$?
+    check "full local directory: exit 1 (got $rc)" test "$rc" = 1
+    expect_in "$T/err" "local directory: cannot write files in $T/ro: No space left on device"
+    check "full local directory: Neo4j never stopped" test -z "$(events)"
+    umount "$T/ro"
 else
     echo "SKIP: cannot mount a tmpfs here: read-only checks not run"
 fi
