@@ -327,10 +327,16 @@ typedef struct {
     const s3http_request *r;
     s3http_response *resp;
     size_t body_cap;
-    int overflow;     /* a 2xx answer larger than it may be */
-    int error_cut;    /* an error answer past S3HTTP_MAX_ERROR_BODY: not read further */
-    int sink_stop;    /* the sink refused more bytes, or the Range was ignored */
-    int bad;          /* a header that breaks the rules (BAD_*, see http.h) */
+    int overflow;  /* a 2xx answer larger than it may be */
+    int error_cut; /* an error answer past S3HTTP_MAX_ERROR_BODY: not read further */
+    int sink_stop; /* the sink refused more bytes, or the Range was ignored */
+    int bad;       /* a header that breaks the rules (BAD_*, see http.h) */
+    /* Content-Range of the answer: "bytes FIRST-LAST/TOTAL" (TOTAL "*": not
+     * TOTAL_KNOWN), its text as sent (escaped, cut) for messages */
+    int cr_seen, cr_parsed, cr_total_known;
+    uint64_t cr_first, cr_last, cr_total;
+    char cr_text[120];
+    int range_bad;    /* a 206 that is not the range asked for (see http.h) */
     size_t sent;      /* of the request body */
     double answer_at; /* monotonic time of the answer's first byte, 0 before */
 } xfer;
@@ -449,6 +455,44 @@ static int parse_u64(const char *v, size_t len, uint64_t *out)
     return 0;
 }
 
+/* "bytes FIRST-LAST/TOTAL" (TOTAL may be "*") of LEN bytes at V into X. */
+static void parse_content_range(xfer *x, const char *v, size_t len)
+{
+    const char *end = v + len, *dash, *slash;
+    char raw[sizeof x->cr_text];
+    size_t n = len < sizeof raw - 1 ? len : sizeof raw - 1;
+    memcpy(raw, v, n);
+    raw[n] = '\0';
+    strbuf_printable_copy(x->cr_text, sizeof x->cr_text, raw);
+    x->cr_seen = 1;
+    x->cr_parsed = 0;
+    if (len < 6 || strncmp(v, "bytes ", 6) != 0)
+        return;
+    v += 6;
+    if (!(dash = memchr(v, '-', (size_t)(end - v))) ||
+        !(slash = memchr(dash, '/', (size_t)(end - dash))))
+        return;
+    if (parse_u64(v, (size_t)(dash - v), &x->cr_first) < 0 ||
+        parse_u64(dash + 1, (size_t)(slash - dash - 1), &x->cr_last) < 0)
+        return;
+    x->cr_total_known = !(end - slash == 2 && slash[1] == '*');
+    if (x->cr_total_known && parse_u64(slash + 1, (size_t)(end - slash - 1), &x->cr_total) < 0)
+        return;
+    x->cr_parsed = 1;
+}
+
+/* 1 when the 206 in X holds the range its request asked for (http.h). */
+static int range_matches(const xfer *x)
+{
+    const s3http_request *r = x->r;
+    if (!x->cr_parsed || !x->cr_total_known)
+        return 0;
+    if (x->cr_first != r->range_first || x->cr_last < x->cr_first || x->cr_last > r->range_last ||
+        x->cr_total != r->range_total)
+        return 0;
+    return !x->resp->has_length || x->resp->content_length == x->cr_last - x->cr_first + 1;
+}
+
 /* Header lines arrive one per call, not NUL-terminated, up to curl's own
  * limit (100 KB): parsed in place, never copied into a fixed buffer. */
 static size_t on_header(char *data, size_t sz, size_t nm, void *ud)
@@ -470,7 +514,18 @@ static size_t on_header(char *data, size_t sz, size_t nm, void *ud)
             resp->status = (long)u;
         resp->etag[0] = '\0';
         resp->has_length = 0;
+        resp->has_captured = 0;
         x->bad = BAD_NONE;
+        x->cr_seen = x->cr_parsed = 0;
+        return n;
+    }
+    if (n <= 2 && (data[0] == '\r' || data[0] == '\n')) {
+        /* the end of this answer's head: a 206 must be the range asked
+         * for before a byte of its body is taken */
+        if (x->r->check_range && resp->status == 206 && !range_matches(x)) {
+            x->range_bad = 1;
+            return 0;
+        }
         return n;
     }
     if (header_is(data, n, "etag", &v, &vl)) {
@@ -490,13 +545,11 @@ static size_t on_header(char *data, size_t sz, size_t nm, void *ud)
             resp->has_length = 1;
         }
     } else if (header_is(data, n, "content-range", &v, &vl)) {
-        const char *slash = memchr(v, '/', vl);
-        if (slash && (size_t)(slash + 1 - v) < vl && slash[1] != '*') {
-            if (parse_u64(slash + 1, vl - (size_t)(slash + 1 - v), &u) < 0)
-                x->bad = BAD_RANGE;
-            else
-                resp->total_size = u;
-        }
+        parse_content_range(x, v, vl);
+        if (!x->cr_parsed)
+            x->bad = BAD_RANGE;
+        else if (x->cr_total_known)
+            resp->total_size = x->cr_total;
     } else if (header_is(data, n, "last-modified", &v, &vl)) {
         char date[64];
         resp->last_modified = 0;
@@ -505,6 +558,12 @@ static size_t on_header(char *data, size_t sz, size_t nm, void *ud)
             date[vl] = '\0';
             time_t t = curl_getdate(date, NULL);
             resp->last_modified = t < 0 ? 0 : t;
+        }
+    } else if (x->r->capture && header_is(data, n, x->r->capture, &v, &vl)) {
+        if (vl <= S3HTTP_MAX_CAPTURE && !strbuf_has_control(v, vl)) {
+            memcpy(resp->captured, v, vl);
+            resp->captured[vl] = '\0';
+            resp->has_captured = 1;
         }
     }
     return n;
@@ -743,6 +802,29 @@ static int attempt(s3http_conn *conn, const s3http_request *r, s3http_response *
     CURLcode cc = run_transfer(conn, r, &x, url);
     if (cc == CURLE_ABORTED_BY_CALLBACK || cc == CURLE_FAILED_INIT) {
         *curl_rc = cc; /* the error is set */
+        goto out;
+    }
+    if (x.range_bad) {
+        const char *what = r->key ? r->key : rc->bucket;
+        char length[64] = "";
+        if (x.cr_parsed && x.cr_last >= x.cr_first && resp->has_length &&
+            resp->content_length != x.cr_last - x.cr_first + 1)
+            snprintf(length, sizeof length, " and Content-Length %llu",
+                     (unsigned long long)resp->content_length);
+        if (x.cr_seen)
+            err_set(ERR_FAIL,
+                    "%s %s: asked for bytes %llu-%llu of %llu, the server answered 206 with "
+                    "Content-Range \"%s\"%s: not the bytes asked for",
+                    r->method, what, (unsigned long long)r->range_first,
+                    (unsigned long long)r->range_last, (unsigned long long)r->range_total,
+                    x.cr_text, length);
+        else
+            err_set(ERR_FAIL,
+                    "%s %s: asked for bytes %llu-%llu of %llu, the server answered 206 without a "
+                    "Content-Range: cannot tell which bytes it holds",
+                    r->method, what, (unsigned long long)r->range_first,
+                    (unsigned long long)r->range_last, (unsigned long long)r->range_total);
+        *curl_rc = CURLE_WRITE_ERROR;
         goto out;
     }
     if (x.sink_stop && cc != CURLE_OK) {

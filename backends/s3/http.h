@@ -43,6 +43,7 @@
 #define S3HTTP_ANSWER_TIME      300                  /* s, a buffered answer from its first byte */
 #define S3HTTP_POLL_MS          100                  /* how often waits look at signals */
 #define S3HTTP_CLEANUP_GRACE_MS 1000                 /* a cleanup request after a signal */
+#define S3HTTP_MAX_CAPTURE      256                  /* bytes of a header kept for the caller */
 
 typedef struct s3http_client s3http_client;
 typedef struct s3http_conn s3http_conn;
@@ -88,6 +89,19 @@ typedef struct {
     int (*sink)(void *ctx, const void *data, size_t len);
     void *sink_ctx;
     int want_partial; /* a 200 instead of 206 (Range ignored) is an error */
+    /* A ranged GET of bytes RANGE_FIRST..RANGE_LAST of an object of
+     * RANGE_TOTAL bytes (the caller sends the Range header): a 206 must say
+     * Content-Range "bytes RANGE_FIRST-E/RANGE_TOTAL" with E between
+     * RANGE_FIRST and RANGE_LAST, and a Content-Length of E - RANGE_FIRST +
+     * 1 when it has one.  Anything else (another start, another object
+     * size, no Content-Range) fails before a byte reaches SINK: ERR_FAIL
+     * naming what was asked and what the server answered, not retried. */
+    int check_range;
+    uint64_t range_first, range_last, range_total;
+    /* The answer's header of this name (lower case) into RESP->CAPTURED
+     * when it has one of at most S3HTTP_MAX_CAPTURE bytes without control
+     * characters. */
+    const char *capture;
     /* HTTP statuses besides 2xx that are answers, not failures (404 of a
      * HEAD); 0-terminated. */
     const long *accept;
@@ -103,7 +117,9 @@ typedef struct {
     char etag[S3HTTP_MAX_ETAG + 1]; /* ETag header, quotes kept (checked: see above) */
     uint64_t content_length;        /* Content-Length header */
     int has_length;
-    uint64_t total_size; /* the size after '/' in Content-Range */
+    uint64_t total_size;                   /* the size after '/' in Content-Range */
+    char captured[S3HTTP_MAX_CAPTURE + 1]; /* the request's CAPTURE header */
+    int has_captured;
     time_t last_modified;
     int attempts;
     /* Of a failed answer: the S3 error Code (escaped, "" when none). */

@@ -7,13 +7,15 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <sodium.h>
 
 #include "err.h"
 #include "log.h"
 #include "signals.h"
 #include "strbuf.h"
 
-#define MIB (1024u * 1024u)
+#define MIB        (1024u * 1024u)
+#define META_TOKEN "x-amz-meta-n4o-write" /* this write's token, on the object */
 
 typedef struct {
     unsigned number; /* 1-based part number */
@@ -29,6 +31,14 @@ struct s3mp {
     s3http_conn *conn; /* this (the writing) thread's: create, complete, abort */
     atomic_int cancel; /* stops the workers' transfers */
     char *upload_id;
+    /* random, sent as META_TOKEN with PutObject and CreateMultipartUpload:
+     * after a failed final request, tells this write's object from any
+     * other under KEY */
+    char token[33];
+    int no_inm;           /* the server refused If-None-Match (HTTP 501): not sent again */
+    int final_sent;       /* PutObject or CompleteMultipartUpload went out */
+    long final_status;    /* the status of its last answer (0: none) */
+    int looked;           /* after it failed, a HEAD found an object, or could not tell */
     part cur;             /* being filled */
     unsigned next_number; /* of CUR */
     uint64_t cur_size;    /* size CUR is filled to */
@@ -105,6 +115,9 @@ s3mp *s3mp_open(const s3http_client *c, const char *key, uint64_t size_hint)
     u->max_bufs = (size_t)par + 1;
     u->n_threads = 0;
     u->next_number = 1;
+    unsigned char rnd[16];
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(u->token, sizeof u->token, rnd, sizeof rnd);
     pthread_mutex_init(&u->mu, NULL);
     pthread_cond_init(&u->cond, NULL);
     u->queue = calloc(u->max_bufs, sizeof *u->queue);
@@ -135,8 +148,7 @@ static void md5_base64(const void *buf, size_t len, char out[32])
     EVP_EncodeBlock((unsigned char *)out, d, 16);
 }
 
-/* PUT BUF as part N (or as the whole object when N is 0); the ETag goes to
- * *ETAG (malloc'd) for parts. */
+/* PUT BUF as part N; its ETag goes to *ETAG (malloc'd). */
 static int put(s3mp *u, s3http_conn *conn, unsigned n, const uint8_t *buf, size_t len, char **etag)
 {
     char sha[65], md5[32], num[16];
@@ -147,8 +159,8 @@ static int put(s3mp *u, s3http_conn *conn, unsigned n, const uint8_t *buf, size_
     sigv4_header h[] = {{"Content-MD5", md5}};
     s3http_request r = {.method = "PUT",
                         .key = u->key,
-                        .query = n ? q : NULL,
-                        .n_query = n ? 2 : 0,
+                        .query = q,
+                        .n_query = 2,
                         .headers = h,
                         .n_headers = 1,
                         .body = buf,
@@ -156,7 +168,7 @@ static int put(s3mp *u, s3http_conn *conn, unsigned n, const uint8_t *buf, size_
                         .body_sha256 = sha};
     s3http_response resp;
     int rc = s3http_perform(conn, &r, &resp);
-    if (rc == 0 && n) {
+    if (rc == 0) {
         if (!resp.etag[0])
             rc = err_set(ERR_FAIL, "PUT %s part %u: the answer has no ETag", u->key, n);
         else if (!(*etag = strdup(resp.etag)))
@@ -243,7 +255,9 @@ static int raise_failure(s3mp *u)
 static int create_upload(s3mp *u)
 {
     sigv4_param q = {"uploads", ""};
-    s3http_request r = {.method = "POST", .key = u->key, .query = &q, .n_query = 1};
+    sigv4_header h = {META_TOKEN, u->token};
+    s3http_request r = {
+        .method = "POST", .key = u->key, .query = &q, .n_query = 1, .headers = &h, .n_headers = 1};
     s3http_response resp;
     int rc = s3http_perform(u->conn, &r, &resp);
     if (rc == 0 && !(u->upload_id = s3xml_parse_upload_id(resp.body, resp.body_len)))
@@ -369,6 +383,160 @@ static int key_exists(s3mp *u)
     return resp.status == 404 ? 0 : 1;
 }
 
+/* Perform R, the request that makes KEY appear (PutObject or
+ * CompleteMultipartUpload), whose last header is If-None-Match: *, so that
+ * a server that honours it refuses to replace an object another writer
+ * stored since the HEAD before (412).  A server that cannot take it (HTTP
+ * 501 NotImplemented) gets the request again without it. */
+static int perform_final(s3mp *u, s3http_request *r, s3http_response *resp)
+{
+    size_t all = r->n_headers;
+    for (;;) {
+        r->n_headers = u->no_inm ? all - 1 : all;
+        int rc = s3http_perform(u->conn, r, resp);
+        u->final_sent |= resp->attempts > 0;
+        u->final_status = resp->status;
+        if (rc == 0 || u->no_inm || resp->status != 501)
+            return rc;
+        log_info("remote %s: %s: the server does not take If-None-Match (%s); writing without "
+                 "it: only the check before (HEAD) guards against another writer of the name",
+                 u->rc->name, u->key, err_msg());
+        u->no_inm = 1;
+        s3http_response_free(resp);
+    }
+}
+
+/* The whole object (what the first part holds) in one PutObject. */
+static int put_object(s3mp *u)
+{
+    const uint8_t *buf = u->cur.buf ? u->cur.buf : (const uint8_t *)"";
+    char sha[65], md5[32];
+    sigv4_sha256_hex(buf, u->cur.len, sha);
+    md5_base64(buf, u->cur.len, md5);
+    sigv4_header h[] = {{"Content-MD5", md5}, {META_TOKEN, u->token}, {"If-None-Match", "*"}};
+    s3http_request r = {.method = "PUT",
+                        .key = u->key,
+                        .headers = h,
+                        .n_headers = 3,
+                        .body = buf,
+                        .body_len = u->cur.len,
+                        .body_sha256 = sha};
+    s3http_response resp;
+    int rc = perform_final(u, &r, &resp);
+    s3http_response_free(&resp);
+    return rc;
+}
+
+enum { LANDED_NONE, LANDED_OURS, LANDED_OTHER, LANDED_UNKNOWN };
+
+/* What is under KEY now (HEAD, sent also after a signal): LANDED_OURS when
+ * the object carries this write's token and its size.  LANDED_UNKNOWN with
+ * the reason in WHY when the HEAD fails.  Keeps this thread's error. */
+static int landed(s3mp *u, char *why, size_t cap)
+{
+    static const long ok404[] = {404, 0};
+    s3http_request r = {
+        .method = "HEAD", .key = u->key, .accept = ok404, .capture = META_TOKEN, .cleanup = 1};
+    s3http_response resp;
+    s3http_saved_err saved;
+    s3http_err_save(&saved);
+    int what;
+    if (s3http_perform(u->conn, &r, &resp) < 0) {
+        snprintf(why, cap, "%s", err_msg());
+        what = LANDED_UNKNOWN;
+    } else if (resp.status == 404) {
+        what = LANDED_NONE;
+    } else {
+        int ours = resp.has_captured && strcmp(resp.captured, u->token) == 0 && resp.has_length &&
+                   resp.content_length == u->total;
+        what = ours ? LANDED_OURS : LANDED_OTHER;
+    }
+    s3http_response_free(&resp);
+    s3http_err_restore(&saved);
+    return what;
+}
+
+/* Delete KEY (this write's object); -1 with the reason in WHY.  Keeps
+ * this thread's error. */
+static int unpublish(s3mp *u, char *why, size_t cap)
+{
+    static const long gone[] = {404, 0};
+    s3http_request r = {.method = "DELETE", .key = u->key, .accept = gone, .cleanup = 1};
+    s3http_response resp;
+    s3http_saved_err saved;
+    s3http_err_save(&saved);
+    int rc = s3http_perform(u->conn, &r, &resp);
+    if (rc < 0)
+        snprintf(why, cap, "%s", err_msg());
+    s3http_response_free(&resp);
+    s3http_err_restore(&saved);
+    return rc;
+}
+
+/* The final request (PutObject or Complete) failed after it went out; the
+ * server may have stored the object all the same: an answer lost on its
+ * way (the retry then finds the upload gone, 404 NoSuchUpload, or the name
+ * taken, 412), or Ctrl-C while the server was at it.  A HEAD tells: 0 when
+ * the object is this write's and the run goes on (committed, with a
+ * warning); -1 with the error set otherwise.  This write's object is
+ * deleted when a signal says the run is over, and the error says so;
+ * whatever is found, or not known, is in the error. */
+static int settle(s3mp *u)
+{
+    char why[700];
+    int l = landed(u, why, sizeof why);
+    u->looked = l != LANDED_NONE;
+    if (l == LANDED_OURS && !signals_pending()) {
+        log_warn("remote %s: %s: %s; the server has the object all the same, written by this run "
+                 "(%llu bytes): committed",
+                 u->rc->name, u->key, err_msg(), (unsigned long long)u->total);
+        err_clear();
+        return 0;
+    }
+    if (l == LANDED_OURS) {
+        if (unpublish(u, why, sizeof why) == 0)
+            return err_suffix("; the server had stored %s all the same; deleted it", u->key);
+        return err_suffix("; the server had stored %s all the same and it cannot be deleted (%s): "
+                          "delete it by hand",
+                          u->key, why);
+    }
+    if (l == LANDED_UNKNOWN)
+        return err_suffix("; whether the server stored %s all the same is not known (%s): look "
+                          "in the bucket",
+                          u->key, why);
+    if (u->final_status == 412) {
+        char cause[sizeof why];
+        snprintf(cause, sizeof cause, "%s", err_msg());
+        return err_set(ERR_FAIL, "%s already exists (%s)", u->key, cause);
+    }
+    if (l == LANDED_OTHER)
+        return err_suffix("; %s exists now, written by someone else: left as it is", u->key);
+    return -1;
+}
+
+/* The upload could not be aborted, or was gone, after its Complete went
+ * out: the server may have completed it meanwhile.  This write failed, so
+ * an object of its own is deleted; said either way. */
+static void recheck_after_abort(s3mp *u)
+{
+    char why[700];
+    int l = landed(u, why, sizeof why);
+    if (l == LANDED_OURS) {
+        if (unpublish(u, why, sizeof why) == 0)
+            log_warn("remote %s: the server had completed %s all the same; deleted it (this "
+                     "write failed)",
+                     u->rc->name, u->key);
+        else
+            log_error("remote %s: the server had completed %s all the same and it cannot be "
+                      "deleted (%s): delete it by hand",
+                      u->rc->name, u->key, why);
+    } else if (l == LANDED_UNKNOWN) {
+        log_warn("remote %s: whether the server completed %s all the same is not known (%s): "
+                 "look in the bucket",
+                 u->rc->name, u->key, why);
+    }
+}
+
 /* TEXT as XML character data. */
 static void put_xml_text(strbuf *b, const char *text)
 {
@@ -414,17 +582,17 @@ static int complete(s3mp *u, unsigned parts)
     if (!body)
         return err_prefix("%s: ", u->key);
     sigv4_param q = {"uploadId", u->upload_id};
-    sigv4_header h = {"Content-Type", "application/xml"};
+    sigv4_header h[] = {{"Content-Type", "application/xml"}, {"If-None-Match", "*"}};
     s3http_request r = {.method = "POST",
                         .key = u->key,
                         .query = &q,
                         .n_query = 1,
-                        .headers = &h,
-                        .n_headers = 1,
+                        .headers = h,
+                        .n_headers = 2,
                         .body = body,
                         .body_len = len};
     s3http_response resp;
-    int rc = s3http_perform(u->conn, &r, &resp);
+    int rc = perform_final(u, &r, &resp);
     /* a 200 whose body is an Error is a failure */
     if (rc == 0 && s3xml_parse_complete(resp.body, resp.body_len, NULL) < 0)
         rc = err_prefix("POST %s?uploadId: ", u->key);
@@ -461,7 +629,7 @@ int s3mp_commit(s3mp *u)
         /* everything fitted in one part: a plain PutObject */
         if ((ex = key_exists(u)) != 0)
             goto exists;
-        if (put(u, u->conn, 0, u->cur.buf ? u->cur.buf : (const uint8_t *)"", u->cur.len, NULL) < 0)
+        if (put_object(u) < 0 && (!u->final_sent || settle(u) < 0))
             goto fail;
         log_debug("remote %s: %s written in one request (%llu bytes)", u->rc->name, u->key,
                   (unsigned long long)u->total);
@@ -478,7 +646,7 @@ int s3mp_commit(s3mp *u)
     if ((ex = key_exists(u)) != 0)
         goto exists;
     unsigned parts = u->next_number - 1;
-    if (complete(u, parts) < 0)
+    if (complete(u, parts) < 0 && (!u->final_sent || settle(u) < 0))
         goto fail;
     log_debug("remote %s: %s completed: %u parts, %llu bytes", u->rc->name, u->key, parts,
               (unsigned long long)u->total);
@@ -511,13 +679,18 @@ void s3mp_abort(s3mp *u)
                             .accept = gone,
                             .cleanup = 1};
         s3http_response resp;
-        if (s3http_perform(u->conn, &r, &resp) < 0)
+        int rc = s3http_perform(u->conn, &r, &resp);
+        if (rc < 0)
             log_warn("remote %s: cannot abort the upload of %s (upload id %s): %s", u->rc->name,
                      u->key, u->upload_id, err_msg());
         else if (resp.status == 405)
             log_warn("remote %s: the server refused to abort the upload of %s (HTTP 405); upload "
                      "id %s may remain until it expires",
                      u->rc->name, u->key, u->upload_id);
+        /* a 404 after Complete went out: the upload may be gone because it
+         * was completed */
+        if (u->final_sent && !u->looked && (rc < 0 || resp.status == 404 || resp.status == 405))
+            recheck_after_abort(u);
         s3http_response_free(&resp);
     }
     free_all(u);

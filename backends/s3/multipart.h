@@ -8,7 +8,30 @@
  * own.  Peak memory is about part_size x (parallel_parts + 1).  The part
  * size grows with the part count (s3mp_part_size) so that 10,000 parts hold
  * more than 5 TiB.  Commit completes the upload; abort (and any failed
- * commit) aborts it, so no incomplete upload is left behind. */
+ * commit) aborts it, so no incomplete upload is left behind.
+ *
+ * Never overwriting: the name is checked (HEAD) at open and again before
+ * commit, and PutObject and CompleteMultipartUpload carry If-None-Match: *
+ * so that a server that honours it refuses (412: "already exists") a name
+ * another writer took between that check and the commit.  AWS S3 (since
+ * 2024) and MinIO honour it on both; radosgw 16 (Ceph Pacific, Debian) on
+ * PutObject only (it replaces the object on Complete); s3rver on neither.
+ * Where it is not honoured the HEAD before commit is the only guard; a
+ * server that refuses the header (501 NotImplemented) gets the request
+ * again without it.
+ *
+ * The last request can fail after the server acted on it: its answer lost
+ * (the retry then finds the upload gone, 404 NoSuchUpload, or the name
+ * taken, 412), or Ctrl-C while the server completes.  Every write sends a
+ * random token (x-amz-meta-n4o-write) with PutObject or
+ * CreateMultipartUpload; after such a failure a HEAD of the key tells this
+ * write's object (its token and size) from another's.  This write's
+ * object is reported committed (a warning says how) when no signal is
+ * pending, and deleted otherwise (the error says so, or says to delete it
+ * by hand when the server refuses); an object whose presence cannot be
+ * checked is named in the error.  An abort answered 404 (or not done)
+ * after Complete went out looks again, since the server may have completed
+ * the upload meanwhile. */
 #ifndef N4O_S3_MULTIPART_H
 #define N4O_S3_MULTIPART_H
 
@@ -29,7 +52,8 @@ typedef struct s3mp s3mp;
 s3mp *s3mp_open(const s3http_client *c, const char *key, uint64_t size_hint);
 int s3mp_write(s3mp *u, const void *buf, size_t len);
 /* Complete (or PUT) the object; frees U.  On failure the upload is
- * aborted too. */
+ * aborted too (and an object the server stored all the same deleted: see
+ * above). */
 int s3mp_commit(s3mp *u);
 /* Cancel transfers in flight and abort the upload; frees U (NULL: no-op).
  * Keeps this thread's error as it was. */

@@ -23,6 +23,9 @@ typedef struct {
     s3http_conn *conn; /* list, stat, remove: one caller at a time (MU) */
     pthread_mutex_t mu;
     int warned_no_uploads;
+    /* the bucket answered (a listing, an object): a HEAD's 404 is then the
+     * object's, not the bucket's */
+    atomic_int bucket_seen;
 } s3_remote;
 
 /* A reader streams one ranged GET (from the offset to the end) on its own
@@ -122,18 +125,77 @@ static void s3_writer_abort(void *w)
 
 /* ---- reader -------------------------------------------------------------- */
 
+static int perform_on(s3_remote *r, s3http_conn *conn, const s3http_request *req,
+                      s3http_response *resp)
+{
+    return conn ? s3http_perform(conn, req, resp) : shared_perform(r, req, resp);
+}
+
+/* A HEAD of KEY answered 404, which has no body and so no reason: 0 when
+ * the object is missing, -1 with the error set when the bucket is (a
+ * wrong bucket, endpoint or region must not read as "no such object":
+ * fetch and verify would call the archive missing).  A ranged GET of the
+ * key names the cause; asked until the bucket has answered once. */
+static int missing_object(s3_remote *r, s3http_conn *conn, const char *key)
+{
+    if (atomic_load(&r->bucket_seen))
+        return 0;
+    static const long answers[] = {404, 416, 0};
+    sigv4_header range = {"Range", "bytes=0-0"};
+    char one[1];
+    s3http_request req = {.method = "GET",
+                          .key = key,
+                          .headers = &range,
+                          .n_headers = 1,
+                          .out = one,
+                          .out_cap = sizeof one,
+                          .accept = answers};
+    s3http_response resp;
+    if (perform_on(r, conn, &req, &resp) < 0) {
+        s3http_response_free(&resp);
+        if (signals_pending())
+            return -1; /* interrupted: not an answer */
+        err_clear();   /* no better answer than the HEAD's */
+        return 0;
+    }
+    s3xml_error e;
+    int is_err = 0;
+    if (resp.status == 404 && !resp.body_cut)
+        is_err = s3xml_parse_error(resp.body, resp.body_len, &e);
+    long status = resp.status;
+    s3http_response_free(&resp);
+    if (is_err < 0) {
+        err_clear(); /* not XML: no better answer than the HEAD's */
+        return 0;
+    }
+    int rc = 0;
+    if (is_err == 1 && strcmp(e.code, "NoSuchBucket") == 0) {
+        const config_remote *cfg = s3http_config(r->c);
+        rc = err_set(ERR_FAIL,
+                     "bucket %s does not exist at %s (GET %s: HTTP 404 NoSuchBucket): check "
+                     "bucket, endpoint and region",
+                     cfg->bucket, cfg->endpoint, key);
+    } else if (status != 404 || (is_err == 1 && strcmp(e.code, "NoSuchKey") == 0)) {
+        atomic_store(&r->bucket_seen, 1); /* the bucket answered for the key */
+    }
+    if (is_err == 1)
+        s3xml_error_free(&e);
+    return rc;
+}
+
 /* HEAD KEY: 1 and size/mtime when it exists, 0 when not, -1 on error. */
 static int head(s3_remote *r, s3http_conn *conn, const char *key, uint64_t *size, time_t *mtime)
 {
     static const long ok404[] = {404, 0};
     s3http_request req = {.method = "HEAD", .key = key, .accept = ok404};
     s3http_response resp;
-    int rc = conn ? s3http_perform(conn, &req, &resp) : shared_perform(r, &req, &resp);
+    int rc = perform_on(r, conn, &req, &resp);
     s3http_response_free(&resp);
     if (rc < 0)
         return -1;
     if (resp.status == 404)
-        return 0;
+        return missing_object(r, conn, key) < 0 ? -1 : 0;
+    atomic_store(&r->bucket_seen, 1);
     if (!resp.has_length)
         return err_set(ERR_FAIL, "HEAD %s: the answer has no Content-Length", key);
     *size = resp.content_length;
@@ -199,7 +261,7 @@ static int reader_push(void *ctx, const void *data, size_t len)
 static void *reader_main(void *arg)
 {
     s3_reader *rd = arg;
-    int drops = 0, rc = 0;
+    int drops = 0, shorts = 0, rc = 0;
     while (rd->off < rd->size && !atomic_load(&rd->cancel)) {
         char range[64];
         uint64_t from = rd->off;
@@ -212,7 +274,11 @@ static void *reader_main(void *arg)
                               .n_headers = 1,
                               .sink = reader_push,
                               .sink_ctx = rd,
-                              .want_partial = from > 0};
+                              .want_partial = from > 0,
+                              .check_range = 1,
+                              .range_first = from,
+                              .range_last = rd->size - 1,
+                              .range_total = rd->size};
         s3http_response resp;
         rc = s3http_perform(rd->conn, &req, &resp);
         s3http_response_free(&resp);
@@ -231,8 +297,22 @@ static void *reader_main(void *arg)
             rc = err_set(ERR_FAIL, "GET %s %s: an empty answer", rd->key, range);
             break;
         }
-        if (rc == 0)
-            continue; /* a shorter answer than asked for: ask for the rest */
+        if (rc == 0) {
+            /* a shorter answer than asked for: ask for the rest, as long as
+             * the answers bring more than a few bytes each */
+            uint64_t got = rd->off - from;
+            shorts = got < S3_SHORT_ANSWER && rd->off < rd->size ? shorts + 1 : 0;
+            if (shorts > S3_MAX_SHORT_ANSWERS) {
+                rc = err_set(ERR_FAIL,
+                             "GET %s: the server answered %d ranged GETs in a row with fewer "
+                             "than %d bytes each (the last: %llu of %llu bytes asked for): a "
+                             "download would take a request every few bytes",
+                             rd->key, shorts, S3_SHORT_ANSWER, (unsigned long long)got,
+                             (unsigned long long)(rd->size - from));
+                break;
+            }
+            continue;
+        }
         if (rd->off == from)
             break; /* nothing received: s3http_perform has done the retrying */
         /* the connection dropped mid-way: resume where the bytes stopped;
@@ -445,10 +525,17 @@ static void page_clear(s3xml_list *page)
     page->n = 0;
 }
 
-/* 1 when A and B are both NULL or equal strings. */
-static int same(const char *a, const char *b)
+/* SHA-256 (hex) of a continuation marker: the token or key marker NEXT
+ * and the upload id marker NEXT_UP (may be NULL), length-prefixed so that
+ * no two pairs give the same text. */
+static void marker_digest(const char *next, const char *next_up, char out[65])
 {
-    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+    strbuf b;
+    strbuf_init(&b, 0);
+    strbuf_printf(&b, "%zu:%s%s%s", strlen(next), next, next_up ? "+" : "-",
+                  next_up ? next_up : "");
+    sigv4_sha256_hex(strbuf_str(&b), b.len, out);
+    strbuf_free(&b);
 }
 
 static int list_pages(s3_remote *r, const char *full_prefix, int uploads, listing *l)
@@ -457,7 +544,15 @@ static int list_pages(s3_remote *r, const char *full_prefix, int uploads, listin
     s3xml_list page;
     memset(&page, 0, sizeof page);
     char *tok = NULL, *upmark = NULL;
+    /* digests of every marker of this listing: a server that loops over
+     * a few pages is caught the first time one comes back */
+    char(*markers)[65] = calloc(S3_LIST_MAX_PAGES, sizeof *markers);
+    size_t n_markers = 0;
     int rc = -1;
+    if (!markers) {
+        err_set(ERR_FAIL, "out of memory");
+        goto out;
+    }
     for (int pages = 1;; pages++) {
         /* every page costs a request: a server that never says the end
          * (or repeats itself) must not hold the run */
@@ -530,7 +625,14 @@ static int list_pages(s3_remote *r, const char *full_prefix, int uploads, listin
                     S3_LIST_MAX_TOKEN);
             goto out;
         }
-        if (tok && strcmp(next, tok) == 0 && (!uploads || same(next_up, upmark))) {
+        char digest[65];
+        marker_digest(next, next_up, digest);
+        int again = 0;
+        for (size_t i = 0; i < n_markers && !again; i++)
+            again = strcmp(markers[i], digest) == 0;
+        if (n_markers < S3_LIST_MAX_PAGES)
+            memcpy(markers[n_markers++], digest, sizeof digest);
+        if (again) {
             char shown[120];
             strbuf_printable_copy(shown, sizeof shown, next);
             err_set(ERR_FAIL,
@@ -549,9 +651,12 @@ static int list_pages(s3_remote *r, const char *full_prefix, int uploads, listin
     }
     rc = 0;
 out:
+    free(markers);
     free(tok);
     free(upmark);
     s3xml_list_free(&page);
+    if (rc == 0)
+        atomic_store(&r->bucket_seen, 1);
     return rc;
 }
 
@@ -661,9 +766,67 @@ static const char *probe_cause(const s3http_response *resp)
     return "the server refused the request";
 }
 
+/* Whether the credentials may write under the prefix: a multipart upload
+ * of S3_PROBE_NAME created and aborted at once (two requests; no object is
+ * ever written, and an upload is not listed as one).  Credentials that may
+ * write but not abort pass, with a warning: a failed backup would leave its
+ * upload behind. */
+static int write_probe(s3_remote *r)
+{
+    const config_remote *rc = s3http_config(r->c);
+    const char *pre = s3http_prefix(r->c);
+    char *key = s3http_key(r->c, S3_PROBE_NAME);
+    if (!key)
+        return -1;
+    sigv4_param q = {"uploads", ""};
+    s3http_request req = {.method = "POST", .key = key, .query = &q, .n_query = 1};
+    s3http_response resp;
+    char *id = NULL;
+    int ok = shared_perform(r, &req, &resp);
+    if (ok < 0 && signals_pending()) {
+        err_prefix("endpoint %s, bucket %s: ", rc->endpoint, rc->bucket);
+    } else if (ok < 0 && (strcmp(resp.err_code, "AccessDenied") == 0 || resp.status == 403)) {
+        err_prefix("endpoint %s, bucket %s: the credentials can read but not write %s%s "
+                   "(a test upload was refused): ",
+                   rc->endpoint, rc->bucket, *pre ? "under " : "in the bucket", pre);
+    } else if (ok < 0) {
+        err_prefix("endpoint %s, bucket %s: cannot write %s%s: %s: ", rc->endpoint, rc->bucket,
+                   *pre ? "under " : "in the bucket", pre, probe_cause(&resp));
+    } else if (!(id = s3xml_parse_upload_id(resp.body, resp.body_len))) {
+        ok = err_prefix("endpoint %s, bucket %s: the answer to a test upload (POST %s?uploads) "
+                        "is not S3's: ",
+                        rc->endpoint, rc->bucket, key);
+    }
+    s3http_response_free(&resp);
+    if (id) {
+        static const long gone[] = {404, 405, 0};
+        sigv4_param aq = {"uploadId", id};
+        s3http_request ab = {.method = "DELETE",
+                             .key = key,
+                             .query = &aq,
+                             .n_query = 1,
+                             .accept = gone,
+                             .cleanup = 1};
+        if (shared_perform(r, &ab, &resp) < 0)
+            log_warn("remote %s: the credentials can write but cannot abort uploads (%s): a "
+                     "failed backup would leave its upload behind; the test upload %s of %s "
+                     "remains",
+                     rc->name, err_msg(), id, key);
+        else if (resp.status == 405)
+            log_debug("remote %s: the server cannot abort uploads (HTTP 405): the test upload "
+                      "%s of %s remains until the server drops it",
+                      rc->name, id, key);
+        s3http_response_free(&resp);
+        err_clear();
+        free(id);
+    }
+    free(key);
+    return ok;
+}
+
 /* Reach the store and the bucket with the credentials: one ListObjectsV2
  * of at most one key under the prefix (also what a policy limited to the
- * prefix allows). */
+ * prefix allows); then whether they may write there (write_probe). */
 static int s3_probe(void *impl)
 {
     s3_remote *r = impl;
@@ -686,7 +849,10 @@ static int s3_probe(void *impl)
         s3xml_list_free(&page);
     }
     s3http_response_free(&resp);
-    return ok;
+    if (ok < 0)
+        return -1;
+    atomic_store(&r->bucket_seen, 1);
+    return write_probe(r);
 }
 
 const backend_ops s3_backend_ops = {

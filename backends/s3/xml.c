@@ -160,10 +160,15 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
             } else if (strcmp(n, "UploadId") == 0) {
                 set_str(st, &st->cur.upload_id);
             } else if (strcmp(n, "Size") == 0) {
-                char *end;
+                /* digits only: strtoull alone would skip blanks and take a
+                 * sign (" -1" is 2^64 - 1) */
+                const char *t = st->text ? st->text : "";
+                int digits = *t != '\0';
+                for (const char *c = t; *c && digits; c++)
+                    digits = *c >= '0' && *c <= '9';
                 errno = 0;
-                unsigned long long v = strtoull(st->text ? st->text : "", &end, 10);
-                if (errno || !st->text || end == st->text || *end || *st->text == '-')
+                unsigned long long v = digits ? strtoull(t, NULL, 10) : 0;
+                if (!digits || errno)
                     stop(st, "a Size that is not a number");
                 st->cur.size = v;
             } else if (strcmp(n, "LastModified") == 0 || strcmp(n, "Initiated") == 0) {

@@ -30,7 +30,9 @@ write_config "$(s3_remote s3 prod/nightly/)
 $(s3_remote flat backups)"
 OBJ="$T/s3data/$BUCKET"
 
-uploads_started() { grep -cE '[?]uploads=? 200' "$S3_LOG"; }
+# uploads of archives (the probe's test uploads are counted apart)
+uploads_started() { grep -cE '[.]dump[.]enc[?]uploads=? 200' "$S3_LOG"; }
+probe_uploads() { grep -cE '/[.]n4o-write-probe[?]uploads=? 200' "$S3_LOG"; }
 parts_sent() { grep -c 'partNumber=' "$S3_LOG"; }
 
 # --- a 40 MiB dump (27 MiB archive): multipart upload of 6 parts of 5 MiB
@@ -42,6 +44,7 @@ big=$(basename "$(ls "$T/local"/*.dump)" .dump)
 check "archive and manifest under the prefix with '/'" \
     test -f "$OBJ/prod/nightly/$big.dump.enc._S3rver_object" -a -f "$OBJ/prod/nightly/$big.dump.manifest._S3rver_object"
 check "one multipart upload" test "$(uploads_started)" = 1
+check "the probe tried a write (a test upload) under the prefix" test "$(probe_uploads)" = 1
 parts=$(parts_sent)
 check "several parts ($parts)" test "$parts" -ge 5
 run 0 list --remote s3

@@ -13,14 +13,18 @@ PATTERN is a regular expression searched in "METHOD PATH?QUERY" (e.g.
 "partNumber=2&", "^POST .*uploadId=", "^GET .*[.]enc$"); ACTION is 503 (SlowDown), 500 (InternalError), reset (the
 connection is cut with a TCP reset after the request was read), cut (the
 answer is forwarded but cut halfway through its body), flip (one bit of
-the request body is flipped on its way to the server) or stall (the
+the request body is flipped on its way to the server), stall (the
 request is read and never answered: the connection stays open and silent
-until the client closes it); COUNT is how many
+until the client closes it), 404 (answered 404 NoSuchKey, not forwarded:
+a HEAD that does not see what is there), drop (forwarded: the server
+acts on it; then the connection is cut before its answer, which is lost)
+or hold (forwarded, and the server's answer held back: the connection
+stays silent until the client closes it); COUNT is how many
 times the rule fires (default 1, "always" for every time).  Rules are
 tried in order; the first one that matches and still has shots left fires.
 Every request and what was done with it is appended to the log, one line
-each: "METHOD PATH?QUERY -> STATUS|reset|cut|stall" (a stall is logged
-when it starts).
+each: "METHOD PATH?QUERY -> STATUS|reset|cut|stall|404|dropped STATUS|held
+STATUS" (a stall or a hold is logged when it starts).
 """
 import argparse
 import re
@@ -35,6 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 ERRORS = {
     "503": (503, "SlowDown", "Please reduce your request rate."),
     "500": (500, "InternalError", "We encountered an internal error. Please try again."),
+    "404": (404, "NoSuchKey", "The specified key does not exist."),
 }
 
 
@@ -47,7 +52,8 @@ class Rule:
             self.match, self.action = spec.rsplit(":", 1)
             count = "1"
         self.match = re.compile(self.match)
-        if self.action not in ("503", "500", "reset", "cut", "flip", "stall"):
+        if self.action not in ("503", "500", "404", "reset", "cut", "flip", "stall", "drop",
+                               "hold"):
             raise SystemExit(f"bad action in rule {spec!r}")
         self.left = None if count == "always" else int(count)
 
@@ -79,6 +85,15 @@ class Proxy(BaseHTTPRequestHandler):
         self.close_connection = True
         self.record(what)
 
+    def silence(self):
+        """Answer nothing until the client closes the connection."""
+        self.close_connection = True
+        try:
+            while self.connection.recv(65536):
+                pass
+        except OSError:
+            pass
+
     def handle_any(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -88,12 +103,7 @@ class Proxy(BaseHTTPRequestHandler):
             return
         if action == "stall":
             self.record("stall")
-            self.close_connection = True
-            try:
-                while self.connection.recv(65536):
-                    pass
-            except OSError:
-                pass
+            self.silence()
             return
         if action in ERRORS:
             status, code, msg = ERRORS[action]
@@ -116,6 +126,15 @@ class Proxy(BaseHTTPRequestHandler):
         up.request(self.command, self.path, body=body, headers=headers)
         resp = up.getresponse()
         data = resp.read()
+        if action == "drop":
+            up.close()
+            self.reset(f"dropped {resp.status}")
+            return
+        if action == "hold":
+            up.close()
+            self.record(f"held {resp.status}")
+            self.silence()
+            return
         self.send_response(resp.status, resp.reason)
         for k, v in resp.getheaders():
             if k.lower() not in ("transfer-encoding", "connection", "content-length"):

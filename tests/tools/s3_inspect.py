@@ -5,6 +5,9 @@
     s3_inspect.py ENDPOINT BUCKET PREFIX uploads   "KEY UPLOADID" per line;
                                                    exit 3 when the server
                                                    cannot list uploads
+    s3_inspect.py ENDPOINT BUCKET KEY get          the object's bytes on
+                                                   stdout; exit 4 when there
+                                                   is no such object
 
 Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.  Keys are
 printed with repr() escaping, so nothing a server sends reaches the
@@ -17,12 +20,22 @@ from botocore.exceptions import ClientError
 
 
 def main():
-    if len(sys.argv) != 5 or sys.argv[4] not in ("objects", "uploads"):
+    if len(sys.argv) != 5 or sys.argv[4] not in ("objects", "uploads", "get"):
         sys.exit(__doc__)
     endpoint, bucket, prefix, what = sys.argv[1:]
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                       config=botocore.config.Config(retries={"max_attempts": 1},
                                                     s3={"addressing_style": "path"}))
+    if what == "get":
+        try:
+            body = s3.get_object(Bucket=bucket, Key=prefix)["Body"].read()
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code", "") == "NoSuchKey":
+                print(f"no such object: {prefix!r}", file=sys.stderr)
+                return 4
+            raise
+        sys.stdout.buffer.write(body)
+        return 0
     if what == "objects":
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for o in page.get("Contents", []):

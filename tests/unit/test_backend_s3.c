@@ -416,6 +416,24 @@ static void test_server_errors(void **state)
     assert_int_equal(backend_list(b, "", &e, &n), -1);
     assert_non_null(strstr(err_msg(), "HTTP 404 NoSuchBucket"));
     backend_close(b);
+    /* reading: a missing bucket is said, not "no such object" (fetch and
+     * verify would report the archive missing, an integrity finding) */
+    b = backend_open(&rc);
+    assert_non_null(b);
+    assert_null(backend_reader_open(b, "x", 0));
+    assert_non_null(strstr(err_msg(), "bucket no-such-bucket does not exist at"));
+    assert_non_null(strstr(err_msg(), "NoSuchBucket"));
+    backend_entry st;
+    assert_int_equal(backend_stat(b, "x", &st), -1);
+    assert_non_null(strstr(err_msg(), "bucket no-such-bucket does not exist at"));
+    backend_close(b);
+    rc.bucket = BUCKET;
+    b = backend_open(&rc);
+    assert_non_null(b);
+    assert_null(backend_reader_open(b, "x", 0));
+    assert_non_null(strstr(err_msg(), "x: no such object"));
+    assert_int_equal(backend_stat(b, "x", &st), 0);
+    backend_close(b);
 
     /* an unknown access key: refused at once, not retried */
     setenv("AWS_ACCESS_KEY_ID", "AKIAUNKNOWN", 1);
@@ -442,7 +460,16 @@ static void test_probe(void **state)
     backend *b = backend_open(&rc);
     assert_non_null(b);
     assert_int_equal(backend_probe(b), 0);
+    /* it wrote (an upload, aborted), and left no object */
+    backend_entry *e;
+    size_t n;
+    assert_int_equal(backend_list(b, "", &e, &n), 0);
+    assert_int_equal(n, 0);
     backend_close(b);
+    char path[256];
+    snprintf(path, sizeof path, "%s/data/%s/unit/probe", dir, BUCKET);
+    struct stat st;
+    assert_int_equal(stat(path, &st), -1);
 
     char want[256];
     rc.bucket = "no-such-bucket";

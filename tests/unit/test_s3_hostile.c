@@ -3,9 +3,13 @@
  * as each test scripts it: ETags that must be escaped or are too long,
  * listings that never end, malformed, deeply nested or huge XML, huge
  * bodies, error bodies with control characters, names that would drive a
- * terminal, ranged GETs answered with too much, the causes the probe names,
- * and servers that stall while the user presses Ctrl-C (SIGINT: every wait
- * ends within a second).
+ * terminal, ranged GETs answered with too much, with another range than
+ * asked for or a few bytes at a time, the causes the probe names and
+ * read-only credentials, a missing bucket behind a HEAD's bare 404, answers
+ * lost after the server stored the object (a server that keeps what it is
+ * sent), two writers of one name (If-None-Match), and servers that stall
+ * while the user presses Ctrl-C (SIGINT: every wait ends within a
+ * second).
  * The client must fail cleanly with a clear error: never crash, hang or
  * grow without bound (these tests also run under ASan/UBSan). */
 #include <errno.h>
@@ -45,6 +49,7 @@
 typedef struct {
     char method[16];
     char target[8192]; /* path?query */
+    char head[8192];   /* the request line and headers, as sent (cut when longer) */
     char *body;
     size_t body_len;
 } fake_req;
@@ -76,6 +81,24 @@ typedef struct {
 } conn_arg;
 
 static fake_server *srv;
+
+/* The value of header NAME in REQ (copied into OUT, blanks trimmed); NULL
+ * when it was not sent. */
+static const char *req_header(const fake_req *req, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    for (const char *l = strstr(req->head, "\r\n"); l; l = strstr(l + 2, "\r\n")) {
+        if (strncasecmp(l + 2, name, nl) != 0 || l[2 + nl] != ':')
+            continue;
+        const char *v = l + 3 + nl, *end = strstr(v, "\r\n");
+        while (*v == ' ')
+            v++;
+        size_t len = end ? (size_t)(end - v) : strlen(v);
+        snprintf(out, cap, "%.*s", (int)len, v);
+        return out;
+    }
+    return NULL;
+}
 
 /* Wait until FD is readable; 0 when the server stops first. */
 static int wait_readable(fake_server *s, int fd)
@@ -163,6 +186,7 @@ static int read_request(fake_server *s, int fd, char *buf, size_t cap, size_t *h
     memset(req, 0, sizeof *req);
     if (sscanf(buf, "%15s %8191s", req->method, req->target) != 2)
         return -1;
+    snprintf(req->head, sizeof req->head, "%.*s", (int)head_len, buf);
     size_t clen = 0;
     for (char *l = strstr(buf, "\r\n"); l && l < end; l = strstr(l + 2, "\r\n"))
         if (strncasecmp(l + 2, "Content-Length:", 15) == 0)
@@ -597,6 +621,18 @@ static int h_fresh_tokens(fake_server *s, int fd, const fake_req *q)
     return reply_str(fd, 200, body);
 }
 
+/* t0, t1, t0, t1...: a loop of two pages */
+static int h_cycle_tokens(fake_server *s, int fd, const fake_req *q)
+{
+    (void)q;
+    char body[256];
+    snprintf(body, sizeof body,
+             "<ListBucketResult><IsTruncated>true</IsTruncated>"
+             "<NextContinuationToken>t%d</NextContinuationToken></ListBucketResult>",
+             s->page++ % 2);
+    return reply_str(fd, 200, body);
+}
+
 static int h_no_token(fake_server *s, int fd, const fake_req *q)
 {
     (void)s, (void)q;
@@ -649,6 +685,13 @@ static void test_listing_never_ends(void **state)
     assert_int_equal(list_fails(), -1);
     assert_err("same continuation marker twice (\"again\")");
     assert_int_equal(srv->n_requests, 2);
+    server_stop(srv);
+
+    /* tokens that come back, not back to back: caught the second time */
+    srv = server_start(h_cycle_tokens);
+    assert_int_equal(list_fails(), -1);
+    assert_err("same continuation marker twice (\"t0\")");
+    assert_int_equal(srv->n_requests, 3);
     server_stop(srv);
 
     /* a fresh token every time, empty pages: the page limit */
@@ -1213,6 +1256,44 @@ static void test_abort_after_signal_bounded(void **state)
 
 /* ---- probe ------------------------------------------------------------------ */
 
+static int probe_readonly;
+static int probe_abort_status = 204;
+static backend *probe_backend;
+
+static int probe_it(void)
+{
+    return backend_probe(probe_backend);
+}
+
+/* Lists (empty), and takes writes unless PROBE_READONLY. */
+static int h_probe(fake_server *s, int fd, const fake_req *q)
+{
+    (void)s;
+    if (strcmp(q->method, "GET") == 0 && strstr(q->target, "list-type=2"))
+        return reply_str(fd, 200,
+                         "<ListBucketResult><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated>"
+                         "</ListBucketResult>");
+    if (strcmp(q->method, "POST") == 0 && strstr(q->target, "?uploads")) {
+        if (probe_readonly)
+            return reply_str(fd, 403,
+                             "<Error><Code>AccessDenied</Code><Message>Access Denied</Message>"
+                             "</Error>");
+        return reply_str(fd, 200,
+                         "<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key>"
+                         "<UploadId>UPPROBE</UploadId></InitiateMultipartUploadResult>");
+    }
+    if (strcmp(q->method, "DELETE") == 0 && strstr(q->target, "uploadId=")) {
+        if (probe_abort_status == 204)
+            return reply(fd, 204, NULL, NULL, 0);
+        return reply_str(fd, probe_abort_status,
+                         probe_abort_status == 405
+                             ? "<Error><Code>MethodNotAllowed</Code><Message>no</Message></Error>"
+                             : "<Error><Code>AccessDenied</Code><Message>Access Denied</Message>"
+                               "</Error>");
+    }
+    return reply(fd, 400, NULL, NULL, 0);
+}
+
 static void test_probe_causes(void **state)
 {
     (void)state;
@@ -1236,15 +1317,655 @@ static void test_probe_causes(void **state)
     set_body("<html><body>welcome to nginx</body></html>");
     assert_int_equal(backend_probe(b), -1);
     assert_err("bucket b: the answer is not an S3 listing");
-    set_body("<ListBucketResult><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated>"
-             "</ListBucketResult>");
+    /* a server that lists and accepts writes (test_probe_writes) */
+    srv->handler = h_probe;
+    probe_readonly = 0;
     assert_int_equal(backend_probe(b), 0);
-    /* cheap: one key at most, under the prefix */
+    /* cheap: one key at most, under the prefix; then the write probe */
     assert_int_equal(seen(srv, "GET /b?list-type=2&max-keys=1&prefix=p%2F"), 4);
-    assert_int_equal(srv->n_requests, 4);
+    assert_int_equal(srv->n_requests, 4 + 2);
     free(hostile_body);
     hostile_body = NULL;
     backend_close(b);
+}
+
+/* Read-only credentials list fine: the probe also writes (an upload
+ * created and aborted at once, nothing visible), so a backup that cannot
+ * succeed never stops Neo4j. */
+static void test_probe_writes(void **state)
+{
+    (void)state;
+    srv = server_start(h_probe);
+    config_remote rc = remote_conf(srv);
+    backend *b = backend_open(&rc);
+    assert_non_null(b);
+    probe_readonly = 1;
+    assert_int_equal(backend_probe(b), -1);
+    assert_int_equal(err_get_kind(), ERR_FAIL);
+    char want[200];
+    snprintf(want, sizeof want,
+             "remote hostile: endpoint %s, bucket b: the credentials can read "
+             "but not write",
+             rc.endpoint);
+    assert_err(want);
+    assert_err("HTTP 403 AccessDenied");
+    assert_err("p/");
+    assert_int_equal(seen(srv, "PUT "), 0);
+    assert_int_equal(seen(srv, "DELETE "), 0);
+
+    /* writable: two requests more than the listing, and the upload is
+     * aborted; no object is ever written */
+    probe_readonly = 0;
+    int before = srv->n_requests;
+    assert_int_equal(backend_probe(b), 0);
+    assert_int_equal(srv->n_requests - before, 3);
+    assert_int_equal(seen(srv, "POST /b/p/.n4o-write-probe?uploads"), 2);
+    assert_int_equal(seen(srv, "DELETE /b/p/.n4o-write-probe?uploadId=UPPROBE\n"), 1);
+    assert_int_equal(seen(srv, "PUT "), 0);
+
+    /* a server that cannot abort (s3rver: 405): still writable */
+    probe_abort_status = 405;
+    assert_int_equal(backend_probe(b), 0);
+    /* credentials that may write but not abort: writable, said */
+    probe_abort_status = 403;
+    int rc_p;
+    probe_backend = b;
+    char *warn = capture_stderr(probe_it, &rc_p);
+    assert_int_equal(rc_p, 0);
+    if (!strstr(warn, "cannot abort"))
+        print_message("stderr was: %s\n", warn);
+    assert_non_null(strstr(warn, "cannot abort"));
+    free(warn);
+    probe_abort_status = 204;
+    backend_close(b);
+}
+
+/* ---- ranged GETs: every 206 must hold the bytes asked for ----------------- */
+
+#define OBJ_SIZE (3u * MIB)
+
+static uint8_t obj_byte(size_t i)
+{
+    return (uint8_t)((i * 7 + 3) % 251);
+}
+
+/* How the GET after a dropped one is answered (h_ranges). */
+enum {
+    RANGE_RIGHT,       /* the bytes asked for */
+    RANGE_OTHER_START, /* bytes from 0 again, and says so */
+    RANGE_OTHER_TOTAL, /* the right start, another object size */
+    RANGE_NONE,        /* a 206 without Content-Range */
+    RANGE_BACKWARDS,   /* "bytes A-(A-1)/N" */
+    RANGE_LENGTH,      /* Content-Length that is not the range's */
+    RANGE_FIRST_WRONG, /* the very first GET (from byte 0) starts at byte 5 */
+};
+static int range_mode;
+
+/* The Range the client asked for: "bytes=A-B". */
+static void asked_range(const fake_req *q, unsigned long long *a, unsigned long long *b)
+{
+    char v[128];
+    assert_non_null(req_header(q, "range", v, sizeof v));
+    assert_int_equal(sscanf(v, "bytes=%llu-%llu", a, b), 2);
+}
+
+/* A 206 whose head says CONTENT_RANGE (NULL: none) and Content-Length
+ * CLEN, then SEND bytes of the object from FROM. */
+static int send_206(int fd, const char *content_range, size_t clen, size_t from, size_t send)
+{
+    strbuf h;
+    strbuf_init(&h, 0);
+    strbuf_printf(&h, "HTTP/1.1 206 Partial Content\r\nContent-Length: %zu\r\n", clen);
+    if (content_range)
+        strbuf_printf(&h, "Content-Range: %s\r\n", content_range);
+    strbuf_puts(&h, "\r\n");
+    for (size_t i = 0; i < send; i++) {
+        char c = (char)obj_byte(from + i);
+        strbuf_append(&h, &c, 1);
+    }
+    int rc = send_all(fd, strbuf_str(&h), h.len);
+    strbuf_free(&h);
+    return rc;
+}
+
+static int h_ranges(fake_server *s, int fd, const fake_req *q)
+{
+    if (strcmp(q->method, "HEAD") == 0)
+        return reply(fd, 200, "Content-Length: 3145728\r\n", NULL, 0);
+    unsigned long long a, b;
+    asked_range(q, &a, &b);
+    char cr[128];
+    int n = s->page++;
+    if (n == 0 && range_mode == RANGE_FIRST_WRONG) {
+        snprintf(cr, sizeof cr, "bytes %llu-%llu/%u", a + 5, b, OBJ_SIZE);
+        return send_206(fd, cr, (size_t)(b - a - 4), (size_t)a + 5, (size_t)(b - a - 4));
+    }
+    if (n == 0) {
+        /* promise it all, send 1 MiB, drop the connection */
+        snprintf(cr, sizeof cr, "bytes %llu-%llu/%u", a, b, OBJ_SIZE);
+        send_206(fd, cr, (size_t)(b - a + 1), (size_t)a, MIB);
+        return -1;
+    }
+    size_t len = (size_t)(b - a + 1);
+    switch (range_mode) {
+    case RANGE_OTHER_START:
+        snprintf(cr, sizeof cr, "bytes 0-%zu/%u", len - 1, OBJ_SIZE);
+        return send_206(fd, cr, len, 0, len);
+    case RANGE_OTHER_TOTAL:
+        snprintf(cr, sizeof cr, "bytes %llu-%llu/%u", a, b, OBJ_SIZE + 5);
+        return send_206(fd, cr, len, (size_t)a, len);
+    case RANGE_NONE:
+        return send_206(fd, NULL, len, (size_t)a, len);
+    case RANGE_BACKWARDS:
+        snprintf(cr, sizeof cr, "bytes %llu-%llu/%u", a, a - 1, OBJ_SIZE);
+        return send_206(fd, cr, len, (size_t)a, len);
+    case RANGE_LENGTH:
+        snprintf(cr, sizeof cr, "bytes %llu-%llu/%u", a, b, OBJ_SIZE);
+        return send_206(fd, cr, len / 2, (size_t)a, len / 2);
+    default:
+        snprintf(cr, sizeof cr, "bytes %llu-%llu/%u", a, b, OBJ_SIZE);
+        return send_206(fd, cr, len, (size_t)a, len);
+    }
+}
+
+/* Read all of OBJ through a reader: the bytes into *GOT (checked against
+ * the object as they come), the last read's result returned. */
+static ssize_t read_obj(backend *b, size_t *got, int *wrong)
+{
+    backend_reader *r = backend_reader_open(b, "obj", 0);
+    if (!r)
+        return -2;
+    static uint8_t buf[65536];
+    ssize_t n;
+    *got = 0;
+    *wrong = 0;
+    while ((n = backend_reader_read(r, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            if (*got + (size_t)i >= OBJ_SIZE || buf[i] != obj_byte(*got + (size_t)i))
+                (*wrong)++;
+        *got += (size_t)n;
+    }
+    backend_reader_close(r);
+    return n;
+}
+
+/* The review's case: a resumed GET answered 206 from another offset was
+ * spliced in at the resume point (wrong bytes, found later as a corrupt
+ * archive).  Each 206 must say the range asked for, of the object's size;
+ * anything else is an I/O error naming the server's answer, never data. */
+static void test_resume_checks_content_range(void **state)
+{
+    (void)state;
+    const struct {
+        int mode;
+        const char *err;
+    } cases[] = {
+        {RANGE_OTHER_START, "Content-Range \"bytes 0-2097151/3145728\""},
+        {RANGE_OTHER_TOTAL, "Content-Range \"bytes 1048576-3145727/3145733\""},
+        {RANGE_NONE, "without a Content-Range"},
+        {RANGE_BACKWARDS, "Content-Range \"bytes 1048576-1048575/3145728\""},
+        {RANGE_LENGTH, "and Content-Length 1048576"},
+        {RANGE_FIRST_WRONG, "Content-Range \"bytes 5-3145727/3145728\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        srv = server_start(h_ranges);
+        range_mode = cases[i].mode;
+        config_remote rc = remote_conf(srv);
+        rc.retries = 2;
+        backend *b = backend_open(&rc);
+        assert_non_null(b);
+        size_t got;
+        int wrong;
+        ssize_t n = read_obj(b, &got, &wrong);
+        if (n != -1)
+            print_message("case %zu: read %zd, %zu bytes, %d wrong\n", i, n, got, wrong);
+        assert_int_equal(n, -1);
+        assert_int_equal(err_get_kind(), ERR_FAIL);
+        assert_int_equal(wrong, 0);
+        if (cases[i].mode == RANGE_FIRST_WRONG) {
+            assert_int_equal(got, 0);
+            assert_err("GET p/obj: asked for bytes 0-3145727 of 3145728, the server answered 206");
+        } else {
+            assert_int_equal(got, MIB);
+            assert_err("GET p/obj: asked for bytes 1048576-3145727 of 3145728, the server answered "
+                       "206");
+        }
+        assert_err(cases[i].err);
+        assert_false(has_control(err_msg()));
+        backend_close(b);
+        server_stop(srv);
+        srv = NULL;
+    }
+    /* the same drop answered right: resumed, whole */
+    srv = server_start(h_ranges);
+    range_mode = RANGE_RIGHT;
+    config_remote rc = remote_conf(srv);
+    rc.retries = 2;
+    backend *b = backend_open(&rc);
+    assert_non_null(b);
+    size_t got;
+    int wrong;
+    assert_int_equal(read_obj(b, &got, &wrong), 0);
+    assert_int_equal(got, OBJ_SIZE);
+    assert_int_equal(wrong, 0);
+    assert_int_equal(seen(srv, "GET /b/p/obj"), 2);
+    backend_close(b);
+}
+
+/* ---- short answers: a download must make progress --------------------------- */
+
+static size_t answer_cap; /* bytes per ranged answer (h_capped) */
+
+/* Answers every ranged GET with at most ANSWER_CAP bytes (correctly
+ * labelled); after 200 GETs only errors, so that a client without the
+ * progress rule does not spin for hours. */
+static int h_capped(fake_server *s, int fd, const fake_req *q)
+{
+    if (strcmp(q->method, "HEAD") == 0)
+        return reply(fd, 200, "Content-Length: 3145728\r\n", NULL, 0);
+    if (s->page++ >= 200)
+        return reply_str(fd, 500,
+                         "<Error><Code>InternalError</Code><Message>enough</Message>"
+                         "</Error>");
+    unsigned long long a, b;
+    asked_range(q, &a, &b);
+    size_t len = (size_t)(b - a + 1) < answer_cap ? (size_t)(b - a + 1) : answer_cap;
+    char cr[128];
+    snprintf(cr, sizeof cr, "bytes %llu-%llu/%u", a, a + len - 1, OBJ_SIZE);
+    return send_206(fd, cr, len, (size_t)a, len);
+}
+
+static void test_short_answers_bounded(void **state)
+{
+    (void)state;
+    srv = server_start(h_capped);
+    answer_cap = 1;
+    config_remote rc = remote_conf(srv);
+    backend *b = backend_open(&rc);
+    assert_non_null(b);
+    size_t got;
+    int wrong;
+    double t0 = now();
+    assert_int_equal(read_obj(b, &got, &wrong), -1);
+    assert_int_equal(wrong, 0);
+    assert_err("GET p/obj: the server answered 9 ranged GETs in a row with fewer than 65536 "
+               "bytes each (the last: 1 of 3145720 bytes asked for)");
+    assert_true(srv->n_requests <= 1 + 9);
+    assert_true(now() - t0 < 10);
+    backend_close(b);
+    server_stop(srv);
+
+    /* answers of 256 KiB make progress: 12 of them fetch it all */
+    srv = server_start(h_capped);
+    answer_cap = 256 * 1024;
+    rc = remote_conf(srv);
+    b = backend_open(&rc);
+    assert_non_null(b);
+    assert_int_equal(read_obj(b, &got, &wrong), 0);
+    assert_int_equal(got, OBJ_SIZE);
+    assert_int_equal(wrong, 0);
+    assert_int_equal(seen(srv, "GET /b/p/obj"), 12);
+    backend_close(b);
+}
+
+/* ---- a missing object or a missing bucket ---------------------------------- */
+
+static const char *missing_code;
+
+/* HEAD: 404 without a body (as S3 answers); GET: the reason. */
+static int h_missing(fake_server *s, int fd, const fake_req *q)
+{
+    (void)s;
+    if (strcmp(q->method, "HEAD") == 0)
+        return reply(fd, 404, NULL, NULL, 0);
+    char body[256];
+    snprintf(body, sizeof body,
+             "<Error><Code>%s</Code><Message>The specified %s does not exist</Message></Error>",
+             missing_code, strcmp(missing_code, "NoSuchBucket") == 0 ? "bucket" : "key");
+    return reply_str(fd, 404, body);
+}
+
+/* A wrong bucket (or endpoint) is not "no such object": fetch and verify
+ * would call that archive missing (an integrity finding). */
+static void test_missing_bucket_named(void **state)
+{
+    (void)state;
+    srv = server_start(h_missing);
+    config_remote rc = remote_conf(srv);
+    backend *b = backend_open(&rc);
+    assert_non_null(b);
+    missing_code = "NoSuchBucket";
+    assert_null(backend_reader_open(b, "obj", 0));
+    assert_int_equal(err_get_kind(), ERR_FAIL);
+    assert_err("bucket b does not exist at");
+    assert_err("NoSuchBucket");
+    assert_null(strstr(err_msg(), "no such object"));
+    backend_entry e;
+    assert_int_equal(backend_stat(b, "obj", &e), -1);
+    assert_err("bucket b does not exist at");
+    backend_close(b);
+
+    /* the bucket is there, the object is not */
+    missing_code = "NoSuchKey";
+    b = backend_open(&rc);
+    assert_non_null(b);
+    assert_null(backend_reader_open(b, "obj", 0));
+    assert_err("p/obj: no such object");
+    assert_int_equal(backend_stat(b, "obj", &e), 0);
+    /* known now: the next missing object costs one HEAD */
+    int before = srv->n_requests;
+    assert_int_equal(backend_stat(b, "other", &e), 0);
+    assert_int_equal(srv->n_requests - before, 1);
+    backend_close(b);
+}
+
+/* ---- a server that keeps what it is sent: lost answers, conditional writes -- */
+
+/* The one object, p/obj, and its upload. */
+static struct {
+    int exists;
+    size_t size;
+    char meta[128]; /* its x-amz-meta-n4o-write */
+    int upload_open;
+    size_t up_size;
+    char up_meta[128];
+    int honour_inm;   /* If-None-Match: * on PUT and Complete -> 412 when it exists */
+    int inm_501;      /* If-None-Match -> 501 NotImplemented */
+    int drops;        /* Complete or PutObject: stored, then the connection cut (times) */
+    int stall_commit; /* Complete: stored, then no answer */
+    int heads_lie;    /* HEADs answered 404 whatever is there */
+    int delete_denied;
+    int inm_seen, inm_on_part;
+} st;
+
+static void store_reset(void)
+{
+    memset(&st, 0, sizeof st);
+    st.honour_inm = 1;
+}
+
+static int h_store(fake_server *s, int fd, const fake_req *q)
+{
+    char v[256];
+    int inm = req_header(q, "if-none-match", v, sizeof v) && strcmp(v, "*") == 0;
+    pthread_mutex_lock(&s->mu);
+    int is_part = strstr(q->target, "partNumber=") != NULL;
+    int is_complete = strcmp(q->method, "POST") == 0 && strstr(q->target, "uploadId=");
+    int is_put = strcmp(q->method, "PUT") == 0 && !is_part;
+    if (inm && is_part)
+        st.inm_on_part++;
+    if (inm && (is_put || is_complete))
+        st.inm_seen++;
+    char head[512];
+    int stall_it = 0, drop = 0, status = 0;
+    const char *body = NULL;
+    head[0] = '\0';
+    if (strcmp(q->method, "HEAD") == 0) {
+        if (st.heads_lie > 0 || !st.exists) {
+            st.heads_lie -= st.heads_lie > 0;
+            status = 404;
+        } else {
+            status = 200;
+            snprintf(head, sizeof head, "Content-Length: %zu\r\nETag: \"x\"\r\n%s%s%s", st.size,
+                     st.meta[0] ? "x-amz-meta-n4o-write: " : "", st.meta, st.meta[0] ? "\r\n" : "");
+        }
+    } else if (strcmp(q->method, "GET") == 0) {
+        status = 404;
+        body = "<Error><Code>NoSuchKey</Code><Message>no</Message></Error>";
+    } else if ((is_put || is_complete) && inm && st.inm_501) {
+        status = 501;
+        body = "<Error><Code>NotImplemented</Code><Message>A header you provided implies "
+               "functionality that is not implemented</Message></Error>";
+    } else if ((is_put || is_complete) && inm && st.honour_inm && st.exists) {
+        status = 412;
+        body = "<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions "
+               "you specified did not hold</Message></Error>";
+    } else if (strcmp(q->method, "POST") == 0 && strstr(q->target, "?uploads")) {
+        st.upload_open = 1;
+        st.up_size = 0;
+        if (!req_header(q, "x-amz-meta-n4o-write", st.up_meta, sizeof st.up_meta))
+            st.up_meta[0] = '\0';
+        status = 200;
+        body = "<InitiateMultipartUploadResult><UploadId>UP1</UploadId>"
+               "</InitiateMultipartUploadResult>";
+    } else if (is_part) {
+        st.up_size += q->body_len;
+        status = 200;
+        snprintf(head, sizeof head, "ETag: \"p\"\r\n");
+    } else if (is_complete && !st.upload_open) {
+        status = 404;
+        body = "<Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist"
+               "</Message></Error>";
+    } else if (is_complete || is_put) {
+        st.exists = 1;
+        st.size = is_put ? q->body_len : st.up_size;
+        if (is_put && !req_header(q, "x-amz-meta-n4o-write", st.meta, sizeof st.meta))
+            st.meta[0] = '\0';
+        if (is_complete)
+            memcpy(st.meta, st.up_meta, sizeof st.meta);
+        st.upload_open &= !is_complete;
+        if (st.drops > 0) {
+            st.drops--;
+            drop = 1;
+        } else if (is_complete && st.stall_commit) {
+            stall_it = 1;
+        }
+        status = 200;
+        if (is_complete)
+            body = "<CompleteMultipartUploadResult><Key>p/obj</Key>"
+                   "</CompleteMultipartUploadResult>";
+        else
+            snprintf(head, sizeof head, "ETag: \"x\"\r\n");
+    } else if (strcmp(q->method, "DELETE") == 0 && strstr(q->target, "uploadId=")) {
+        status = st.upload_open ? 204 : 404;
+        if (!st.upload_open)
+            body = "<Error><Code>NoSuchUpload</Code><Message>gone</Message></Error>";
+        st.upload_open = 0;
+    } else if (strcmp(q->method, "DELETE") == 0) {
+        if (st.delete_denied) {
+            status = 403;
+            body = "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
+        } else {
+            st.exists = 0;
+            status = 204;
+        }
+    } else {
+        status = 400;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (drop)
+        return -1;
+    if (stall_it)
+        return stall(s, fd);
+    if (body)
+        return reply(fd, status, "Content-Type: application/xml\r\n", body, strlen(body));
+    return reply(fd, status, head, NULL, 0);
+}
+
+static backend *store_b;
+static size_t store_len;
+
+static int store_upload(void)
+{
+    return upload(store_b, store_len);
+}
+
+/* Upload LEN bytes as p/obj with stderr captured (*WARN, malloc'd). */
+static int upload_captured(backend *b, size_t len, char **warn)
+{
+    store_b = b;
+    store_len = len;
+    int rc;
+    *warn = capture_stderr(store_upload, &rc);
+    return rc;
+}
+
+/* The review's case: the server completed the upload, the connection
+ * dropped before its answer, the retry found the upload gone (404
+ * NoSuchUpload) and the run said "failed" while the object was there.  The
+ * object is ours (this write's token, its size): committed, and said. */
+static void test_complete_answer_lost(void **state)
+{
+    (void)state;
+    store_reset();
+    st.drops = 1;
+    st.honour_inm = 0; /* as radosgw 16 on Complete */
+    srv = server_start(h_store);
+    config_remote rc = remote_conf(srv);
+    rc.retries = 2;
+    backend *b = backend_open(&rc);
+    assert_non_null(b);
+    char *warn;
+    int rc_u = upload_captured(b, 6 * MIB, &warn);
+    if (rc_u != 0)
+        print_message("error: %s\nstderr: %s\n", err_msg(), warn);
+    assert_int_equal(rc_u, 0);
+    assert_non_null(strstr(warn, "remote hostile: p/obj: "));
+    assert_non_null(strstr(warn, "NoSuchUpload"));
+    assert_non_null(strstr(warn, "the server has the object all the same, written by this run "
+                                 "(6291456 bytes): committed"));
+    free(warn);
+    assert_true(st.exists);
+    assert_int_equal(st.size, 6 * MIB);
+    assert_int_equal(seen(srv, "POST /b/p/obj?uploadId=UP1"), 2);
+    assert_int_equal(seen(srv, "DELETE /b/p/obj\n"), 0);
+    backend_close(b);
+}
+
+/* The same for a single PutObject: the retry is refused (If-None-Match:
+ * the name exists, 412), but what is there is ours: committed. */
+static void test_put_answer_lost(void **state)
+{
+    (void)state;
+    store_reset();
+    st.drops = 1;
+    srv = server_start(h_store);
+    config_remote rc = remote_conf(srv);
+    rc.retries = 2;
+    backend *b = backend_open(&rc);
+    assert_non_null(b);
+    char *warn;
+    int rc_u = upload_captured(b, 1000, &warn);
+    if (rc_u != 0)
+        print_message("error: %s\nstderr: %s\n", err_msg(), warn);
+    assert_int_equal(rc_u, 0);
+    assert_non_null(strstr(warn, "HTTP 412 PreconditionFailed"));
+    assert_non_null(strstr(warn, "the server has the object all the same, written by this run "
+                                 "(1000 bytes): committed"));
+    free(warn);
+    assert_int_equal(seen(srv, "PUT /b/p/obj\n"), 2);
+    assert_int_equal(st.inm_seen, 2);
+    assert_true(st.exists);
+    assert_int_equal(st.size, 1000);
+    backend_close(b);
+}
+
+/* Ctrl-C while the server works on CompleteMultipartUpload (it has stored
+ * the object; its answer never comes): the run fails, so the object must
+ * not stay: deleted, and the error says so. */
+static void test_sigint_during_complete(void **state)
+{
+    (void)state;
+    store_reset();
+    st.stall_commit = 1;
+    srv = server_start(h_store);
+    config_remote rc = remote_conf(srv);
+    rc.retries = 3;
+    backend *b = backend_open(&rc);
+    assert_non_null(b);
+    backend_writer *w = backend_writer_open(b, "obj", 0);
+    assert_non_null(w);
+    uint8_t *data = calloc(1, 6 * MIB);
+    assert_non_null(data);
+    assert_int_equal(backend_writer_write(w, data, 6 * MIB), 0);
+    free(data);
+    signal_timer t;
+    double t0 = now();
+    sigint_in(&t, 300);
+    assert_int_equal(backend_writer_commit(w), -1);
+    assert_err("interrupted by signal 2");
+    assert_err("the server had stored p/obj all the same; deleted it");
+    assert_true(now() - t0 < 0.3 + 2.0);
+    assert_false(st.exists);
+    assert_int_equal(seen(srv, "DELETE /b/p/obj\n"), 1);
+    pthread_join(t.t, NULL);
+    backend_close(b);
+
+    /* and when it cannot be deleted, the error says what to do */
+    signals_reset();
+    store_reset();
+    st.stall_commit = 1;
+    st.delete_denied = 1;
+    b = backend_open(&rc);
+    assert_non_null(b);
+    w = backend_writer_open(b, "obj", 0);
+    assert_non_null(w);
+    data = calloc(1, 6 * MIB);
+    assert_non_null(data);
+    assert_int_equal(backend_writer_write(w, data, 6 * MIB), 0);
+    free(data);
+    sigint_in(&t, 300);
+    assert_int_equal(backend_writer_commit(w), -1);
+    assert_err("interrupted by signal 2");
+    assert_err("the server had stored p/obj all the same and it cannot be deleted");
+    assert_err("AccessDenied");
+    assert_err("delete it by hand");
+    assert_true(st.exists);
+    pthread_join(t.t, NULL);
+    backend_close(b);
+}
+
+/* Two writers of one name: the check before commit (HEAD) cannot close the
+ * window, If-None-Match: * on PutObject and CompleteMultipartUpload does
+ * where the server honours it.  Here the HEADs say "missing" while the
+ * other writer's object is there: the server's 412 is "already exists",
+ * the other object is left as it was and the upload is aborted. */
+static void test_if_none_match(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {1000, 6 * MIB};
+    for (size_t i = 0; i < 2; i++) {
+        store_reset();
+        st.exists = 1;
+        st.size = 77;
+        snprintf(st.meta, sizeof st.meta, "another-writer");
+        st.heads_lie = 2; /* at open and before commit */
+        srv = server_start(h_store);
+        config_remote rc = remote_conf(srv);
+        backend *b = backend_open(&rc);
+        assert_non_null(b);
+        assert_int_equal(upload(b, sizes[i]), -1);
+        assert_err("p/obj already exists");
+        assert_err("HTTP 412 PreconditionFailed");
+        assert_int_equal(st.inm_seen, 1);
+        assert_int_equal(st.inm_on_part, 0);
+        assert_int_equal(st.size, 77);
+        assert_string_equal(st.meta, "another-writer");
+        assert_int_equal(seen(srv, "DELETE /b/p/obj\n"), 0);
+        if (i == 1)
+            assert_int_equal(seen(srv, "DELETE /b/p/obj?uploadId=UP1"), 1);
+        backend_close(b);
+        server_stop(srv);
+        srv = NULL;
+    }
+    /* a server that refuses the condition (501 NotImplemented): written
+     * without it, the check before commit being all there is */
+    for (size_t i = 0; i < 2; i++) {
+        store_reset();
+        st.inm_501 = 1;
+        srv = server_start(h_store);
+        config_remote rc = remote_conf(srv);
+        backend *b = backend_open(&rc);
+        assert_non_null(b);
+        assert_int_equal(upload(b, sizes[i]), 0);
+        assert_true(st.exists);
+        assert_int_equal(st.size, sizes[i]);
+        assert_int_equal(st.inm_seen, 1);
+        assert_int_equal(seen(srv, i ? "POST /b/p/obj?uploadId=UP1" : "PUT /b/p/obj\n"), 2);
+        backend_close(b);
+        server_stop(srv);
+        srv = NULL;
+    }
 }
 
 int main(void)
@@ -1272,6 +1993,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sigint_commit, setup_signals, teardown),
         cmocka_unit_test_setup_teardown(test_sigint_stalled_download, setup_signals, teardown),
         cmocka_unit_test_setup_teardown(test_abort_after_signal_bounded, setup_signals, teardown),
+        cmocka_unit_test_teardown(test_probe_writes, teardown),
+        cmocka_unit_test_teardown(test_resume_checks_content_range, teardown),
+        cmocka_unit_test_teardown(test_short_answers_bounded, teardown),
+        cmocka_unit_test_teardown(test_missing_bucket_named, teardown),
+        cmocka_unit_test_teardown(test_complete_answer_lost, teardown),
+        cmocka_unit_test_teardown(test_put_answer_lost, teardown),
+        cmocka_unit_test_setup_teardown(test_sigint_during_complete, setup_signals, teardown),
+        cmocka_unit_test_teardown(test_if_none_match, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

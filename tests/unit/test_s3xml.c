@@ -337,6 +337,29 @@ static void test_limits(void **state)
     assert_int_equal(s3xml_parse_list(neg, strlen(neg), &l), -1);
     assert_non_null(strstr(err_msg(), "a Size that is not a number"));
     s3xml_list_free(&l);
+    /* strtoull skips blanks and takes a sign: " -1" was 2^64 - 1 */
+    const char *odd[] = {" -1", "+7", " 5", "5 ", "\n5", "0x10", "", "18446744073709551616"};
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        char doc[200];
+        snprintf(doc, sizeof doc,
+                 "<ListBucketResult><Contents><Key>k</Key><Size>%s</Size></Contents>"
+                 "</ListBucketResult>",
+                 odd[i]);
+        memset(&l, 0, sizeof l);
+        int rc = s3xml_parse_list(doc, strlen(doc), &l);
+        if (rc != -1)
+            print_message("<Size>%s</Size> was taken as %llu\n", odd[i],
+                          l.n ? (unsigned long long)l.items[0].size : 0ull);
+        assert_int_equal(rc, -1);
+        assert_non_null(strstr(err_msg(), "a Size that is not a number"));
+        s3xml_list_free(&l);
+    }
+    const char *big = "<ListBucketResult><Contents><Key>k</Key><Size>18446744073709551615</Size>"
+                      "</Contents></ListBucketResult>";
+    memset(&l, 0, sizeof l);
+    assert_int_equal(s3xml_parse_list(big, strlen(big), &l), 0);
+    assert_true(l.items[0].size == UINT64_MAX);
+    s3xml_list_free(&l);
     const char *dtd = "<!DOCTYPE Error><Error><Code>x</Code></Error>";
     assert_int_equal(s3xml_parse_error(dtd, strlen(dtd), NULL), -1);
     assert_non_null(strstr(err_msg(), "DOCTYPE"));
