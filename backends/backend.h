@@ -72,6 +72,10 @@ typedef struct {
 backend *backend_open(const config_remote *rc);
 /* backend_open_ex() flags */
 #define BACKEND_OPEN_BULK 1u /* a large transfer follows at once: get ready for it now */
+/* The command writes: a backend may create the remote's path (SFTP: mkdir
+ * -p).  Without it a missing path is an error naming it, and nothing is
+ * created. */
+#define BACKEND_OPEN_WRITE 2u
 backend *backend_open_ex(const config_remote *rc, unsigned flags);
 void backend_close(backend *b);
 const char *backend_name(const backend *b);

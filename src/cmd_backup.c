@@ -581,7 +581,7 @@ int cmd_backup(int argc, char **argv, const cli_globals *g)
     }
     /* a live pass uploads as soon as the dump starts: remotes may connect
      * for it while they open; a two-pass run uploads only after the dump */
-    unsigned open_flags = is_two_pass(&ctx) ? 0 : BACKEND_OPEN_BULK;
+    unsigned open_flags = BACKEND_OPEN_WRITE | (is_two_pass(&ctx) ? 0 : BACKEND_OPEN_BULK);
     if (remote_set_open(&ctx.remotes, cfg, remote_names, n_remote_names, open_flags) < 0)
         goto fail;
     if (remote_set_probe(&ctx.remotes) == 0) {

@@ -61,12 +61,23 @@ typedef struct {
     LIBSSH2_SFTP *sftp;
     /* the SFTP channels of a transfer stream; ch[0] is SFTP */
     LIBSSH2_SFTP *ch[XSLOTS_MAX];
-    int broken;       /* the transport failed: the session is unusable */
-    int64_t deadline; /* while connecting: absolute limit (ms), else 0 */
+    int broken; /* the transport failed: the session is unusable */
+    /* a wait ended on SIGINT/SIGTERM with every request sent whole: the
+     * session still works, but only cleanup uses it (writer_discard) */
+    int interrupted;
+    int keep_on_signal; /* the remote's own connection: a signal only interrupts it */
+    int64_t deadline;   /* while connecting: absolute limit (ms), else 0 */
     /* cleaning up after a signal: waits go on until this time (ms), else 0 */
     int64_t cleanup_until;
     atomic_int *stop; /* set by another thread: give up waiting (may be NULL) */
     int wake_fd;      /* readable when another thread has new work for this one, or -1 */
+    /* the handle whose fsync@openssh.com is in flight on SFTP (see
+     * conn_fsync_settle), else NULL */
+    LIBSSH2_SFTP_HANDLE *fsync_h;
+    /* the handles open on this session: what their owners could not close
+     * (the session failed meanwhile) conn_free closes without I/O */
+    LIBSSH2_SFTP_HANDLE **open;
+    size_t n_open, cap_open;
 } sftp_conn;
 
 /* A connection opened ahead (BACKEND_OPEN_BULK) for the first transfer. */
@@ -95,6 +106,15 @@ typedef struct sftp_remote {
 
 typedef struct sftp_xfer sftp_xfer;
 
+/* What proves that a handle opened by name reaches the temporary file
+ * created (stamp_temp): the access time the server keeps for it, and its
+ * owner. */
+typedef struct {
+    unsigned long atime;
+    int has_uid;
+    unsigned long uid;
+} temp_stamp;
+
 /* A write: created as "<name>.<16 random hex>.partial" (atomic_file.h) on
  * the remote's connection; data up to one block is kept here and written
  * there at commit (manifests), more goes to the transfer's streams. */
@@ -111,6 +131,8 @@ typedef struct {
      * fsync'd at commit */
     LIBSSH2_SFTP_HANDLE *h;
     unsigned gen;
+    temp_stamp stamp; /* set on H before any stream opens the file */
+    int stamped;
     uint64_t flushed_at; /* bytes handed to the streams when the last early flush began */
     int flushing;        /* an early flush is in flight */
     int no_early_flush;  /* the server refused one: leave it to commit */
@@ -160,6 +182,13 @@ static int sleep_ms(long ms, atomic_int *stop, const char *where, const char *pa
     }
 }
 
+/* After a call that would block: whether libssh2 holds a half-sent packet,
+ * in which case the same call must come again before any other on C. */
+static int conn_sending_blocked(sftp_conn *c)
+{
+    return (libssh2_session_block_directions(c->s) & LIBSSH2_SESSION_BLOCK_OUTBOUND) != 0;
+}
+
 /* Wait until the socket is ready in the direction libssh2 is blocked on,
  * at most io_timeout (or until the connect deadline).  Polls in short slices
  * so SIGINT/SIGTERM end the wait quickly, except while cleaning up after
@@ -173,7 +202,16 @@ static int conn_wait_dir(sftp_conn *c, int events)
         end = c->cleanup_until;
     for (;;) {
         if (signals_pending() && (!c->cleanup_until || now_ms() >= c->cleanup_until)) {
-            c->broken = 1;
+            /* The remote's own connection, with every request sent whole,
+             * is only interrupted: it can still remove the upload's
+             * temporary file (writer_discard).  Anything else - a stream, a
+             * connection being set up, a packet half sent (libssh2 refuses
+             * any other call until that one is finished), cleanup time
+             * over - is written off. */
+            if (c->keep_on_signal && !c->deadline && !c->cleanup_until && !conn_sending_blocked(c))
+                c->interrupted = 1;
+            else
+                c->broken = 1;
             return interrupted(c->p->where, NULL);
         }
         if (c->stop && atomic_load(c->stop)) {
@@ -218,13 +256,6 @@ static int conn_wait(sftp_conn *c)
     if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
         ev |= POLLOUT;
     return conn_wait_dir(c, ev ? ev : POLLIN);
-}
-
-/* After a call that would block: whether libssh2 holds a half-sent packet,
- * in which case the same call must come again before any other on C. */
-static int conn_sending_blocked(sftp_conn *c)
-{
-    return (libssh2_session_block_directions(c->s) & LIBSSH2_SESSION_BLOCK_OUTBOUND) != 0;
 }
 
 /* One of several libssh2 calls run side by side on a connection: call I
@@ -323,16 +354,103 @@ static int conn_fail_on(sftp_conn *c, LIBSSH2_SFTP *ch, int rc, const char *what
         return err_prefix("%s %s: ", what, path); /* the wait said why */
     if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL && ch)
         return status_fail(c, libssh2_sftp_last_error(ch), what, path);
+    /* libssh2 does not record every error it returns: a message recorded
+     * for another code is an older one (often "would block") */
     char *msg = NULL;
-    libssh2_session_last_error(c->s, &msg, NULL, 0);
+    if (libssh2_session_last_error(c->s, &msg, NULL, 0) != rc)
+        msg = NULL;
     c->broken = 1;
     return err_set(ERR_FAIL, "%s:%s: %s: connection error: %s (libssh2 %d)", c->p->where, path,
-                   what, msg && *msg ? msg : "unknown", rc);
+                   what, msg && *msg ? msg : "no message from libssh2", rc);
 }
 
 static int conn_fail(sftp_conn *c, int rc, const char *what, const char *path)
 {
     return conn_fail_on(c, c->sftp, rc, what, path);
+}
+
+/* ---- handles and fsync ------------------------------------------------ */
+
+/* H was opened on C: C frees it if its owner cannot (conn_free). */
+static void conn_keep(sftp_conn *c, LIBSSH2_SFTP_HANDLE *h)
+{
+    if (c->n_open == c->cap_open) {
+        size_t cap = c->cap_open ? 2 * c->cap_open : 8;
+        LIBSSH2_SFTP_HANDLE **n = realloc(c->open, cap * sizeof *n);
+        if (!n)
+            return; /* untracked: only a connection that fails would leak it */
+        c->open = n;
+        c->cap_open = cap;
+    }
+    c->open[c->n_open++] = h;
+}
+
+/* libssh2 freed H. */
+static void conn_forget(sftp_conn *c, LIBSSH2_SFTP_HANDLE *h)
+{
+    for (size_t i = 0; i < c->n_open; i++)
+        if (c->open[i] == h) {
+            c->open[i] = c->open[--c->n_open];
+            break;
+        }
+    if (c->fsync_h == h) {
+        /* closed with its fsync unanswered: that answer would go to the
+         * next fsync on the channel (conn_fsync_settle) */
+        c->fsync_h = NULL;
+        c->broken = 1;
+    }
+}
+
+/* One step of closing *HP: the libssh2 result (LIBSSH2_ERROR_EAGAIN while
+ * pending).  Once it is done libssh2 freed the handle, whatever the
+ * outcome, and *HP is NULL. */
+static int handle_close_step(sftp_conn *c, LIBSSH2_SFTP_HANDLE **hp)
+{
+    if (!*hp)
+        return 0;
+    int rc = libssh2_sftp_close_handle(*hp);
+    if (rc != LIBSSH2_ERROR_EAGAIN) {
+        conn_forget(c, *hp);
+        *hp = NULL;
+    }
+    return rc;
+}
+
+/* Close H, waiting at most io_timeout; what could not be closed is left to
+ * conn_free. */
+static int conn_close_handle(sftp_conn *c, LIBSSH2_SFTP_HANDLE *h)
+{
+    int rc;
+    SSH_INT(c, rc, handle_close_step(c, &h));
+    return rc;
+}
+
+/* libssh2_sftp_fsync of H on C's SFTP channel, noting the one in flight.
+ * C->fsync_h must be NULL (after conn_fsync_settle) or H (this same
+ * request, still unanswered). */
+static int conn_fsync_call(sftp_conn *c, LIBSSH2_SFTP_HANDLE *h)
+{
+    int rc = libssh2_sftp_fsync(h);
+    c->fsync_h = rc == LIBSSH2_ERROR_EAGAIN ? h : NULL;
+    return rc;
+}
+
+/* libssh2 1.10 keeps one fsync state per SFTP channel: while an fsync is in
+ * flight, the next libssh2_sftp_fsync, whatever its handle, sends nothing
+ * and returns the answer to the one in flight.  So before an fsync is sent
+ * on C, the one in flight (an early flush, maybe of another upload sharing
+ * the connection; one a signal cut short) is answered.  -1 with the error
+ * set when the wait failed (it is still in flight then). */
+static int conn_fsync_settle(sftp_conn *c)
+{
+    while (c->fsync_h) {
+        int rc = conn_fsync_call(c, c->fsync_h);
+        if (rc == LIBSSH2_ERROR_EAGAIN && conn_wait(c) < 0)
+            return -1;
+        if (rc < 0 && rc != LIBSSH2_ERROR_EAGAIN && rc != LIBSSH2_ERROR_SFTP_PROTOCOL)
+            c->broken = 1;
+    }
+    return 0;
 }
 
 /* ---- local files: identity, passphrase, known_hosts ------------------- */
@@ -771,27 +889,57 @@ static int channel_shutdown(sftp_conn *c, void *arg, int i)
     return rc;
 }
 
+/* Free what libssh2 keeps for a session that failed, without waiting for
+ * anything: with the socket shut down every request fails at once, and
+ * libssh2 frees a handle it closes, and an SFTP channel it shuts down,
+ * whatever the outcome.  (When libssh2 itself saw the connection end, it
+ * skips the close callback that frees an SFTP channel's own struct:
+ * tests/lsan.supp.) */
+static void conn_release(sftp_conn *c)
+{
+    if (c->sock >= 0)
+        shutdown(c->sock, SHUT_RDWR);
+    while (c->n_open) {
+        LIBSSH2_SFTP_HANDLE *h = c->open[--c->n_open];
+        for (int k = 0; k < 4 && libssh2_sftp_close_handle(h) == LIBSSH2_ERROR_EAGAIN; k++)
+            ;
+    }
+    c->fsync_h = NULL;
+    for (int i = 0; i < XSLOTS_MAX; i++) {
+        for (int k = 0;
+             c->ch[i] && k < 4 && libssh2_sftp_shutdown(c->ch[i]) == LIBSSH2_ERROR_EAGAIN; k++)
+            ;
+        c->ch[i] = NULL;
+    }
+    c->sftp = NULL;
+}
+
 static void conn_free(sftp_conn *c)
 {
     if (!c)
         return;
+    /* handles their owners could not close, or a signal: no goodbye */
+    if (c->n_open || c->interrupted)
+        c->broken = 1;
     if (c->s && !c->broken) {
         /* a polite goodbye, bounded by io_timeout: every channel at once */
         int rc[XSLOTS_MAX];
         if (conn_call_all(c, XSLOTS_MAX, channel_shutdown, NULL, rc) == 0 && !c->broken)
             SSH_INT(c, rc[0], libssh2_session_disconnect(c->s, "bye"));
     }
-    /* frees the channels; after a broken transport the small SFTP struct
-     * is not shut down (that would need the dead peer).  Non-blocking, it
-     * returns EAGAIN, freeing nothing, while it would wait for the server
-     * to confirm closing a channel still open: no waiting here, the socket
-     * is shut down so that libssh2 sees the end at once (a few rounds at
-     * most; a session left over is leaked rather than waited for). */
+    if (c->s && c->broken)
+        conn_release(c);
+    /* frees the channels.  Non-blocking, it returns EAGAIN, freeing
+     * nothing, while it would wait for the server to confirm closing a
+     * channel still open: no waiting here, the socket is shut down so that
+     * libssh2 sees the end at once (a few rounds at most; a session left
+     * over is leaked rather than waited for). */
     for (int i = 0; c->s && i < 4 && libssh2_session_free(c->s) == LIBSSH2_ERROR_EAGAIN; i++)
         if (c->sock >= 0)
             shutdown(c->sock, SHUT_RDWR);
     if (c->sock >= 0)
         close(c->sock);
+    free(c->open);
     free(c);
 }
 
@@ -922,7 +1070,23 @@ static int conn_stat(sftp_conn *c, const char *path, int type, LIBSSH2_SFTP_ATTR
     return conn_fail(c, rc, "stat", path);
 }
 
-/* mkdir -p of the remote's path. */
+/* The remote's path must be there for commands that only read: a typo is
+ * an error naming it, and nothing is created.  One round trip, as the stat
+ * that starts conn_mkdirs. */
+static int conn_check_path(sftp_conn *c, const char *path)
+{
+    LIBSSH2_SFTP_ATTRIBUTES a;
+    int found = conn_stat(c, path, LIBSSH2_SFTP_STAT, &a);
+    if (found < 0)
+        return -1;
+    if (!found)
+        return err_set(ERR_FAIL, "%s:%s: the remote path is missing", c->p->where, path);
+    if ((a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) && !LIBSSH2_SFTP_S_ISDIR(a.permissions))
+        return err_set(ERR_FAIL, "%s:%s: path is not a directory", c->p->where, path);
+    return 0;
+}
+
+/* mkdir -p of the remote's path (BACKEND_OPEN_WRITE). */
 static int conn_mkdirs(sftp_conn *c, const char *path)
 {
     LIBSSH2_SFTP_ATTRIBUTES a;
@@ -969,10 +1133,12 @@ static int conn_mkdirs(sftp_conn *c, const char *path)
  * Called with the lock held. */
 static sftp_conn *remote_conn(sftp_remote *r)
 {
-    if (r->conn && !r->conn->broken)
+    if (r->conn && !r->conn->broken && !r->conn->interrupted)
         return r->conn;
     conn_free(r->conn);
     r->conn = conn_open(&r->p, NULL);
+    if (r->conn)
+        r->conn->keep_on_signal = 1;
     r->gen++;
     return r->conn;
 }
@@ -981,10 +1147,38 @@ static sftp_conn *remote_conn(sftp_remote *r)
  * when that connection broke.  Called with the lock held. */
 static sftp_conn *handle_conn(sftp_remote *r, unsigned gen, const char *path)
 {
-    if (r->conn && !r->conn->broken && r->gen == gen)
+    if (r->conn && !r->conn->broken && !r->conn->interrupted && r->gen == gen)
         return r->conn;
     err_set(ERR_FAIL, "%s:%s: connection lost", r->p.where, path);
     return NULL;
+}
+
+/* ---- the temporary file's stamp ---------------------------------------- */
+
+/* Whether A, the attributes of a handle to PATH opened by name (fstat),
+ * are those of the temporary file stamped ST (stamp_temp): its access time
+ * and owner, and a regular file.  SFTP v3 open follows symlinks, and
+ * someone who may write the directory could have swapped the file since it
+ * was created; without the stamp nobody else can give a file of ours its
+ * access time.  -1 with the error set otherwise: nothing may go through
+ * that handle. */
+static int stamp_check(const sftp_params *p, const temp_stamp *st, const char *path,
+                       const LIBSSH2_SFTP_ATTRIBUTES *a)
+{
+    int ok = st && (a->flags & LIBSSH2_SFTP_ATTR_ACMODTIME) && a->atime == st->atime;
+    if (ok && st->has_uid)
+        ok = (a->flags & LIBSSH2_SFTP_ATTR_UIDGID) && a->uid == st->uid;
+    if (ok && (a->flags & LIBSSH2_SFTP_ATTR_PERMISSIONS))
+        ok = LIBSSH2_SFTP_S_ISREG(a->permissions);
+    if (ok)
+        return 0;
+    return err_set(ERR_FAIL,
+                   "%s:%s: the temporary file was replaced on the server after it was created, "
+                   "or read there: it no longer shows the access time and owner it was given (a "
+                   "symbolic link or another file put in its place, or a program on the server "
+                   "that read it and so updated its access time): nothing written through it, "
+                   "nothing published",
+                   p->where, path);
 }
 
 /* ---- backend operations ----------------------------------------------- */
@@ -1188,7 +1382,14 @@ static void *sftp_open(const config_remote *rc, unsigned flags)
     r->gen = 1;
     if (flags & BACKEND_OPEN_BULK)
         ahead_start(r);
-    if (!(r->conn = conn_open(&r->p, NULL)) || conn_mkdirs(r->conn, r->p.path) < 0) {
+    if (!(r->conn = conn_open(&r->p, NULL))) {
+        sftp_close(r);
+        return NULL;
+    }
+    r->conn->keep_on_signal = 1;
+    /* only a command that writes creates the path */
+    if (((flags & BACKEND_OPEN_WRITE) ? conn_mkdirs(r->conn, r->p.path)
+                                      : conn_check_path(r->conn, r->p.path)) < 0) {
         sftp_close(r);
         return NULL;
     }
@@ -1278,8 +1479,9 @@ struct sftp_xfer {
     const char *path;
     pthread_mutex_t mu; /* block states, closing, failed */
     pthread_cond_t cv;
-    atomic_int stop; /* abort, a failed stream, or the reader closed */
-    int closing;     /* write: no more blocks will come */
+    atomic_int stop;         /* abort, a failed stream, or the reader closed */
+    int closing;             /* write: no more blocks will come */
+    const temp_stamp *stamp; /* write: what each handle must show (stamp_check) */
     int failed;
     err_kind fail_kind;
     char fail_msg[1024];
@@ -1428,21 +1630,31 @@ static int slot_open(sftp_conn *c, void *arg, int i)
 {
     xstream *s = arg;
     sftp_xfer *x = s->x;
-    if (!s->h[i])
-        s->h[i] = libssh2_sftp_open_ex(c->ch[i], x->path, (unsigned)strlen(x->path),
-                                       x->writing ? LIBSSH2_FXF_WRITE : LIBSSH2_FXF_READ, 0,
-                                       LIBSSH2_SFTP_OPENFILE);
+    if (!s->h[i] &&
+        (s->h[i] = libssh2_sftp_open_ex(c->ch[i], x->path, (unsigned)strlen(x->path),
+                                        x->writing ? LIBSSH2_FXF_WRITE : LIBSSH2_FXF_READ, 0,
+                                        LIBSSH2_SFTP_OPENFILE)))
+        conn_keep(c, s->h[i]);
     return s->h[i] ? 0 : libssh2_session_last_errno(c->s);
 }
 
 static int slot_close(sftp_conn *c, void *arg, int i)
 {
     xstream *s = arg;
-    int rc = s->h[i] ? libssh2_sftp_close_handle(s->h[i]) : 0;
+    return handle_close_step(c, &s->h[i]);
+}
+
+/* The attributes of each slot's handle, side by side (one channel each). */
+typedef struct {
+    xstream *s;
+    LIBSSH2_SFTP_ATTRIBUTES a[XSLOTS_MAX];
+} slot_attrs;
+
+static int slot_fstat(sftp_conn *c, void *arg, int i)
+{
+    slot_attrs *sa = arg;
     (void)c;
-    if (rc != LIBSSH2_ERROR_EAGAIN)
-        s->h[i] = NULL; /* freed by libssh2 either way */
-    return rc;
+    return libssh2_sftp_fstat_ex(sa->s->h[i], &sa->a[i], 0);
 }
 
 /* Close the stream's handles and connection (politely unless broken). */
@@ -1451,7 +1663,7 @@ static void stream_close(xstream *s)
     sftp_conn *c = s->c;
     if (c && !c->broken)
         (void)conn_call_all(c, s->x->slots, slot_close, s, (int[XSLOTS_MAX]){0});
-    /* after a broken transport the handles and channels go with the session */
+    /* what could not be closed is the connection's to free */
     memset(s->h, 0, sizeof s->h);
     memset(s->placed, 0, sizeof s->placed);
     s->sticky = -1;
@@ -1459,8 +1671,10 @@ static void stream_close(xstream *s)
     s->c = NULL;
 }
 
-/* (Re)connect a stream and open its handles.  After a reconnect the file
- * must still hold every byte the server acknowledged. */
+/* (Re)connect a stream and open its handles.  Writing, each handle must
+ * prove to reach the temporary file created (stamp_check) before a byte
+ * goes through it - one round trip, all slots side by side - and after a
+ * reconnect the file must still hold every byte the server acknowledged. */
 static int stream_connect(xstream *s)
 {
     sftp_xfer *x = s->x;
@@ -1476,19 +1690,25 @@ static int stream_connect(xstream *s)
     for (int i = 0; i < x->slots; i++)
         if (opened[i] < 0)
             return conn_fail_on(s->c, s->c->ch[i], opened[i], "cannot open", x->path);
-    if (x->writing && s->acked_hi) {
-        LIBSSH2_SFTP_ATTRIBUTES a;
-        int rc;
-        SSH_INT(s->c, rc, libssh2_sftp_fstat_ex(s->h[0], &a, 0));
-        if (rc < 0)
-            return conn_fail(s->c, rc, "fstat", x->path);
-        if (!(a.flags & LIBSSH2_SFTP_ATTR_SIZE) || a.filesize < s->acked_hi)
-            return err_set(ERR_FAIL,
-                           "%s:%s: holds %llu bytes after reconnecting, but the server had "
-                           "acknowledged %llu: cannot resume",
-                           x->r->p.where, x->path, (unsigned long long)a.filesize,
-                           (unsigned long long)s->acked_hi);
+    if (!x->writing)
+        return 0;
+    slot_attrs sa = {.s = s};
+    int rc[XSLOTS_MAX];
+    if (conn_call_all(s->c, x->slots, slot_fstat, &sa, rc) < 0)
+        return err_prefix("fstat %s: ", x->path);
+    for (int i = 0; i < x->slots; i++) {
+        if (rc[i] < 0)
+            return conn_fail_on(s->c, s->c->ch[i], rc[i], "fstat", x->path);
+        if (stamp_check(&x->r->p, x->stamp, x->path, &sa.a[i]) < 0)
+            return -1;
     }
+    const LIBSSH2_SFTP_ATTRIBUTES *a = &sa.a[0];
+    if (s->acked_hi && (!(a->flags & LIBSSH2_SFTP_ATTR_SIZE) || a->filesize < s->acked_hi))
+        return err_set(ERR_FAIL,
+                       "%s:%s: holds %llu bytes after reconnecting, but the server had "
+                       "acknowledged %llu: cannot resume",
+                       x->r->p.where, x->path, (unsigned long long)a->filesize,
+                       (unsigned long long)s->acked_hi);
     return 0;
 }
 
@@ -1750,8 +1970,10 @@ static LIBSSH2_SFTP_HANDLE *create_temp(sftp_conn *c, const char *path)
             libssh2_sftp_open_ex(c->sftp, path, (unsigned)strlen(path),
                                  LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_EXCL, 0600,
                                  LIBSSH2_SFTP_OPENFILE));
-    if (h)
+    if (h) {
+        conn_keep(c, h);
         return h;
+    }
     int rc = libssh2_session_last_errno(c->s);
     unsigned long fx = rc == LIBSSH2_ERROR_SFTP_PROTOCOL ? libssh2_sftp_last_error(c->sftp) : 0;
     if (fx == LIBSSH2_FX_FAILURE) {
@@ -1775,6 +1997,85 @@ static LIBSSH2_SFTP_HANDLE *create_temp(sftp_conn *c, const char *path)
     return NULL;
 }
 
+/* fsetstat of the creating handle, and lstat of the name, side by side. */
+typedef struct {
+    LIBSSH2_SFTP_HANDLE *h;
+    const char *path;
+    LIBSSH2_SFTP_ATTRIBUTES set, got;
+    unsigned long fx[2]; /* the SFTP status of a call that failed */
+} stamp_req;
+
+static int stamp_call(sftp_conn *c, void *arg, int i)
+{
+    stamp_req *q = arg;
+    int rc = i == 0 ? libssh2_sftp_fsetstat(q->h, &q->set)
+                    : libssh2_sftp_stat_ex(c->sftp, q->path, (unsigned)strlen(q->path),
+                                           LIBSSH2_SFTP_LSTAT, &q->got);
+    if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL)
+        q->fx[i] = libssh2_sftp_last_error(c->sftp);
+    return rc;
+}
+
+/* Stamp the temporary file PATH just created (handle H) before any other
+ * session opens it by name (the streams; the commit after a reconnect):
+ * through H, so on the file created whatever is at the name by now, an
+ * access time in the past picked at random.
+ * Writes never change the access time, and nobody but the file's owner can
+ * set one.  The name's lstat, in the same round trip, tells what the server
+ * keeps (some file systems round the time): that, and the owner, go to ST
+ * for stamp_check.  -1 with the error set when the server refuses or drops
+ * the stamp (the streams could not be checked), or the name is no longer
+ * that file. */
+static int stamp_temp(sftp_conn *c, LIBSSH2_SFTP_HANDLE *h, const char *path, temp_stamp *st)
+{
+    /* 2001-09-09 to 2010-01-13 */
+    unsigned long atime = 1000000000ul + randombytes_uniform(1u << 28);
+    stamp_req q = {.h = h, .path = path};
+    q.set.flags = LIBSSH2_SFTP_ATTR_ACMODTIME;
+    q.set.atime = atime;
+    /* SFTP v3 sets both times, in whole seconds: rounded up, so that an
+     * upload in progress never looks older than it is (until its first
+     * write sets the server's own) */
+    q.set.mtime = (unsigned long)time(NULL) + 1;
+    int rc[2];
+    if (conn_call_all(c, 2, stamp_call, &q, rc) < 0)
+        return err_prefix("setstat %s: ", path);
+    if (rc[0] == LIBSSH2_ERROR_SFTP_PROTOCOL)
+        return err_set(ERR_FAIL,
+                       "%s:%s: the server refused to set the temporary file's times (%s, SFTP "
+                       "status %lu): without them the parallel streams cannot prove that they "
+                       "write to the file created; not written",
+                       c->p->where, path, fx_str(q.fx[0]), q.fx[0]);
+    if (rc[0] < 0)
+        return conn_fail(c, rc[0], "setstat", path);
+    if (rc[1] == LIBSSH2_ERROR_SFTP_PROTOCOL &&
+        (q.fx[1] == LIBSSH2_FX_NO_SUCH_FILE || q.fx[1] == LIBSSH2_FX_NO_SUCH_PATH))
+        return err_set(ERR_FAIL,
+                       "%s:%s: the temporary file was replaced on the server after it was "
+                       "created (it is gone): nothing written, nothing published",
+                       c->p->where, path);
+    if (rc[1] < 0)
+        return conn_fail(c, rc[1], "lstat", path);
+    const LIBSSH2_SFTP_ATTRIBUTES *a = &q.got;
+    if ((a->flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) && !LIBSSH2_SFTP_S_ISREG(a->permissions))
+        return err_set(ERR_FAIL,
+                       "%s:%s: the temporary file was replaced on the server after it was "
+                       "created (by a symbolic link or something else): nothing written, nothing "
+                       "published",
+                       c->p->where, path);
+    long diff = (a->flags & LIBSSH2_SFTP_ATTR_ACMODTIME) ? (long)(a->atime - atime) : LONG_MAX;
+    if (diff < -2 * 86400 || diff > 2 * 86400)
+        return err_set(ERR_FAIL,
+                       "%s:%s: the temporary file does not show the access time just set on it "
+                       "(the server ignores it, or the file was replaced): the parallel streams "
+                       "cannot prove that they write to the file created; not written",
+                       c->p->where, path);
+    st->atime = a->atime;
+    st->has_uid = (a->flags & LIBSSH2_SFTP_ATTR_UIDGID) != 0;
+    st->uid = a->uid;
+    return 0;
+}
+
 /* fsync@openssh.com and fstat of a handle side by side (the server answers
  * in order, so the size is that of the flushed file). */
 typedef struct {
@@ -1788,7 +2089,7 @@ static int fsync_then_fstat(sftp_conn *c, void *arg, int i)
     fsync_fstat *f = arg;
     if (i)
         return libssh2_sftp_fstat_ex(f->h, f->a, 0);
-    int rc = libssh2_sftp_fsync(f->h);
+    int rc = conn_fsync_call(c, f->h);
     if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL) /* before the fstat's answer replaces it */
         f->fsync_fx = libssh2_sftp_last_error(c->sftp);
     return rc;
@@ -1828,6 +2129,7 @@ static void *sftp_writer_open(void *impl, const char *name, uint64_t size_hint)
     if (found == 0 && !small) {
         w->h = create_temp(c, w->partial);
         w->gen = r->gen;
+        w->stamped = w->h && stamp_temp(c, w->h, w->partial, &w->stamp) == 0;
     }
     int ok = found == 0 && (small || w->h);
     if (found > 0)
@@ -1835,7 +2137,7 @@ static void *sftp_writer_open(void *impl, const char *name, uint64_t size_hint)
     pthread_mutex_unlock(&r->lock);
     if (!ok)
         goto fail;
-    if (writer_start_streams(w, size_hint) < 0) {
+    if ((!small && !w->stamped) || writer_start_streams(w, size_hint) < 0) {
         sftp_writer_abort(w);
         return NULL;
     }
@@ -1862,6 +2164,7 @@ static int writer_start_streams(sftp_writer *w, uint64_t size_hint)
         n = (int)((size_hint + XBLOCK - 1) / XBLOCK);
     if (!(w->x = xfer_new(w->r, 1, w->partial, w->r->p.streams, w->rtt_ms)))
         return -1;
+    w->x->stamp = w->stamped ? &w->stamp : NULL;
     for (int i = 0; i < n; i++)
         if (stream_start(&w->x->s[i], wstream_main) < 0)
             return -1;
@@ -1875,17 +2178,21 @@ static int writer_hand_off(sftp_writer *w)
     sftp_remote *r = w->r;
     if (!w->x && !w->h) {
         /* announced as small but larger: the streams open the file by
-         * name, so it must exist first */
+         * name, so it must exist (stamped) first */
         pthread_mutex_lock(&r->lock);
         sftp_conn *c = remote_conn(r);
         w->h = c ? create_temp(c, w->partial) : NULL;
         w->gen = r->gen;
+        w->stamped = w->h && stamp_temp(c, w->h, w->partial, &w->stamp) == 0;
         pthread_mutex_unlock(&r->lock);
-        if (!w->h)
-            return -1;
+        if (!w->stamped)
+            return -1; /* the abort removes what was created */
     }
-    if (!w->x && !(w->x = xfer_new(r, 1, w->partial, r->p.streams, w->rtt_ms)))
-        return -1;
+    if (!w->x) {
+        if (!(w->x = xfer_new(r, 1, w->partial, r->p.streams, w->rtt_ms)))
+            return -1;
+        w->x->stamp = w->stamped ? &w->stamp : NULL;
+    }
     sftp_xfer *x = w->x;
     uint64_t k = x->nblocks;
     xstream *s = &x->s[k % (uint64_t)x->n];
@@ -1918,31 +2225,32 @@ static int writer_hand_off(sftp_writer *w)
 
 /* Early flushes: while the streams write, the temporary file is fsync'd on
  * the remote's own connection (idle meanwhile) every XFLUSH_EVERY bytes,
- * without waiting for the answer, so that the fsync at commit has little
- * left to write (a server flushing a whole archive at once takes a while:
- * 0.4 s for 700 MiB here).  WAIT: until the one in flight is answered,
- * which must come before any other fsync on that channel (libssh2 would
- * take this answer for the next one's).  A failure is left to the fsync
- * at commit to report.  Called with the remote's lock held. */
-static void flush_early_locked(sftp_writer *w, int wait)
+ * without waiting for the answer (collected on later writes), so that the
+ * fsync at commit has little left to write (a server flushing a whole
+ * archive at once takes a while: 0.4 s for 700 MiB here).  None starts
+ * while another fsync is in flight on that channel (another upload's: see
+ * conn_fsync_settle), and one answered meanwhile to another upload's
+ * conn_fsync_settle is done.  A failure is left to the fsync at commit to
+ * report.  Called with the remote's lock held. */
+static void flush_early_locked(sftp_writer *w)
 {
     sftp_remote *r = w->r;
-    if (!w->flushing &&
-        (wait || w->no_early_flush || !w->h || w->total - w->flushed_at < XFLUSH_EVERY))
-        return;
     sftp_conn *c = r->conn;
-    if (!c || c->broken || r->gen != w->gen) {
+    if (!c || c->broken || c->interrupted || r->gen != w->gen || !w->h) {
         w->flushing = 0; /* the handle went with its session */
         return;
     }
+    if (w->flushing && c->fsync_h != w->h)
+        w->flushing = 0; /* answered meanwhile */
     if (!w->flushing) {
+        if (w->no_early_flush || w->total - w->flushed_at < XFLUSH_EVERY || c->fsync_h)
+            return;
         w->flushing = 1;
         w->flushed_at = w->total;
     }
     int rc;
     /* a half-sent request is always finished here: another call may follow */
-    while ((rc = libssh2_sftp_fsync(w->h)) == LIBSSH2_ERROR_EAGAIN &&
-           (wait || conn_sending_blocked(c)))
+    while ((rc = conn_fsync_call(c, w->h)) == LIBSSH2_ERROR_EAGAIN && conn_sending_blocked(c))
         if (conn_wait(c) < 0)
             break;
     if (rc == 0)
@@ -1957,13 +2265,12 @@ static void flush_early_locked(sftp_writer *w, int wait)
     }
 }
 
-static void writer_flush_early(sftp_writer *w, int wait)
+static void writer_flush_early(sftp_writer *w)
 {
-    if (!w->flushing &&
-        (wait || w->no_early_flush || !w->h || w->total - w->flushed_at < XFLUSH_EVERY))
+    if (!w->flushing && (w->no_early_flush || !w->h || w->total - w->flushed_at < XFLUSH_EVERY))
         return; /* the common case, without the lock */
     pthread_mutex_lock(&w->r->lock);
-    flush_early_locked(w, wait);
+    flush_early_locked(w);
     pthread_mutex_unlock(&w->r->lock);
 }
 
@@ -1983,7 +2290,7 @@ static int sftp_writer_write(void *impl, const void *buf, size_t len)
         if (w->fill == XBLOCK && writer_hand_off(w) < 0)
             return -1;
     }
-    writer_flush_early(w, 0);
+    writer_flush_early(w);
     return 0;
 }
 
@@ -2001,19 +2308,16 @@ static void writer_free(sftp_writer *w)
 static int close_and_unlink(sftp_conn *c, void *arg, int i)
 {
     sftp_writer *w = arg;
-    if (i == 0) {
-        int rc = w->h ? libssh2_sftp_close_handle(w->h) : 0;
-        if (rc != LIBSSH2_ERROR_EAGAIN)
-            w->h = NULL; /* freed by libssh2 either way */
-        return rc;
-    }
+    if (i == 0)
+        return handle_close_step(c, &w->h);
     return libssh2_sftp_unlink_ex(c->sftp, w->partial, (unsigned)strlen(w->partial));
 }
 
 /* Remove the temporary file (reconnecting if needed), keeping the current
- * error.  After SIGINT/SIGTERM only on the connection still standing, and
- * for at most SIGNAL_CLEANUP_MS: the user wants out, and a stalled server
- * would hold every wait for io_timeout. */
+ * error.  After SIGINT/SIGTERM only on the connection still standing (one
+ * the signal merely interrupted, see conn_wait_dir), and for at most
+ * SIGNAL_CLEANUP_MS: the user wants out, and a stalled server would hold
+ * every wait for io_timeout. */
 static void writer_discard(sftp_writer *w)
 {
     sftp_remote *r = w->r;
@@ -2021,13 +2325,14 @@ static void writer_discard(sftp_writer *w)
     char *msg = kind != ERR_NONE ? strdup(err_msg()) : NULL;
     int sig = signals_pending();
     pthread_mutex_lock(&r->lock);
-    sftp_conn *c = sig && (!r->conn || r->conn->broken) ? NULL : remote_conn(r);
+    sftp_conn *c = !sig ? remote_conn(r) : r->conn && !r->conn->broken ? r->conn : NULL;
+    if (!c || w->gen != r->gen)
+        w->h = NULL; /* its session's to free (conn_free) */
     if (c && sig)
         c->cleanup_until = now_ms() + SIGNAL_CLEANUP_MS;
-    if (c)
-        flush_early_locked(w, 1); /* its answer first (see there) */
-    if (!c || c->broken || w->gen != r->gen || w->flushing)
-        w->h = NULL; /* gone with its session, or busy: closed with the session */
+    /* its fsync's answer first: libssh2 would give it to the next fsync */
+    if (c && w->h && c->fsync_h == w->h && conn_fsync_settle(c) < 0)
+        w->h = NULL; /* unanswered: its session's to free */
     if (c && !c->broken) {
         int rc[2];
         (void)conn_call_all(c, 2, close_and_unlink, w, rc);
@@ -2035,6 +2340,7 @@ static void writer_discard(sftp_writer *w)
     if (c)
         c->cleanup_until = 0;
     w->h = NULL;
+    w->flushing = 0;
     pthread_mutex_unlock(&r->lock);
     if (kind != ERR_NONE)
         err_set(kind, "%s", msg ? msg : "");
@@ -2063,17 +2369,33 @@ static int writer_finish_once(sftp_writer *w, int retry)
         return 0; /* the rename went through before the connection dropped */
     if (c->broken)
         return -1;
+    /* an fsync in flight on the channel (an early flush, this upload's or
+     * another's) is answered first: ours would get its answer */
+    if (conn_fsync_settle(c) < 0)
+        return err_prefix("fsync %s: ", w->partial);
+    w->flushing = 0;
     /* the handle of writer_open when its connection still stands (it went
      * with the session otherwise) */
     LIBSSH2_SFTP_HANDLE *h = w->gen == r->gen ? w->h : NULL;
     w->h = NULL;
     if (!h && w->x) {
-        /* the streams' bytes are in it: the same file again */
+        /* the streams' bytes are in it: the same file again, by name, which
+         * must prove to be the file created before anything else is done
+         * through it (stamp_check; a round trip more, after a reconnect) */
         SSH_PTR(c, h,
                 libssh2_sftp_open_ex(c->sftp, w->partial, (unsigned)strlen(w->partial),
                                      LIBSSH2_FXF_WRITE, 0, LIBSSH2_SFTP_OPENFILE));
         if (!h)
             return conn_fail(c, libssh2_session_last_errno(c->s), "cannot open", w->partial);
+        conn_keep(c, h);
+        w->gen = r->gen;
+        SSH_INT(c, rc, libssh2_sftp_fstat_ex(h, &a, 0));
+        if (rc < 0) {
+            conn_fail(c, rc, "fstat", w->partial);
+            goto fail;
+        }
+        if (stamp_check(&r->p, w->stamped ? &w->stamp : NULL, w->partial, &a) < 0)
+            goto fail;
     } else if (!h) {
         /* without streams the object is written whole here (see
          * writer_open); what an earlier attempt wrote is ours: start over */
@@ -2132,9 +2454,9 @@ static int writer_finish_once(sftp_writer *w, int retry)
                 (unsigned long long)a.filesize, (unsigned long long)w->total);
         goto fail;
     }
-    SSH_INT(c, rc, libssh2_sftp_close_handle(h));
-    if (rc < 0)
-        return conn_fail(c, rc, "close", w->partial); /* the handle is gone either way */
+    /* the handle is freed whatever the outcome (or left to conn_free) */
+    if ((rc = conn_close_handle(c, h)) < 0)
+        return conn_fail(c, rc, "close", w->partial);
     /* SFTP v3 (OpenSSH) renames with link()+unlink(): it never replaces an
      * existing name, so an archive can never be overwritten, and of two
      * uploads of one name (two hosts sharing the server) only the first to
@@ -2189,7 +2511,6 @@ static int sftp_writer_commit(void *impl)
         if (xfer_drain(w->x) < 0)
             goto fail;
     }
-    writer_flush_early(w, 1);
     if (writer_finish(w) < 0)
         goto fail;
     writer_free(w);
@@ -2256,10 +2577,13 @@ static void *sftp_reader_open(void *impl, const char *name, uint64_t offset)
                 SSH_PTR(c, rd->h,
                         libssh2_sftp_open_ex(c->sftp, rd->path, (unsigned)strlen(rd->path),
                                              LIBSSH2_FXF_READ, 0, LIBSSH2_SFTP_OPENFILE));
-                if (!rd->h)
+                if (!rd->h) {
                     conn_fail(c, libssh2_session_last_errno(c->s), "cannot open", rd->path);
-                else if (offset)
-                    libssh2_sftp_seek64(rd->h, offset);
+                } else {
+                    conn_keep(c, rd->h);
+                    if (offset)
+                        libssh2_sftp_seek64(rd->h, offset);
+                }
             }
         }
     }
@@ -2356,12 +2680,12 @@ static void sftp_reader_close(void *impl)
     xfer_free(rd->x);
     pthread_mutex_lock(&r->lock);
     sftp_conn *c = r->conn;
-    if (rd->h && c && !c->broken && r->gen == rd->gen) {
+    /* on another connection, or a broken one, the handle is its session's
+     * to free (conn_free) */
+    if (rd->h && c && !c->broken && !c->interrupted && r->gen == rd->gen) {
         err_kind kind = err_get_kind();
         char *msg = kind != ERR_NONE ? strdup(err_msg()) : NULL;
-        int rc;
-        SSH_INT(c, rc, libssh2_sftp_close_handle(rd->h));
-        (void)rc;
+        (void)conn_close_handle(c, rd->h);
         if (kind != ERR_NONE)
             err_set(kind, "%s", msg ? msg : "");
         else
@@ -2389,36 +2713,58 @@ static int fill_entry(const char *name, const LIBSSH2_SFTP_ATTRIBUTES *a, backen
 /* A listed NAME (LEN bytes as the server sent it) that is not printable
  * text (ESC, newline, NUL, C1 controls, broken UTF-8) is no object of
  * ours, and printed as it is it could rewrite the user's terminal or forge
- * lines in a log: skipped, with one warning that shows it escaped.  Here
- * and not only in backend_list's check for every backend: only here is
- * the length the server sent known, and a NUL inside a name would make it
- * look like another (shorter) name there. */
-static int skip_unprintable(const sftp_remote *r, const char *name, size_t len)
+ * lines in a log: skipped, with a warning that shows it escaped.  So is a
+ * name longer than SFTP_MAX_NAME (shown cut).  At most SFTP_WARN_SKIPPED
+ * warnings (*SKIPPED counts every name skipped): a directory full of such
+ * names must not flood the log.  Here and not only in backend_list's check
+ * for every backend: only here is the length the server sent known, and a
+ * NUL inside a name would make it look like another (shorter) name there. */
+static int skip_name(const sftp_remote *r, const char *name, size_t len, size_t *skipped)
 {
     size_t i = 0;
     while (i < len && (unsigned char)name[i] >= 0x20 && (unsigned char)name[i] < 0x7f)
         i++;
-    if (i == len)
+    if (i == len && len <= SFTP_MAX_NAME)
         return 0; /* plain ASCII: the usual case, no copy */
+    int too_long = len > SFTP_MAX_NAME;
     strbuf b;
     strbuf_init(&b, 0);
-    strbuf_put_printable(&b, name, len);
-    int same = !strbuf_failed(&b) && b.len == len && memcmp(strbuf_str(&b), name, len) == 0;
-    if (!same)
-        log_warn("%s:%s: skipping a listed name that is not printable text: \"%s\"", r->p.where,
-                 r->p.path, strbuf_failed(&b) ? "(out of memory)" : strbuf_str(&b));
+    strbuf_put_printable(&b, name, too_long ? 200 : len);
+    int same =
+        !too_long && !strbuf_failed(&b) && b.len == len && memcmp(strbuf_str(&b), name, len) == 0;
+    if (!same && (*skipped)++ < SFTP_WARN_SKIPPED) {
+        const char *shown = strbuf_failed(&b) ? "(out of memory)" : strbuf_str(&b);
+        if (too_long)
+            log_warn("%s:%s: skipping a listed name longer than %d bytes (%zu): \"%s...\"",
+                     r->p.where, r->p.path, SFTP_MAX_NAME, len, shown);
+        else
+            log_warn("%s:%s: skipping a listed name that is not printable text: \"%s\"", r->p.where,
+                     r->p.path, shown);
+    }
     strbuf_free(&b);
     return !same;
 }
+
+/* libssh2 1.10 accepts no SFTP packet larger than this (its
+ * LIBSSH2_SFTP_PACKET_MAXLEN), so no name it hands out is as long: with a
+ * buffer this size, readdir never fails for a name too long for it (it
+ * would then drop another entry of the answer, in 1.10), only for an
+ * answer whose fields run past its end. */
+#define READDIR_BUF (256 * 1024 + 1)
 
 static int sftp_list(void *impl, const char *prefix, backend_entry **out, size_t *n)
 {
     sftp_remote *r = impl;
     int rc = -1;
     LIBSSH2_SFTP_HANDLE *dh = NULL;
-    size_t cap = 0, plen = strlen(prefix);
+    size_t cap = 0, plen = strlen(prefix), seen = 0, skipped = 0;
+    char *name = malloc(READDIR_BUF);
     pthread_mutex_lock(&r->lock);
     sftp_conn *c = remote_conn(r);
+    if (!name) {
+        err_set(ERR_FAIL, "out of memory");
+        goto out;
+    }
     if (!c)
         goto out;
     SSH_PTR(c, dh,
@@ -2428,19 +2774,35 @@ static int sftp_list(void *impl, const char *prefix, backend_entry **out, size_t
         conn_fail(c, libssh2_session_last_errno(c->s), "cannot list", r->p.path);
         goto out;
     }
+    conn_keep(c, dh);
     for (;;) {
-        char name[1024];
         LIBSSH2_SFTP_ATTRIBUTES a;
         int len;
-        SSH_INT(c, len, libssh2_sftp_readdir_ex(dh, name, sizeof name - 1, NULL, 0, &a));
+        SSH_INT(c, len, libssh2_sftp_readdir_ex(dh, name, READDIR_BUF - 1, NULL, 0, &a));
         if (len == 0)
             break;
+        if (len == LIBSSH2_ERROR_BUFFER_TOO_SMALL) {
+            err_set(ERR_FAIL,
+                    "%s:%s: cannot list: the server sent a malformed directory entry (a name or "
+                    "its attributes run past the end of the answer)",
+                    r->p.where, r->p.path);
+            goto out;
+        }
         if (len < 0) {
             conn_fail(c, len, "cannot list", r->p.path);
             goto out;
         }
+        /* a server that never ends the directory must not hold the run or
+         * its memory */
+        if (++seen > SFTP_LIST_MAX_NAMES) {
+            err_set(ERR_FAIL,
+                    "%s:%s: cannot list: more than %d names in the remote directory (the limit "
+                    "for one listing): give the backups a directory of their own",
+                    r->p.where, r->p.path, SFTP_LIST_MAX_NAMES);
+            goto out;
+        }
         name[len] = '\0';
-        if (skip_unprintable(r, name, (size_t)len))
+        if (skip_name(r, name, (size_t)len, &skipped))
             continue;
         if (name[0] == '.' || strncmp(name, prefix, plen) != 0)
             continue;
@@ -2461,12 +2823,13 @@ static int sftp_list(void *impl, const char *prefix, backend_entry **out, size_t
     }
     rc = 0;
 out:
-    if (dh && c && !c->broken) {
-        int crc;
-        SSH_INT(c, crc, libssh2_sftp_close_handle(dh));
-        (void)crc;
-    }
+    if (dh && c && !c->broken)
+        (void)conn_close_handle(c, dh); /* else its session's to free */
     pthread_mutex_unlock(&r->lock);
+    free(name);
+    if (skipped > SFTP_WARN_SKIPPED)
+        log_warn("%s:%s: %zu more names skipped (not printable text or too long)", r->p.where,
+                 r->p.path, skipped - SFTP_WARN_SKIPPED);
     if (rc < 0) {
         backend_entries_free(*out, *n);
         *out = NULL;
@@ -2561,26 +2924,74 @@ static int probe_failed(sftp_conn *c, unsigned long fx, const char *path)
 typedef struct {
     LIBSSH2_SFTP_HANDLE *h;
     const char *path;
+    unsigned long fx[2]; /* the SFTP status of a call that failed */
 } probe_file;
+
+/* Write one byte to the probe's file and fsync it, side by side. */
+static int probe_write_fsync(sftp_conn *c, void *arg, int i)
+{
+    probe_file *f = arg;
+    int rc = i == 0 ? (int)libssh2_sftp_write(f->h, "x", 1) : conn_fsync_call(c, f->h);
+    if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL)
+        f->fx[i] = libssh2_sftp_last_error(c->sftp);
+    return rc;
+}
 
 /* Close the probe's handle and remove its file, side by side. */
 static int probe_close_unlink(sftp_conn *c, void *arg, int i)
 {
     probe_file *f = arg;
-    if (i == 0) {
-        int rc = libssh2_sftp_close_handle(f->h);
-        if (rc != LIBSSH2_ERROR_EAGAIN)
-            f->h = NULL; /* freed by libssh2 either way */
-        return rc;
-    }
+    if (i == 0)
+        return handle_close_step(c, &f->h);
     return libssh2_sftp_unlink_ex(c->sftp, f->path, (unsigned)strlen(f->path));
 }
 
-/* Create a unique temporary file in the remote path, exclusively, and
- * remove it: the path exists, is a directory and takes new files.  Two
- * round trips (create; close and remove side by side).  A hidden name, as
- * the local backend's probe: listings never show it, even if a crash
- * leaves it behind. */
+/* Writing a byte to the probe's file (WHAT "write"), or its fsync, failed
+ * with RC (SFTP status FX).  The file was created, so the path is there and
+ * takes new names: OpenSSH's SFTP v3 reports ENOSPC and EDQUOT as a bare
+ * failure, which statvfs@openssh.com tells apart when the disk is full.
+ * Error paths only. */
+static int probe_write_failed(sftp_conn *c, int rc, unsigned long fx, const char *what,
+                              const char *path)
+{
+    const char *dir = c->p->path;
+    if (rc != LIBSSH2_ERROR_SFTP_PROTOCOL)
+        return conn_fail(c, rc, what, path);
+    if (fx == LIBSSH2_FX_QUOTA_EXCEEDED)
+        return err_set(ERR_FAIL,
+                       "%s:%s: cannot write files in the remote path: no space left on the "
+                       "server (quota exceeded)",
+                       c->p->where, dir);
+    if (fx != LIBSSH2_FX_FAILURE && fx != LIBSSH2_FX_NO_SPACE_ON_FILESYSTEM)
+        return status_fail(c, fx, what, path);
+    LIBSSH2_SFTP_STATVFS st;
+    int src;
+    SSH_INT(c, src, libssh2_sftp_statvfs(c->sftp, dir, strlen(dir), &st));
+    unsigned long long avail = src == 0 ? (unsigned long long)st.f_bavail * st.f_frsize : 0;
+    if (src == 0 && avail < 65536)
+        return err_set(ERR_FAIL,
+                       "%s:%s: cannot write files in the remote path: no space left on the "
+                       "server (%llu bytes free)",
+                       c->p->where, dir, avail);
+    if (src == 0)
+        return err_set(ERR_FAIL,
+                       "%s:%s: cannot write files in the remote path: no space left on the "
+                       "server (%s of one byte failed with %llu bytes free on its disk: the "
+                       "user's quota?)",
+                       c->p->where, dir, what, avail);
+    return err_set(ERR_FAIL,
+                   "%s:%s: cannot write files in the remote path: no space left on the server, "
+                   "or its quota exceeded (%s of one byte failed; SFTP v3 gives no reason)",
+                   c->p->where, dir, what);
+}
+
+/* Create a unique temporary file in the remote path, exclusively, write a
+ * byte and fsync it (fsync@openssh.com when the server has it), and remove
+ * it: the path exists, is a directory, takes new files and has room (a full
+ * disk still lets an empty file be created).  Three round trips (create;
+ * write and fsync side by side; close and remove side by side).  A hidden
+ * name, as the local backend's probe: listings never show it, even if a
+ * crash leaves it behind. */
 static int sftp_probe(void *impl)
 {
     sftp_remote *r = impl;
@@ -2589,7 +3000,7 @@ static int sftp_probe(void *impl)
     free(name);
     if (!path)
         return -1;
-    int ok = 0;
+    int written = 0, ok = 0;
     pthread_mutex_lock(&r->lock);
     sftp_conn *c = remote_conn(r);
     if (!c)
@@ -2607,17 +3018,32 @@ static int sftp_probe(void *impl)
             conn_fail(c, rc, "cannot create a file in the remote path", path);
         goto out;
     }
+    conn_keep(c, h);
     probe_file f = {.h = h, .path = path};
     int rc[2];
+    /* an fsync in flight on the channel is answered first (conn_fsync_settle) */
+    if (conn_fsync_settle(c) < 0 || conn_call_all(c, 2, probe_write_fsync, &f, rc) < 0)
+        err_prefix("cannot write %s: ", path);
+    else if (rc[0] < 0)
+        probe_write_failed(c, rc[0], f.fx[0], "write", path);
+    else if (rc[1] < 0 &&
+             !(rc[1] == LIBSSH2_ERROR_SFTP_PROTOCOL && f.fx[1] == LIBSSH2_FX_OP_UNSUPPORTED))
+        probe_write_failed(c, rc[1], f.fx[1], "fsync", path);
+    else
+        written = 1;
+    /* removed whatever happened, keeping the first error */
+    if (c->broken || c->fsync_h)
+        goto out; /* the handle is its session's to free */
     if (conn_call_all(c, 2, probe_close_unlink, &f, rc) < 0) {
-        err_prefix("cannot remove %s: ", path);
+        if (written)
+            err_prefix("cannot remove %s: ", path);
         goto out;
     }
-    if (rc[1] < 0) {
+    if (written && rc[1] < 0) {
         conn_fail(c, rc[1], "cannot remove", path);
         goto out;
     }
-    ok = 1;
+    ok = written;
 out:
     pthread_mutex_unlock(&r->lock);
     free(path);

@@ -11,14 +11,39 @@
  *   the rename is atomic, and of two uploads of one name only the first to
  *   finish is published).  Listings mark temporary names, also the
  *   "<name>.partial" of earlier versions, as incomplete, and skip names
- *   that are not printable text (with a warning showing them escaped).
- * - probe creates and removes a unique temporary file in the remote path.
+ *   that are not printable text or longer than SFTP_MAX_NAME (a warning
+ *   showing each escaped, at most SFTP_WARN_SKIPPED per listing, then one
+ *   counting the rest).  A listing stops with an error naming the limit
+ *   past SFTP_LIST_MAX_NAMES names read: a server that never ends a
+ *   directory cannot hold the run or its memory.
+ * - The streams, and the commit after a reconnect, open the temporary file
+ *   again by name (SFTP v3 cannot hand a handle to another session), and
+ *   SFTP v3 open follows symlinks (no O_NOFOLLOW, no inode in attributes):
+ *   whoever may write the remote directory could swap the file for a
+ *   symlink to a file of ours elsewhere between the creation and those
+ *   opens.  So the creating handle stamps the file with an unpredictable
+ *   access time in the past (fsetstat; writes never change it), and every
+ *   later handle must show that access time and owner (fstat) before a
+ *   byte goes through it; otherwise the upload stops ("the temporary file
+ *   was replaced on the server") and nothing is published.  Someone else
+ *   cannot give a file of ours that access time (only its owner can set
+ *   one).  A server that does not keep the access time set refuses large
+ *   uploads (the check cannot be made).  Reading the temporary file on the
+ *   server (a scanner, `cmp`) updates its access time on most mounts
+ *   (relatime): the upload then stops the same way, saying it may have been
+ *   read - a false alarm that fails closed.
+ * - probe creates a unique temporary file in the remote path, writes a
+ *   byte and fsyncs it (a full disk still lets an empty file be created),
+ *   and removes it.
+ * - The remote's path is created (mkdir -p) only when it is opened with
+ *   BACKEND_OPEN_WRITE; otherwise a missing path is an error naming it.
  * - The session is non-blocking: every wait is a poll() bounded by
  *   connect_timeout (TCP connect, handshake, authentication) or io_timeout,
  *   and every wait (sockets, backoff before a reconnect, stream threads)
  *   ends within 0.2 s of SIGINT/SIGTERM with "interrupted by signal N"; the
- *   temporary file is then removed if the remote's connection still works,
- *   within 1 s.
+ *   temporary file is then removed if the remote's connection still works
+ *   (a signal does not write it off: only a transport failure, or a request
+ *   cut in the middle of being sent, does), within 1 s.
  *
  * - Transfers larger than one block (1 MiB) use `parallel_streams`
  *   connections of their own, each on its own thread: block k of the file
@@ -36,19 +61,28 @@
  * connection; every operation takes the connection's mutex for its whole
  * duration, so the pipeline's writer thread and the main thread may use the
  * remote one after the other (or even interleave operations on different
- * handles) safely.  Streams have their own connections.
+ * handles) safely.  Streams have their own connections.  libssh2 1.10 keeps
+ * one fsync state per SFTP channel, so the uploads sharing the remote's
+ * connection take turns: an fsync still in flight (an early flush) is
+ * answered before another is sent.
  *
  * Not yet: keepalives on idle sessions.  libssh2 1.10's known_hosts check
  * also accepts a plain "host" entry for a non-22 port (OpenSSH only looks up
  * "[host]:port"); the key must still match.  Name resolution
- * (getaddrinfo) is not interrupted by a signal.  The streams open the
- * temporary file by name (SFTP v3 has no way to hand a handle to another
- * session): someone who may write the remote directory could swap it for
- * a symlink after it was created - but could as well delete archives. */
+ * (getaddrinfo) is not interrupted by a signal.  The rename at commit is by
+ * name too: someone who may write the remote directory can swap the
+ * temporary file between the commit's checks and the rename, which then
+ * publishes their object under the archive's name (no byte of ours written
+ * through it; verify reports it against the manifest) - as they could delete
+ * archives anyway. */
 #ifndef N4O_BACKEND_SFTP_H
 #define N4O_BACKEND_SFTP_H
 
 #include "backend.h"
+
+#define SFTP_LIST_MAX_NAMES 100000 /* names read from the directory in one listing */
+#define SFTP_MAX_NAME       1024   /* bytes of a name: longer ones are skipped */
+#define SFTP_WARN_SKIPPED   10     /* warnings per listing about skipped names */
 
 extern const backend_ops sftp_backend_ops;
 

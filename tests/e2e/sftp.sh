@@ -210,8 +210,18 @@ run 3 backup
 expect_in "$T/err" "remote off: 127.0.0.1:$MAIN_RO:$SRV: cannot create files in the remote path: permission denied"
 check "the local remote still got its copy" test "$(count_files "$T/nas" '*.dump.enc')" = 2
 sftp_config port="$MAIN_RO" path="$SSHD_BASE/srv/missing/deeper"
-run 1 list --remote off
-expect_in "$T/err" "cannot create directory \(path missing\).*permission denied"
+run 1 backup --remote off
+expect_in "$T/err" "remote off: 127.0.0.1:$MAIN_RO:$SSHD_BASE/srv/missing: cannot create directory \(path missing\).*permission denied"
+
+# --- a missing path (a typo): commands that only read fail naming it, and
+# create nothing (only commands that write create the path)
+for cmd in "list --remote off" "verify --remote off --latest" "fetch --remote off --latest --output $T/typo.dump"; do
+    sftp_config path="$SSHD_BASE/srv/backups/hiaa"
+    run 1 $cmd
+    expect_in "$T/err" "remote off: 127.0.0.1:$MAIN_PORT:$SSHD_BASE/srv/backups/hiaa: the remote path is missing"
+    check "${cmd%% *} of a missing path: nothing created" test ! -e "$SSHD_BASE/srv/backups/hiaa"
+done
+check "... no output file" test ! -e "$T/typo.dump"
 
 # --- no space left on the server
 if sshd_tmpfs "$SSHD_BASE/small" 2m; then
@@ -219,6 +229,14 @@ if sshd_tmpfs "$SSHD_BASE/small" 2m; then
     run 1 backup --remote off
     expect_in "$T/err" "no space left on the server"
     check "full disk: no archive, no .partial left" test -z "$(find "$SSHD_BASE/small" -type f)"
+    # a disk already full: the probe writes (a byte, fsync'd), so the run
+    # refuses before Neo4j is stopped
+    dd if=/dev/zero of="$SSHD_BASE/small/filler" bs=64k 2>/dev/null
+    : >"$NEO4J_STANDIN_HOME/events.log"
+    run 1 backup --remote off
+    expect_in "$T/err" "remote off: 127.0.0.1:$MAIN_PORT:$SSHD_BASE/small/haia: cannot write files in the remote path: no space left on the server"
+    check "full disk: Neo4j was not stopped" bash -c "! grep -q stop '$NEO4J_STANDIN_HOME/events.log'"
+    check "full disk: nothing left but the filler" test "$(find "$SSHD_BASE/small" -type f)" = "$SSHD_BASE/small/filler"
 else
     echo "SKIP (no-space case only): cannot mount a tmpfs here"
 fi

@@ -166,4 +166,39 @@ for mode in two-pass live; do
     sleep 1
 done
 
+# --- two uploads on one remote share its SFTP channel, where libssh2 1.10
+# keeps a single fsync state: an early flush of one upload still in flight
+# must not be taken as the answer to the other's fsync before its rename.
+# flush-race: upload A writes 64 MiB (its early flush goes out and is left
+# unanswered), then upload B is written and committed, then A.  The
+# server's own log (sftp-server -l VERBOSE) must show B's temporary file
+# fsync'd before its rename, and A's too.
+SSHD_SFTP_LOG=1 SSHD_SFTP_LOG_LEVEL=VERBOSE sshd_start flushlog || exit 1
+FL_SRV="$SSHD_BASE/srv/flush"
+sshd_known_line flushlog "$SSHD_PORT" ed25519 >>"$KH"
+mkdir -p "$FL_SRV"
+cat >"$T/flush.conf" <<CONF
+[remote "fl"]
+type = sftp
+host = 127.0.0.1
+port = $SSHD_PORT
+user = $SSHD_USER
+identity_file = $U/id_ed25519
+known_hosts = $KH
+path = $FL_SRV
+CONF
+"$N4O_BUILD/backend_tool" "$T/flush.conf" fl flush-race fr $((64 * 1024 * 1024)) >"$T/fl.out" 2>"$T/fl.err"
+check "flush-race: both uploads committed ($?)" test $? = 0
+sed 's/^/    /' "$T/fl.err"
+check "flush-race: both published, of their sizes" \
+    test "$(stat -c %s "$FL_SRV/fr.a" "$FL_SRV/fr.b" 2>/dev/null | tr '\n' ' ')" = "67108864 100 "
+# "<op> <temporary file of NAME>" lines of the server's log, in order
+fl_log() { # NAME
+    sshd_sftp_log flushlog | sed -n -E "s#.*(fsync|rename old) \"$FL_SRV/$1\.[0-9a-f]{16}\.partial\".*#\1#p"
+}
+check "flush-race: B's temporary file fsync'd, then renamed ($(fl_log fr.b | tr '\n' ' '))" \
+    test "$(fl_log fr.b | tr '\n' ' ')" = "fsync rename old "
+check "flush-race: A's fsync'd (early flush and commit), then renamed ($(fl_log fr.a | tr '\n' ' '))" \
+    test "$(fl_log fr.a | tail -2 | tr '\n' ' ')" = "fsync rename old "
+
 e2e_finish

@@ -145,4 +145,32 @@ for sig in INT TERM; do
 done
 check "no dump child left" test -z "$(procs_with_env NEO4J_STANDIN_DUMP_DELAY=30)"
 
+# --- Ctrl-C during the commit (here the fsync of the temporary file) on a
+# slow but healthy link: the signal must not write the connection off, the
+# temporary file is removed on it within the 1 s allowed.  A small object
+# (backend_tool put-small) is created, written, fsync'd and renamed at
+# commit, one request a round trip (400 ms here): the signal comes 200 ms
+# after the server wrote the bytes, while the fsync is in flight.
+sshd_delay_proxy "$MAIN_PORT" 200
+trust_proxy
+off_config "$PROXY_PORT"
+head -c 100000 /dev/urandom >"$T/commit.bin"
+"$N4O_BUILD/backend_tool" "$T/conf" off put-small commit.bin <"$T/commit.bin" >"$T/out" 2>"$T/err" &
+pid=$!
+for i in $(seq 3000); do
+    [ -n "$(find "$SRV" -maxdepth 1 -name 'commit.bin.*.partial' -size 100000c)" ] && break
+    sleep 0.01
+done
+check "commit: the bytes are on the server" test -n "$(find "$SRV" -maxdepth 1 -name 'commit.bin.*.partial' -size 100000c)"
+sleep 0.2
+t0=$(ms)
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+t1=$(ms)
+check "commit: SIGINT during the fsync: exits non-zero ($rc)" test "$rc" != 0 -a "$rc" -lt 128
+expect_in "$T/err" "fsync $SRV/commit\.bin\.[0-9a-f]{16}\.partial: 127.0.0.1:$PROXY_PORT: interrupted by signal 2"
+check "commit: out within 2 s ($((t1 - t0)) ms)" test $((t1 - t0)) -lt 2000
+check "commit: the temporary file was removed" test -z "$(find "$SRV" -name 'commit.bin*')"
+
 e2e_finish

@@ -213,5 +213,190 @@ check "backend list: the unprintable names are skipped" test "$(grep -c 20250101
 check "backend list: nothing raw" no_raw "$T/list"
 run 0 verify --remote off --all
 check "verify --all: nothing raw" no_raw "$T/out"
+rm -f "$SRV/$esc_name" "$SRV/$nl_name"
+
+# --- many such names: ten warnings, then one that counts the rest
+for i in $(seq 101 125); do printf 'x' >"$SRV/haia_backup_neo4j_20250101_000$i.dump.enc"$'\e[2J'; done
+"$N4O_BUILD/backend_tool" "$T/conf" off list >"$T/list" 2>"$T/err"
+check "25 unprintable names: the listing works ($?)" test $? = 0
+check "25 unprintable names: ten warnings, each escaped" \
+    test "$(grep -c -F 'skipping a listed name that is not printable text: "haia_backup_neo4j_20250101_000' "$T/err")" = 10
+expect_in "$T/err" "127.0.0.1:$PORT:$SRV: 15 more names skipped \(not printable text or too long\)"
+check "25 unprintable names: nothing raw" no_raw "$T/err"
+rm -f "$SRV"/haia_backup_neo4j_20250101_000*
+
+# --- the temporary file swapped for a symlink after its exclusive creation,
+# by someone who may write the remote directory (SFTP v3 open follows
+# symlinks): every later open of it by name - the streams', a resumed
+# stream's, the commit's after the connection dropped - must prove that it
+# reaches the file created before a byte goes through it; otherwise the
+# upload stops, says so, and publishes nothing.  The victims are outside
+# the served directory and as large as the upload (a smaller one would be
+# caught by the size checks anyway).
+head -c $((8 * 1024 * 1024)) /dev/urandom >"$T/victim.big"
+cp "$T/victim.big" "$T/victim.big.orig"
+head -c $((4 * 786432)) /dev/urandom >"$T/victim.exact" # the size of the upload in case C
+cp "$T/victim.exact" "$T/victim.exact.orig"
+victims_untouched() {
+    cmp -s "$T/victim.big" "$T/victim.big.orig" && cmp -s "$T/victim.exact" "$T/victim.exact.orig"
+}
+# Wait for NAME's temporary file to be there (a regular file); print its
+# path.
+temp_of() { # NAME
+    local i f
+    for i in $(seq 3000); do
+        f=$(find "$SRV" -maxdepth 1 -type f -name "$1.*.partial" | head -1)
+        [ -n "$f" ] && break
+        sleep 0.01
+    done
+    echo "$f"
+}
+# Wait until NAME's temporary file is as large as SRC (the last block
+# written: blocks land out of order, the sleep after it lets the others
+# land); print its path.  Only its size is looked at: reading the file
+# would update its access time, which the streams check (see sftp.h).
+temp_holding() { # NAME SRC
+    local i f
+    for i in $(seq 3000); do
+        f=$(find "$SRV" -maxdepth 1 -type f -name "$1.*.partial" | head -1)
+        [ -n "$f" ] && [ "$(stat -c %s "$f")" = "$(stat -c %s "$2")" ] && break
+        f=
+        sleep 0.01
+    done
+    echo "$f"
+}
+# What the attacker does: the file moved away, a symlink in its place.
+swap() { # PATH TARGET
+    mv "$1" "$SRV/.stolen.$(basename "$1")" && ln -s "$2" "$1"
+}
+# The upload of NAME from the FIFO $T/feed in the background ($UP_PID);
+# fd 3 writes to it.
+upload_from_fifo() { # REMOTE NAME
+    rm -f "$T/feed"
+    mkfifo "$T/feed"
+    "$N4O_BUILD/backend_tool" "$T/conf" "$1" put "$2" <"$T/feed" >"$T/up.out" 2>"$T/up.err" &
+    UP_PID=$!
+    exec 3>"$T/feed"
+}
+swap_ends_well() { # WHAT NAME RC
+    check "$1: the upload fails ($3)" test "$3" = 1
+    expect_in "$T/up.err" "$SRV/$2\.[0-9a-f]{16}\.partial: the temporary file was replaced on the server"
+    check "$1: the victim is untouched" victims_untouched
+    check "$1: nothing published" test ! -e "$SRV/$2" -a ! -L "$SRV/$2"
+    rm -f "$SRV"/.stolen.* "$SRV/$2".*.partial
+}
+sshd_delay_proxy "$PORT" 100
+sshd_known_line main "$PROXY_PORT" ed25519 >>"$KH"
+cat >>"$T/conf" <<CONF
+[remote "slow"]
+type = sftp
+host = 127.0.0.1
+port = $PROXY_PORT
+user = $SSHD_USER
+identity_file = $U/id_ed25519
+known_hosts = $KH
+path = $SRV
+parallel_streams = 2
+CONF
+# A: swapped at once, while the streams are still connecting (200 ms a
+# round trip: seconds)
+upload_from_fifo slow swapA.bin
+tmp=$(temp_of swapA.bin)
+check "A: the temporary file was created" test -n "$tmp"
+swap "$tmp" "$T/victim.big"
+head -c $((3 * 1024 * 1024)) /dev/urandom >&3
+exec 3>&-
+wait "$UP_PID"
+swap_ends_well "A: swapped at once" swapA.bin $?
+# A2: swapped once the file was stamped (its access time set in the past,
+# a round trip after its creation), while the streams still connect
+upload_from_fifo slow swapA2.bin
+tmp=$(temp_of swapA2.bin)
+for i in $(seq 1000); do
+    [ -n "$tmp" ] && [ "$(stat -c %X "$tmp" 2>/dev/null || echo 0)" -lt 1300000000 ] && break
+    sleep 0.005
+done
+check "A2: the temporary file was created and stamped" test -n "$tmp" -a "$(stat -c %X "$tmp")" -lt 1300000000
+swap "$tmp" "$T/victim.big"
+head -c $((3 * 1024 * 1024)) /dev/urandom >&3
+exec 3>&-
+wait "$UP_PID"
+swap_ends_well "A2: swapped after the stamp, before the streams opened it" swapA2.bin $?
+# B: swapped after the streams wrote 3 MiB, then every connection drops:
+# the streams reconnect and open the name again
+upload_from_fifo off swapB.bin
+head -c $((4 * 786432)) /dev/urandom >"$T/first.bin"
+cat "$T/first.bin" >&3
+tmp=$(temp_holding swapB.bin "$T/first.bin")
+check "B: the streams wrote the first blocks" test -n "$tmp"
+sleep 0.5 # their acknowledgements
+swap "$tmp" "$T/victim.big"
+sshd_drop_sessions main
+head -c $((2 * 1024 * 1024)) /dev/urandom >&3
+exec 3>&-
+wait "$UP_PID"
+swap_ends_well "B: swapped, then the streams reconnected" swapB.bin $?
+expect_in "$T/up.err" "reconnecting"
+# C: every block written and acknowledged, swapped for a symlink to a file
+# of the same size, then every connection drops before the commit: the
+# commit opens the name again on a new connection
+upload_from_fifo off swapC.bin
+head -c $((4 * 786432)) /dev/urandom >"$T/first.bin"
+cat "$T/first.bin" >&3
+tmp=$(temp_holding swapC.bin "$T/first.bin")
+check "C: every block written" test -n "$tmp"
+sleep 0.5 # their acknowledgements
+swap "$tmp" "$T/victim.exact"
+sshd_drop_sessions main
+exec 3>&-
+wait "$UP_PID"
+swap_ends_well "C: swapped, then the commit reconnected" swapC.bin $?
+expect_in "$T/up.err" "reconnecting in 0.5 s \(retry 1 of"
+# without a swap the same uploads work (the checks pass on our own file)
+head -c $((3 * 1024 * 1024 + 5)) /dev/urandom >"$T/noswap.bin"
+check "no swap: an upload through the streams works" \
+    "$N4O_BUILD/backend_tool" "$T/conf" slow put noswap.bin <"$T/noswap.bin"
+check "... identical bytes" cmp -s "$SRV/noswap.bin" "$T/noswap.bin"
+rm -f "$SRV/noswap.bin"
+
+# --- a hostile server: listings are bounded, long names are skipped
+mkdir -p "$T/hostile"
+SSHD_SFTP_SUBSYSTEM="python3 $N4O_SOURCE/tests/tools/sftp_hostile.py $T/hostile"
+SSHD_SFTP_LOG=0
+sshd_start hostile || exit 1
+unset SSHD_SFTP_SUBSYSTEM
+sshd_known_line hostile "$SSHD_PORT" ed25519 >>"$KH"
+cat >>"$T/conf" <<CONF
+[remote "hostile"]
+type = sftp
+host = 127.0.0.1
+port = $SSHD_PORT
+user = $SSHD_USER
+identity_file = $U/id_ed25519
+known_hosts = $KH
+path = /srv/backups
+io_timeout = 10s
+CONF
+echo endless >"$T/hostile/mode"
+start=$(date +%s)
+timeout 120 "$N4O_BUILD/backend_tool" "$T/conf" hostile list >"$T/list" 2>"$T/err"
+rc=$?
+check "a directory that never ends: the listing fails ($rc)" test "$rc" = 1
+expect_in "$T/err" "127.0.0.1:$SSHD_PORT:/srv/backups: cannot list: more than 100000 names in the remote directory \(the limit for one listing\)"
+check "... after reading at most 100000 names ($(cat "$T/hostile/readdirs") answers of 100, $(($(date +%s) - start)) s)" \
+    test "$(cat "$T/hostile/readdirs")" -le 1001
+run 1 list --remote hostile
+expect_in "$T/err" "more than 100000 names in the remote directory"
+echo longname >"$T/hostile/mode"
+"$N4O_BUILD/backend_tool" "$T/conf" hostile list >"$T/list" 2>"$T/err"
+check "names of 1100 and 2000 bytes: the listing works ($?)" test $? = 0
+check "... every other name listed" test "$(cut -d' ' -f1 "$T/list" | tr '\n' ' ')" = "a.bin b.bin c.bin "
+check "... one warning each" test "$(grep -c 'skipping a listed name longer than 1024 bytes' "$T/err")" = 2
+check "... no stale libssh2 message" test "$(grep -c -i 'would block' "$T/err")" = 0
+echo malformed >"$T/hostile/mode"
+"$N4O_BUILD/backend_tool" "$T/conf" hostile list >"$T/list" 2>"$T/err"
+check "a malformed directory entry: the listing fails ($?)" test $? = 1
+expect_in "$T/err" "127.0.0.1:$SSHD_PORT:/srv/backups: cannot list: the server sent a malformed directory entry"
+check "... no stale libssh2 message" test "$(grep -c -i 'would block' "$T/err")" = 0
 
 e2e_finish

@@ -3,6 +3,8 @@
  *
  *   backend_tool CONFIG REMOTE put NAME          stdin -> NAME (1 MiB blocks)
  *   backend_tool CONFIG REMOTE put-abort NAME    write stdin, then abort
+ *   backend_tool CONFIG REMOTE put-small NAME    stdin (at most 768 KiB) -> NAME,
+ *       announced with its size: a small object, written whole at commit
  *   backend_tool CONFIG REMOTE get NAME [OFFSET] NAME from OFFSET -> stdout
  *   backend_tool CONFIG REMOTE stat NAME         "NAME SIZE MTIME complete|incomplete"
  *   backend_tool CONFIG REMOTE list [PREFIX]     one such line per entry
@@ -17,6 +19,16 @@
  *       of a pattern, in 64 KiB pieces so their requests interleave), while
  *       the main thread lists and stats; then every object is read back and
  *       compared.
+ *   backend_tool CONFIG REMOTE flush-race NAME SIZE
+ *       two writers on the one remote, one after the other on one thread:
+ *       NAME.a gets SIZE bytes (64 MiB or more: its early flush goes out and
+ *       is left in flight), then NAME.b (100 bytes, a small object) is
+ *       written and committed while that flush is unanswered, then NAME.a
+ *       is committed.
+ *
+ * Commands that write (put*, probe*, threads, flush-race, rm*) open the
+ * remote with BACKEND_OPEN_WRITE, the others (get, stat, list) without.
+ * SIGINT and SIGTERM are handled as the tool does (signals.h).
  *
  * Exit codes: 0 ok, 1 failure (message on stderr), 2 usage; stat of a
  * missing NAME exits 3. */
@@ -29,6 +41,7 @@
 #include "backend.h"
 #include "config.h"
 #include "err.h"
+#include "signals.h"
 
 #define BLOCK (1024 * 1024)
 
@@ -62,6 +75,25 @@ static int put(backend *b, const char *name, int abort_it)
     if (abort_it) {
         backend_writer_abort(w);
         return 0;
+    }
+    return backend_writer_commit(w) < 0 ? die() : 0;
+}
+
+/* stdin, announced with its size (a small object: written at commit) */
+static int put_small(backend *b, const char *name)
+{
+    static unsigned char buf[768 * 1024 + 1];
+    size_t n = fread(buf, 1, sizeof buf, stdin);
+    if (n == 0 || n == sizeof buf) {
+        fprintf(stderr, "backend_tool: put-small takes 1 byte to 768 KiB on stdin\n");
+        return 2;
+    }
+    backend_writer *w = backend_writer_open(b, name, n);
+    if (!w)
+        return die();
+    if (backend_writer_write(w, buf, n) < 0) {
+        backend_writer_abort(w);
+        return die();
     }
     return backend_writer_commit(w) < 0 ? die() : 0;
 }
@@ -180,27 +212,71 @@ static int threads(backend *b, const char *name, int n, size_t size)
     return rc;
 }
 
+static int flush_race(backend *b, const char *name, size_t size)
+{
+    static unsigned char piece[BLOCK];
+    char na[256], nb[256];
+    snprintf(na, sizeof na, "%s.a", name);
+    snprintf(nb, sizeof nb, "%s.b", name);
+    backend_writer *wa = backend_writer_open(b, na, 0);
+    if (!wa)
+        return die();
+    for (size_t off = 0; off < size; off += sizeof piece) {
+        size_t n = size - off < sizeof piece ? size - off : sizeof piece;
+        for (size_t i = 0; i < n; i++)
+            piece[i] = pattern(1, off + i);
+        if (backend_writer_write(wa, piece, n) < 0) {
+            backend_writer_abort(wa);
+            return die();
+        }
+    }
+    backend_writer *wb = backend_writer_open(b, nb, 100);
+    if (!wb ||
+        backend_writer_write(wb,
+                             "012345678901234567890123456789012345678901234567890123456789012345678"
+                             "9012345678901234567890123456789",
+                             100) < 0 ||
+        backend_writer_commit(wb) < 0) {
+        int rc = die();
+        if (wb)
+            backend_writer_abort(wb);
+        backend_writer_abort(wa);
+        return rc;
+    }
+    if (backend_writer_commit(wa) < 0)
+        return die();
+    printf("%s and %s committed\n", na, nb);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
         fprintf(stderr, "usage: backend_tool CONFIG REMOTE COMMAND [ARGS]\n");
         return 2;
     }
+    signals_install();
     config *cfg = config_load(argv[1], 0);
     if (!cfg)
         return die();
     const config_remote *rc = config_remote_find(cfg, argv[2]);
-    if (!rc)
-        return die();
-    backend *b = backend_open(rc);
-    if (!b)
-        return die();
     const char *cmd = argv[3], *arg = argc > 4 ? argv[4] : NULL;
+    int reads = strcmp(cmd, "get") == 0 || strcmp(cmd, "stat") == 0 || strcmp(cmd, "list") == 0;
+    backend *b = rc ? backend_open_ex(rc, reads ? 0 : BACKEND_OPEN_WRITE) : NULL;
+    if (!b) {
+        int ret = die();
+        config_free(cfg);
+        return ret;
+    }
     int ret = 2;
     if (strcmp(cmd, "put") == 0 && arg) {
         ret = put(b, arg, 0);
     } else if (strcmp(cmd, "put-abort") == 0 && arg) {
         ret = put(b, arg, 1);
+    } else if (strcmp(cmd, "put-small") == 0 && arg) {
+        ret = put_small(b, arg);
+    } else if (strcmp(cmd, "flush-race") == 0 && argc == 6) {
+        ret = flush_race(b, arg, strtoull(argv[5], NULL, 10));
     } else if (strcmp(cmd, "get") == 0 && arg) {
         ret = get(b, arg, argc > 5 ? strtoull(argv[5], NULL, 10) : 0);
     } else if (strcmp(cmd, "stat") == 0 && arg) {

@@ -12,8 +12,17 @@
 #
 # With SSHD_SFTP_LOG=1 when sshd_start runs, the server's SFTP requests
 # (open with their flags and mode, rename, remove...) are logged by
-# OpenSSH's sftp-server (read-write port only); `sshd_sftp_log NAME` prints
-# that log.
+# OpenSSH's sftp-server (read-write port only), at SSHD_SFTP_LOG_LEVEL
+# (default INFO; VERBOSE adds fsync and setstat); `sshd_sftp_log NAME`
+# prints that log.
+#
+# With SSHD_SFTP_SUBSYSTEM set when sshd_start runs, that command is the
+# SFTP subsystem of the read-write port instead (e.g. a hostile server,
+# tests/tools/sftp_hostile.py).
+#
+#   sshd_drop_sessions NAME   kill every session of server NAME (each
+#                     connection's sshd processes): every connection to it
+#                     drops at once, the server keeps accepting new ones
 #
 # User keys (generated once per run, in $SSHD_BASE/user): id_ed25519 and
 # id_ecdsa are authorized on every server; id_other is not; id_rsa is an RSA
@@ -93,8 +102,9 @@ sshd_start() { # NAME
             exit 77
         }
         # run by the user's shell, which does the redirection
-        subsystem="$SSHD_SFTP_SERVER -e -l INFO 2>>$dir/sftp.log"
+        subsystem="$SSHD_SFTP_SERVER -e -l ${SSHD_SFTP_LOG_LEVEL:-INFO} 2>>$dir/sftp.log"
     fi
+    [ -n "${SSHD_SFTP_SUBSYSTEM:-}" ] && subsystem=$SSHD_SFTP_SUBSYSTEM
     for try in 1 2 3 4 5; do
         SSHD_PORT=$(free_port)
         SSHD_RO_PORT=$(free_port)
@@ -148,6 +158,22 @@ sshd_stop() { # NAME
     local kept=() p
     for p in "${SSHD_PIDS[@]}"; do [ "$p" = "$pid" ] || kept+=("$p"); done
     SSHD_PIDS=("${kept[@]}")
+}
+
+# Every process of server NAME but the listener: its children (one per
+# connection) and their descendants, killed by process id.
+sshd_drop_sessions() { # NAME
+    local top pids=() p kids
+    top=$(cat "$SSHD_BASE/$1/harness.pid")
+    kids=$(pgrep -P "$top")
+    while [ -n "$kids" ]; do
+        pids+=($kids)
+        local next=""
+        for p in $kids; do next+=" $(pgrep -P "$p")"; done
+        kids=$(echo $next)
+    done
+    [ ${#pids[@]} -gt 0 ] && kill -KILL "${pids[@]}" 2>/dev/null
+    return 0
 }
 
 sshd_known_line() { # NAME PORT TYPE

@@ -130,7 +130,27 @@ probe_fails "path replaced by a file" \
 rm "$SRV"
 mv "$SRV.away" "$SRV"
 check "probe: writable again" bt probe
-# A missing path is created when the remote is opened (mkdir -p, 0750)...
+# A full disk: creating an empty file still works there, writing does not
+# (the probe writes a byte and fsyncs it)
+if sshd_tmpfs "$SSHD_BASE/full" 1m; then
+    dd if=/dev/zero of="$SSHD_BASE/full/filler" bs=64k 2>/dev/null
+    check "probe: the tmpfs is full" test "$(df --output=avail -B1 "$SSHD_BASE/full" | tail -1 | tr -d " ")" = 0
+    write_config "[remote \"off\"]
+type = sftp
+host = 127.0.0.1
+port = $SSHD_PORT
+user = $SSHD_USER
+identity_file = $SSHD_BASE/user/id_ed25519
+known_hosts = $T/known_hosts
+path = $SSHD_BASE/full"
+    probe_fails "full disk" \
+        "remote off: $WHERE:$SSHD_BASE/full: cannot write files in the remote path: no space left on the server"
+    rm "$SSHD_BASE/full/filler"
+    check "probe: the same path with room again" bt probe
+else
+    echo "SKIP (probe of a full disk): cannot mount a tmpfs here"
+fi
+# A missing path: commands that only read neither create it nor pass...
 write_config "[remote \"off\"]
 type = sftp
 host = 127.0.0.1
@@ -139,6 +159,13 @@ user = $SSHD_USER
 identity_file = $SSHD_BASE/user/id_ed25519
 known_hosts = $T/known_hosts
 path = $SSHD_BASE/new/deeper"
+for cmd in list "stat a.bin" "get a.bin"; do
+    "$TOOL" "$T/conf" off $cmd >/dev/null 2>"$T/err"
+    check "$cmd on a missing path: fails ($?)" test $? = 1
+    expect_in "$T/err" "remote off: $WHERE:$SSHD_BASE/new/deeper: the remote path is missing"
+    check "$cmd on a missing path: nothing created" test ! -e "$SSHD_BASE/new"
+done
+# ...commands that write create it when the remote is opened (mkdir -p, 0750)...
 check "probe: a missing path is created, then probed" bt probe
 check "probe: ... created 0750" test "$(stat -c %a "$SSHD_BASE/new/deeper")" = 750
 # ...unless it cannot be: then opening the remote fails, naming it
