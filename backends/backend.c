@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atomic_file.h"
 #include "err.h"
 #include "log.h"
 #include "strbuf.h"
-#include "local/local.h"
 #include "s3/s3.h"
 #include "sftp/sftp.h"
 
@@ -27,7 +27,6 @@ struct backend_reader {
 };
 
 static const backend_ops *const backend_types[] = {
-    &local_backend_ops,
     &sftp_backend_ops,
     &s3_backend_ops,
 };
@@ -47,20 +46,24 @@ backend *backend_open_ex(const config_remote *rc, unsigned flags)
         err_set(ERR_USAGE, "remote %s: type %s is not supported yet", rc->name, rc->type);
         return NULL;
     }
+    return backend_wrap(ops, rc->name, ops->open(rc, flags));
+}
+
+backend *backend_wrap(const backend_ops *ops, const char *name, void *impl)
+{
+    if (!impl) {
+        err_prefix("remote %s: ", name);
+        return NULL;
+    }
     backend *b = calloc(1, sizeof *b);
-    if (!b || !(b->name = strdup(rc->name))) {
+    if (!b || !(b->name = strdup(name))) {
         free(b);
-        err_set(ERR_FAIL, "out of memory");
+        ops->close(impl);
+        err_set(ERR_FAIL, "remote %s: out of memory", name);
         return NULL;
     }
     b->ops = ops;
-    b->impl = ops->open(rc, flags);
-    if (!b->impl) {
-        err_prefix("remote %s: ", rc->name);
-        free(b->name);
-        free(b);
-        return NULL;
-    }
+    b->impl = impl;
     return b;
 }
 
@@ -90,6 +93,10 @@ static int fail(const backend *b)
 
 backend_writer *backend_writer_open(backend *b, const char *name, uint64_t size_hint)
 {
+    if (backend_check_name(name) < 0) {
+        fail(b);
+        return NULL;
+    }
     backend_writer *w = calloc(1, sizeof *w);
     if (!w) {
         err_set(ERR_FAIL, "out of memory");
@@ -131,6 +138,10 @@ void backend_writer_abort(backend_writer *w)
 
 backend_reader *backend_reader_open(backend *b, const char *name, uint64_t offset)
 {
+    if (backend_check_name(name) < 0) {
+        fail(b);
+        return NULL;
+    }
     backend_reader *r = calloc(1, sizeof *r);
     if (!r) {
         err_set(ERR_FAIL, "out of memory");
@@ -212,6 +223,8 @@ void backend_entries_free(backend_entry *e, size_t n)
 
 int backend_stat(backend *b, const char *name, backend_entry *out)
 {
+    if (backend_check_name(name) < 0)
+        return fail(b);
     backend_entry tmp;
     memset(&tmp, 0, sizeof tmp);
     int rc = b->ops->stat(b->impl, name, &tmp);
@@ -226,7 +239,7 @@ int backend_stat(backend *b, const char *name, backend_entry *out)
 
 int backend_remove(backend *b, const char *name)
 {
-    if (b->ops->remove(b->impl, name) < 0)
+    if (backend_check_name(name) < 0 || b->ops->remove(b->impl, name) < 0)
         return fail(b);
     return 0;
 }
@@ -293,4 +306,24 @@ int backend_write_all(backend *b, const char *name, const void *buf, size_t len)
         return -1;
     }
     return backend_writer_commit(w);
+}
+
+int backend_check_name(const char *name)
+{
+    if (!*name || name[0] == '.' || strchr(name, '/') || strbuf_has_control(name, strlen(name))) {
+        char shown[512];
+        strbuf_printable_copy(shown, sizeof shown, name);
+        return err_set(ERR_USAGE, "invalid object name '%s'", shown);
+    }
+    return 0;
+}
+
+char *backend_temp_name(const char *name)
+{
+    return atomic_file_temp_name(name);
+}
+
+int backend_temp_target(const char *name, char *target, size_t cap)
+{
+    return atomic_file_temp_target(name, target, cap);
 }

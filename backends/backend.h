@@ -1,11 +1,26 @@
 /* backend: one interface for every kind of remote (local directory, SFTP,
  * S3).  Each backend type provides one const table of operations plus a
- * feature bitmask; commands and the pipeline only ever call the backend_*()
- * functions below, never a backend directly.
+ * feature bitmask, and a constructor of its own taking its own parameters
+ * (local.h, sftp.h, s3.h); commands and the pipeline only ever call the
+ * backend_*() functions below, never a backend's operations directly.
+ * src/remotes.c fills each driver's parameters from the configuration:
+ * backends never see the configuration.
  *
  * Backends move bytes and names: they know nothing of crypto or Neo4j.
  * Every error carries the remote's name and the cause ("remote nas:
- * /mnt/x/y.partial: No space left on device"). */
+ * /mnt/x/y.partial: No space left on device").
+ *
+ * The contract every driver keeps, beyond the operations' comments:
+ * - Object names are checked here, once, before a driver sees them
+ *   (backend_check_name): nothing empty, hidden, with a '/' or a control
+ *   character reaches a driver.
+ * - A write goes to a temporary object first: where that is a file, its
+ *   name is backend_temp_name(NAME), "<NAME>.<16 random hex>.partial",
+ *   unique, created exclusively; listings mark such names (and the
+ *   "<NAME>.partial" of versions before 0.2) incomplete.
+ * - Every wait of a driver (sockets, backoff, threads) ends within 0.2 s
+ *   of its cancel hook answering non-zero, failing with "interrupted by
+ *   signal N". */
 #ifndef N4O_BACKEND_H
 #define N4O_BACKEND_H
 
@@ -15,6 +30,20 @@
 #include <time.h>
 
 #include "config.h"
+
+/* How a driver learns that the run must stop: PENDING(ARG) answers the
+ * number of the signal asking it (SIGINT, SIGTERM...) or 0.  A NULL
+ * PENDING never cancels. */
+typedef struct {
+    int (*pending)(void *arg);
+    void *arg;
+} backend_cancel;
+
+/* 0, or the signal number when C asks the driver to stop. */
+static inline int backend_cancelled(const backend_cancel *c)
+{
+    return c && c->pending ? c->pending(c->arg) : 0;
+}
 
 enum {
     BACKEND_F_RANGED_READ = 1u << 0,    /* reader_open at any offset is cheap */
@@ -70,13 +99,18 @@ typedef struct {
 
 /* Open the remote described by RC (type local, sftp or s3). */
 backend *backend_open(const config_remote *rc);
-/* backend_open_ex() flags */
+/* Flags of the drivers' constructors */
 #define BACKEND_OPEN_BULK 1u /* a large transfer follows at once: get ready for it now */
 /* The command writes: a backend may create the remote's path (SFTP: mkdir
  * -p).  Without it a missing path is an error naming it, and nothing is
  * created. */
 #define BACKEND_OPEN_WRITE 2u
 backend *backend_open_ex(const config_remote *rc, unsigned flags);
+/* For drivers' constructors: the backend named NAME running OPS on IMPL
+ * (which backend_close hands to OPS->close).  IMPL NULL (the driver's
+ * error set) or out of memory: NULL, the error prefixed with the remote's
+ * name, IMPL closed. */
+backend *backend_wrap(const backend_ops *ops, const char *name, void *impl);
 void backend_close(backend *b);
 const char *backend_name(const backend *b);
 unsigned backend_features(const backend *b);
@@ -106,5 +140,15 @@ int backend_probe(backend *b);
 char *backend_read_all(backend *b, const char *name, size_t max, size_t *len);
 /* Write BUF as NAME atomically (temporary + commit). */
 int backend_write_all(backend *b, const char *name, const void *buf, size_t len);
+
+/* 0 when NAME may name an object: not empty, not hidden (leading '.'), no
+ * '/', no control character; else -1 (ERR_USAGE) showing it escaped. */
+int backend_check_name(const char *name);
+/* The temporary name of a write of NAME: "<NAME>.<16 random hex>.partial",
+ * malloc'd; NULL (ERR_FAIL) out of memory. */
+char *backend_temp_name(const char *name);
+/* 1 when NAME is a temporary name (also "<target>.partial" of versions
+ * before 0.2), with its target copied to TARGET (CAP bytes); else 0. */
+int backend_temp_target(const char *name, char *target, size_t cap);
 
 #endif

@@ -18,7 +18,7 @@ static int open_one(remote_set *set, const config_remote *rc, unsigned flags)
 {
     if (set->n + set->n_failed >= REMOTES_MAX)
         return err_set(ERR_USAGE, "at most %d remotes are supported", REMOTES_MAX);
-    backend *b = backend_open_ex(rc, flags);
+    backend *b = remote_backend_open(rc, flags);
     if (!b) {
         if (err_get_kind() == ERR_USAGE)
             return -1;
@@ -87,7 +87,7 @@ int remote_set_open_one(remote_set *set, const config *cfg, const char *name, un
             return err_set(ERR_USAGE, "%s: no [remote \"NAME\"] section", cfg->path);
         rc = &cfg->remotes[0];
     }
-    backend *b = backend_open_ex(rc, flags);
+    backend *b = remote_backend_open(rc, flags);
     if (!b)
         return -1;
     set->b[0] = b;

@@ -21,7 +21,7 @@ typedef struct {
 } remote_set;
 
 /* Open NAMES (every configured remote when N_NAMES is 0), with
- * backend_open_ex() FLAGS.  An unknown name is an error (ERR_USAGE); a
+ * BACKEND_OPEN_* FLAGS.  An unknown name is an error (ERR_USAGE); a
  * remote that fails to open is logged and counted. */
 int remote_set_open(remote_set *set, const config *cfg, const char *const *names, size_t n_names,
                     unsigned flags);
@@ -32,6 +32,10 @@ size_t remote_set_probe(remote_set *set);
 /* Open only the first configured remote, or NAME. */
 int remote_set_open_one(remote_set *set, const config *cfg, const char *name, unsigned flags);
 void remote_set_close(remote_set *set);
+/* Open RC's driver (local, sftp or s3) with its parameters filled from the
+ * configuration and the process's signals as its cancel hook; FLAGS are
+ * BACKEND_OPEN_*.  NULL with the error (prefixed with the remote's name). */
+backend *remote_backend_open(const config_remote *rc, unsigned flags);
 /* Where RC's objects are named from: its path (local, SFTP) or prefix (S3). */
 const char *remotes_object_path(const config_remote *rc);
 

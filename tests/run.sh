@@ -19,6 +19,7 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DN4O_WERROR=ON -DCMAKE_C_FLAG
     -DCMAKE_EXE_LINKER_FLAGS="$san"
 cmake --build build-asan -j"$(nproc)"
 cd build-asan
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:verify_asan_link_order=0 UBSAN_OPTIONS=print_stacktrace=1
+# full stacks (libssh2 has no frame pointers): the suppressions name its functions
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:verify_asan_link_order=0:fast_unwind_on_malloc=0 UBSAN_OPTIONS=print_stacktrace=1
 export LSAN_OPTIONS=suppressions=$PWD/../tests/lsan.supp
 ctest --output-on-failure -j2 --timeout 600 -R "$(tr -d ' \n' <../tests/sanitized.txt)"

@@ -21,13 +21,6 @@ typedef struct {
     char *path;
 } local_reader;
 
-static int check_name(const char *name)
-{
-    if (!*name || name[0] == '.' || strchr(name, '/'))
-        return err_set(ERR_USAGE, "invalid object name '%s'", name);
-    return 0;
-}
-
 static char *join(const local_remote *lr, const char *name)
 {
     char *p;
@@ -38,9 +31,8 @@ static char *join(const local_remote *lr, const char *name)
     return p;
 }
 
-static void *local_open(const config_remote *rc, unsigned flags)
+static void *local_open(const local_params *rc)
 {
-    (void)flags;
     struct stat st;
     if (!rc->path || !*rc->path) {
         err_set(ERR_USAGE, "no path configured");
@@ -73,8 +65,6 @@ static void local_close(void *impl)
 static void *local_writer_open(void *impl, const char *name, uint64_t size_hint)
 {
     (void)size_hint;
-    if (check_name(name) < 0)
-        return NULL;
     char *path = join(impl, name);
     if (!path)
         return NULL;
@@ -106,8 +96,6 @@ static void local_writer_abort(void *w)
 
 static void *local_reader_open(void *impl, const char *name, uint64_t offset)
 {
-    if (check_name(name) < 0)
-        return NULL;
     local_reader *r = calloc(1, sizeof *r);
     if (!r || !(r->path = join(impl, name))) {
         free(r);
@@ -167,7 +155,7 @@ static int fill_entry(const char *name, const struct stat *st, backend_entry *e)
         return err_set(ERR_FAIL, "out of memory");
     e->size = (uint64_t)st->st_size;
     e->mtime = st->st_mtime;
-    e->incomplete = atomic_file_temp_target(name, target, sizeof target);
+    e->incomplete = backend_temp_target(name, target, sizeof target);
     e->upload_id = NULL;
     return 0;
 }
@@ -216,8 +204,6 @@ fail:
 
 static int local_stat(void *impl, const char *name, backend_entry *out)
 {
-    if (check_name(name) < 0)
-        return -1;
     char *path = join(impl, name);
     if (!path)
         return -1;
@@ -238,8 +224,6 @@ static int local_stat(void *impl, const char *name, backend_entry *out)
 
 static int local_remove(void *impl, const char *name)
 {
-    if (check_name(name) < 0)
-        return -1;
     char *path = join(impl, name);
     if (!path)
         return -1;
@@ -266,7 +250,6 @@ static int local_probe(void *impl)
 const backend_ops local_backend_ops = {
     .type = "local",
     .features = BACKEND_F_RANGED_READ | BACKEND_F_ATOMIC_RENAME,
-    .open = local_open,
     .close = local_close,
     .writer_open = local_writer_open,
     .writer_write = local_writer_write,
@@ -281,3 +264,8 @@ const backend_ops local_backend_ops = {
     .remove_incomplete = local_remove_incomplete,
     .probe = local_probe,
 };
+
+backend *local_backend_open(const local_params *p)
+{
+    return backend_wrap(&local_backend_ops, p->name, local_open(p));
+}

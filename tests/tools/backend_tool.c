@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "remotes.h"
 #include "config.h"
 #include "err.h"
 #include "signals.h"
@@ -262,7 +263,7 @@ int main(int argc, char **argv)
     const config_remote *rc = config_remote_find(cfg, argv[2]);
     const char *cmd = argv[3], *arg = argc > 4 ? argv[4] : NULL;
     int reads = strcmp(cmd, "get") == 0 || strcmp(cmd, "stat") == 0 || strcmp(cmd, "list") == 0;
-    backend *b = rc ? backend_open_ex(rc, reads ? 0 : BACKEND_OPEN_WRITE) : NULL;
+    backend *b = rc ? remote_backend_open(rc, reads ? 0 : BACKEND_OPEN_WRITE) : NULL;
     if (!b) {
         int ret = die();
         config_free(cfg);

@@ -17,6 +17,7 @@
 
 #include "atomic_file.h"
 #include "backend.h"
+#include "remotes.h"
 #include "err.h"
 
 static char dir[64];
@@ -43,7 +44,7 @@ static backend *open_remote(void)
     rc.name = "nas";
     rc.type = "local";
     rc.path = dir;
-    return backend_open(&rc);
+    return remote_backend_open(&rc, 0);
 }
 
 static int exists(const char *name)
@@ -173,11 +174,11 @@ static void test_errors_name_remote_and_path(void **state)
     rc.name = "gone";
     rc.type = "local";
     rc.path = "/nonexistent/n4o";
-    assert_null(backend_open(&rc));
+    assert_null(remote_backend_open(&rc, 0));
     assert_non_null(strstr(err_msg(), "remote gone: "));
     assert_non_null(strstr(err_msg(), "/nonexistent/n4o"));
     rc.type = "ftp";
-    assert_null(backend_open(&rc));
+    assert_null(remote_backend_open(&rc, 0));
     assert_int_equal(err_get_kind(), ERR_USAGE);
     backend *b = open_remote();
     assert_null(backend_reader_open(b, "nothing-here", 0));

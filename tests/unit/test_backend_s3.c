@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "backend.h"
+#include "remotes.h"
 #include "err.h"
 #include "s3/multipart.h"
 
@@ -208,7 +209,7 @@ static void test_round_trips(void **state)
     (void)state;
     NEED_SERVER();
     config_remote rc = remote_conf("unit/rt");
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     /* around the part size: one PUT up to 5 MiB, a multipart upload above */
     const size_t sizes[] = {0, 1, 5 * MIB, 5 * MIB + 1, 11 * MIB + 12345};
@@ -253,7 +254,7 @@ static void test_never_overwrites_and_abort(void **state)
     (void)state;
     NEED_SERVER();
     config_remote rc = remote_conf("unit/ow/");
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     uint8_t *data = random_bytes(12 * MIB);
     assert_int_equal(backend_write_all(b, "x", data, 100), 0);
@@ -335,7 +336,7 @@ static void test_list_paginates(void **state)
     plant("unit/many/sub/dir-object", "x"); /* below the prefix: not an entry */
     plant("unit/manyother", "x");           /* shares the text prefix only */
     config_remote rc = remote_conf("unit/many");
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     backend_entry *e;
     size_t n;
@@ -368,7 +369,7 @@ static void test_list_skips_unprintable(void **state)
     plant("unit/names/haia_new\nline", "x");
     plant("unit/names/haia_c1\302\2332J", "x"); /* U+009B, then "2J" */
     config_remote rc = remote_conf("unit/names");
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     char path[128];
     snprintf(path, sizeof path, "%s/stderr", dir);
@@ -402,7 +403,7 @@ static void test_server_errors(void **state)
     /* no such bucket: the server's code reaches the message */
     config_remote rc = remote_conf("");
     rc.bucket = "no-such-bucket";
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     /* HEAD cannot tell a missing bucket from a missing key (404 without a
      * body); the first write says which */
@@ -418,7 +419,7 @@ static void test_server_errors(void **state)
     backend_close(b);
     /* reading: a missing bucket is said, not "no such object" (fetch and
      * verify would report the archive missing, an integrity finding) */
-    b = backend_open(&rc);
+    b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     assert_null(backend_reader_open(b, "x", 0));
     assert_non_null(strstr(err_msg(), "bucket no-such-bucket does not exist at"));
@@ -428,7 +429,7 @@ static void test_server_errors(void **state)
     assert_non_null(strstr(err_msg(), "bucket no-such-bucket does not exist at"));
     backend_close(b);
     rc.bucket = BUCKET;
-    b = backend_open(&rc);
+    b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     assert_null(backend_reader_open(b, "x", 0));
     assert_non_null(strstr(err_msg(), "x: no such object"));
@@ -439,7 +440,7 @@ static void test_server_errors(void **state)
     setenv("AWS_ACCESS_KEY_ID", "AKIAUNKNOWN", 1);
     rc = remote_conf("");
     rc.retries = 5;
-    b = backend_open(&rc);
+    b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     time_t t0 = time(NULL);
     assert_int_equal(backend_stat(b, "x", NULL), -1);
@@ -457,7 +458,7 @@ static void test_probe(void **state)
     (void)state;
     NEED_SERVER();
     config_remote rc = remote_conf("unit/probe/");
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     assert_int_equal(backend_probe(b), 0);
     /* it wrote (an upload, aborted), and left no object */
@@ -473,7 +474,7 @@ static void test_probe(void **state)
 
     char want[256];
     rc.bucket = "no-such-bucket";
-    assert_non_null(b = backend_open(&rc));
+    assert_non_null(b = remote_backend_open(&rc, 0));
     assert_int_equal(backend_probe(b), -1);
     snprintf(want, sizeof want,
              "remote unit: endpoint %s, bucket no-such-bucket: the bucket does not exist",
@@ -484,7 +485,7 @@ static void test_probe(void **state)
 
     rc = remote_conf("");
     setenv("AWS_ACCESS_KEY_ID", "AKIAUNKNOWN", 1);
-    assert_non_null(b = backend_open(&rc));
+    assert_non_null(b = remote_backend_open(&rc, 0));
     assert_int_equal(backend_probe(b), -1);
     assert_non_null(
         strstr(err_msg(), "bucket " BUCKET ": the server does not know the access key"));
@@ -499,7 +500,7 @@ static void test_probe_unreachable(void **state)
     config_remote rc = remote_conf("");
     rc.endpoint = "http://127.0.0.1:9";
     rc.retries = 1;
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     assert_int_equal(backend_probe(b), -1);
     assert_non_null(strstr(err_msg(), "remote unit: endpoint http://127.0.0.1:9, bucket " BUCKET
@@ -515,7 +516,7 @@ static void test_server_down(void **state)
     config_remote rc = remote_conf("");
     rc.endpoint = "http://127.0.0.1:9";
     rc.retries = 2;
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     assert_null(backend_writer_open(b, "x", 0));
     assert_int_equal(err_get_kind(), ERR_FAIL);
@@ -540,11 +541,11 @@ static void test_credentials(void **state)
     rc.endpoint = "http://127.0.0.1:9";
     /* env: both variables are needed, and named when missing */
     unsetenv("AWS_SECRET_ACCESS_KEY");
-    assert_null(backend_open(&rc));
+    assert_null(remote_backend_open(&rc, 0));
     assert_int_equal(err_get_kind(), ERR_USAGE);
     assert_non_null(strstr(err_msg(), "AWS_SECRET_ACCESS_KEY"));
     unsetenv("AWS_ACCESS_KEY_ID");
-    assert_null(backend_open(&rc));
+    assert_null(remote_backend_open(&rc, 0));
     assert_non_null(strstr(err_msg(), "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"));
     setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
     setenv("AWS_SECRET_ACCESS_KEY", "S3RVER", 1);
@@ -559,28 +560,28 @@ static void test_credentials(void **state)
                0600);
     rc.credentials = path;
     rc.profile = "ops";
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     backend_close(b);
     rc.profile = "default";
-    assert_non_null(b = backend_open(&rc));
+    assert_non_null(b = remote_backend_open(&rc, 0));
     backend_close(b);
     rc.profile = "half";
-    assert_null(backend_open(&rc));
+    assert_null(remote_backend_open(&rc, 0));
     assert_int_equal(err_get_kind(), ERR_USAGE);
     assert_non_null(strstr(err_msg(), "profile [half] has no aws_secret_access_key"));
     rc.profile = "nope";
-    assert_null(backend_open(&rc));
+    assert_null(remote_backend_open(&rc, 0));
     assert_non_null(strstr(err_msg(), "has no profile [nope]"));
     /* readable by others: refused, and no secret in the message */
     rc.profile = "ops";
     assert_int_equal(chmod(path, 0640), 0);
-    assert_null(backend_open(&rc));
+    assert_null(remote_backend_open(&rc, 0));
     assert_int_equal(err_get_kind(), ERR_USAGE);
     assert_non_null(strstr(err_msg(), "readable by group or others"));
     assert_null(strstr(err_msg(), "s2"));
     rc.credentials = "/nonexistent/credentials";
-    assert_null(backend_open(&rc));
+    assert_null(remote_backend_open(&rc, 0));
     assert_int_equal(err_get_kind(), ERR_USAGE);
 }
 

@@ -35,6 +35,7 @@
 #include <expat.h>
 
 #include "backend.h"
+#include "remotes.h"
 #include "err.h"
 #include "s3/multipart.h"
 #include "s3/s3.h"
@@ -433,7 +434,7 @@ static void test_complete_escapes_long_etags(void **state)
         etag[lens[i] - 1] = '"';
         etag[lens[i]] = '\0';
         snprintf(etag_header, sizeof etag_header, "%s", etag);
-        backend *b = backend_open(&rc);
+        backend *b = remote_backend_open(&rc, 0);
         assert_non_null(b);
         assert_int_equal(upload(b, 10 * MIB + 1), 0); /* three parts */
         backend_close(b);
@@ -468,7 +469,7 @@ static void test_bad_etags_abort(void **state)
     config_remote rc = remote_conf(srv);
     memset(etag_header, 'e', 5000);
     etag_header[5000] = '\0';
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     assert_int_equal(upload(b, 5 * MIB + 1), -1);
     assert_err("ETag header is longer than 1024 bytes");
@@ -494,7 +495,7 @@ static void test_bad_upload_id(void **state)
     static char long_id[2100];
     memset(long_id, 'i', 2000);
     const char *ids[] = {"UP&#x9b;31m", "UP&#10;x", "UP 1", long_id};
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         upload_id_answer = ids[i];
@@ -583,7 +584,7 @@ static void test_complete_body_many_parts(void **state)
 static int list_result(backend_entry **e, size_t *n)
 {
     config_remote rc = remote_conf(srv);
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     int r = backend_list(b, "", e, n);
     backend_close(b);
@@ -888,7 +889,7 @@ static void test_complete_error_escaped(void **state)
     srv = server_start(h_complete_error);
     snprintf(etag_header, sizeof etag_header, "\"e\"");
     config_remote rc = remote_conf(srv);
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     assert_int_equal(upload(b, 5 * MIB + 1), -1);
     assert_false(has_control(err_msg()));
@@ -1020,7 +1021,7 @@ static void test_reads_bounded(void **state)
     (void)state;
     srv = server_start(h_too_much);
     config_remote rc = remote_conf(srv);
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     size_t len = 0;
     char *all = backend_read_all(b, "obj", 1000, &len);
@@ -1031,7 +1032,7 @@ static void test_reads_bounded(void **state)
 
     srv = server_start(h_bad_length);
     rc = remote_conf(srv);
-    b = backend_open(&rc);
+    b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     assert_int_equal(backend_stat(b, "obj", NULL), -1);
     assert_false(has_control(err_msg()));
@@ -1113,7 +1114,7 @@ static void test_sigint_stalled_listing(void **state)
     srv = server_start(h_stall);
     config_remote rc = remote_conf(srv);
     rc.retries = 3;
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     signal_timer st;
     double t0 = now();
@@ -1133,7 +1134,7 @@ static void test_sigint_retry_backoff(void **state)
     srv = server_start(h_slow_down);
     config_remote rc = remote_conf(srv);
     rc.retries = 10; /* about 100 s of backoff in all */
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     signal_timer st;
     double t0 = now();
@@ -1153,7 +1154,7 @@ static void test_sigint_stalled_upload(void **state)
     snprintf(etag_header, sizeof etag_header, "\"e\"");
     config_remote rc = remote_conf(srv);
     rc.retries = 3;
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     backend_writer *w = backend_writer_open(b, "obj", 0);
     assert_non_null(w);
@@ -1183,7 +1184,7 @@ static void test_sigint_commit(void **state)
     (void)state;
     srv = server_start(h_parts_stall);
     config_remote rc = remote_conf(srv);
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     backend_writer *w = backend_writer_open(b, "obj", 0);
     assert_non_null(w);
@@ -1209,7 +1210,7 @@ static void test_sigint_stalled_download(void **state)
     srv = server_start(h_get_stalls);
     config_remote rc = remote_conf(srv);
     rc.retries = 3;
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     backend_reader *r = backend_reader_open(b, "obj", 0);
     assert_non_null(r);
@@ -1237,7 +1238,7 @@ static void test_abort_after_signal_bounded(void **state)
     srv = server_start(h_multipart);
     snprintf(etag_header, sizeof etag_header, "\"e\"");
     config_remote rc = remote_conf(srv);
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     backend_writer *w = backend_writer_open(b, "obj", 0);
     assert_non_null(w);
@@ -1299,7 +1300,7 @@ static void test_probe_causes(void **state)
     (void)state;
     srv = server_start(h_body);
     config_remote rc = remote_conf(srv);
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     hostile_status = 403;
     set_body("<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we "
@@ -1337,7 +1338,7 @@ static void test_probe_writes(void **state)
     (void)state;
     srv = server_start(h_probe);
     config_remote rc = remote_conf(srv);
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     probe_readonly = 1;
     assert_int_equal(backend_probe(b), -1);
@@ -1512,7 +1513,7 @@ static void test_resume_checks_content_range(void **state)
         range_mode = cases[i].mode;
         config_remote rc = remote_conf(srv);
         rc.retries = 2;
-        backend *b = backend_open(&rc);
+        backend *b = remote_backend_open(&rc, 0);
         assert_non_null(b);
         size_t got;
         int wrong;
@@ -1541,7 +1542,7 @@ static void test_resume_checks_content_range(void **state)
     range_mode = RANGE_RIGHT;
     config_remote rc = remote_conf(srv);
     rc.retries = 2;
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     size_t got;
     int wrong;
@@ -1581,7 +1582,7 @@ static void test_short_answers_bounded(void **state)
     srv = server_start(h_capped);
     answer_cap = 1;
     config_remote rc = remote_conf(srv);
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     size_t got;
     int wrong;
@@ -1599,7 +1600,7 @@ static void test_short_answers_bounded(void **state)
     srv = server_start(h_capped);
     answer_cap = 256 * 1024;
     rc = remote_conf(srv);
-    b = backend_open(&rc);
+    b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     assert_int_equal(read_obj(b, &got, &wrong), 0);
     assert_int_equal(got, OBJ_SIZE);
@@ -1632,7 +1633,7 @@ static void test_missing_bucket_named(void **state)
     (void)state;
     srv = server_start(h_missing);
     config_remote rc = remote_conf(srv);
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     missing_code = "NoSuchBucket";
     assert_null(backend_reader_open(b, "obj", 0));
@@ -1647,7 +1648,7 @@ static void test_missing_bucket_named(void **state)
 
     /* the bucket is there, the object is not */
     missing_code = "NoSuchKey";
-    b = backend_open(&rc);
+    b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     assert_null(backend_reader_open(b, "obj", 0));
     assert_err("p/obj: no such object");
@@ -1813,7 +1814,7 @@ static void test_complete_answer_lost(void **state)
     srv = server_start(h_store);
     config_remote rc = remote_conf(srv);
     rc.retries = 2;
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     char *warn;
     int rc_u = upload_captured(b, 6 * MIB, &warn);
@@ -1842,7 +1843,7 @@ static void test_put_answer_lost(void **state)
     srv = server_start(h_store);
     config_remote rc = remote_conf(srv);
     rc.retries = 2;
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     char *warn;
     int rc_u = upload_captured(b, 1000, &warn);
@@ -1871,7 +1872,7 @@ static void test_sigint_during_complete(void **state)
     srv = server_start(h_store);
     config_remote rc = remote_conf(srv);
     rc.retries = 3;
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     backend_writer *w = backend_writer_open(b, "obj", 0);
     assert_non_null(w);
@@ -1896,7 +1897,7 @@ static void test_sigint_during_complete(void **state)
     store_reset();
     st.stall_commit = 1;
     st.delete_denied = 1;
-    b = backend_open(&rc);
+    b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     w = backend_writer_open(b, "obj", 0);
     assert_non_null(w);
@@ -1932,7 +1933,7 @@ static void test_if_none_match(void **state)
         st.heads_lie = 2; /* at open and before commit */
         srv = server_start(h_store);
         config_remote rc = remote_conf(srv);
-        backend *b = backend_open(&rc);
+        backend *b = remote_backend_open(&rc, 0);
         assert_non_null(b);
         assert_int_equal(upload(b, sizes[i]), -1);
         assert_err("p/obj already exists");
@@ -1955,7 +1956,7 @@ static void test_if_none_match(void **state)
         st.inm_501 = 1;
         srv = server_start(h_store);
         config_remote rc = remote_conf(srv);
-        backend *b = backend_open(&rc);
+        backend *b = remote_backend_open(&rc, 0);
         assert_non_null(b);
         assert_int_equal(upload(b, sizes[i]), 0);
         assert_true(st.exists);
