@@ -7,7 +7,6 @@
 #include "err.h"
 #include "log.h"
 #include "strbuf.h"
-#include "s3/s3.h"
 #include "sftp/sftp.h"
 
 struct backend {
@@ -28,7 +27,6 @@ struct backend_reader {
 
 static const backend_ops *const backend_types[] = {
     &sftp_backend_ops,
-    &s3_backend_ops,
 };
 
 backend *backend_open(const config_remote *rc)

@@ -13,7 +13,9 @@
 
 #include <sodium.h>
 
+#include "bytes_be.h"
 #include "err.h"
+#include "private_file.h"
 
 /* A key file is a few hundred bytes; anything much larger is not one. */
 #define KEYFILE_MAX    4096
@@ -94,98 +96,13 @@ int keys_id_parse(const char *hex, uint8_t id[KEYS_ID_BYTES])
     return 0;
 }
 
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 /* The advice for a secret file that group or others may read. */
-static int refuse_open_mode(const char *path, mode_t mode)
-{
-    return err_set(ERR_USAGE, "%s is readable by group or others (mode %04o); run chmod 600 %s",
-                   path, (unsigned)(mode & 07777), path);
-}
-
-/* Read a whole small file.  SECRET: read into sodium_malloc() memory and,
- * unless MODE is given, refuse group/other permission bits (the caller that
- * takes MODE checks them itself, once it knows what the file is).  The
- * returned buffer is NUL-terminated; free with sodium_free for secrets,
- * free() otherwise. */
+/* A whole key or passphrase file (private_file.h: regular, small and,
+ * when SECRET, private unless the caller takes MODE), NUL-terminated; free
+ * with sodium_free for secrets, free() otherwise. */
 static char *read_small_file(const char *path, int secret, size_t *len, mode_t *mode)
 {
-    char *buf = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        err_sys(errno == ENOENT || errno == EACCES ? ERR_USAGE : ERR_FAIL, errno, "cannot open %s",
-                path);
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        err_sys(ERR_FAIL, errno, "cannot stat %s", path);
-        goto fail;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        err_set(ERR_USAGE, "%s is not a regular file", path);
-        goto fail;
-    }
-    if (secret && !mode && (st.st_mode & 077)) {
-        refuse_open_mode(path, st.st_mode);
-        goto fail;
-    }
-    if (mode)
-        *mode = st.st_mode;
-    if (st.st_size > KEYFILE_MAX) {
-        err_set(ERR_USAGE, "%s is too large to be a key or passphrase file (%lld bytes)", path,
-                (long long)st.st_size);
-        goto fail;
-    }
-    buf = secret ? sodium_malloc(KEYFILE_MAX + 1) : malloc(KEYFILE_MAX + 1);
-    if (!buf) {
-        err_set(ERR_FAIL, "out of memory reading %s", path);
-        goto fail;
-    }
-    size_t got = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + got, KEYFILE_MAX + 1 - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            err_sys(ERR_FAIL, errno, "cannot read %s", path);
-            goto fail;
-        }
-        if (n == 0)
-            break;
-        got += (size_t)n;
-        if (got > KEYFILE_MAX) {
-            err_set(ERR_USAGE, "%s is too large to be a key or passphrase file", path);
-            goto fail;
-        }
-    }
-    close(fd);
-    buf[got] = '\0';
-    *len = got;
-    return buf;
-fail:
-    if (buf) {
-        if (secret)
-            sodium_free(buf);
-        else
-            free(buf);
-    }
-    close(fd);
-    return NULL;
+    return private_file_read("", path, KEYFILE_MAX, secret ? PRIVATE_FILE_SECRET : 0, len, mode);
 }
 
 /* Find the data line of a key file: skip '#' comment lines and empty
@@ -375,8 +292,8 @@ static char *get_passphrase(const char *keyfile, size_t *len)
 static int unwrap(const char *path, const char *label, const uint8_t *payload, uint8_t *secret)
 {
     const uint8_t *salt = payload;
-    uint64_t ops = get_be64(payload + SALT_BYTES);
-    uint64_t mem = get_be64(payload + SALT_BYTES + 8);
+    uint64_t ops = be_get64(payload + SALT_BYTES);
+    uint64_t mem = be_get64(payload + SALT_BYTES + 8);
     const uint8_t *nonce = payload + SALT_BYTES + 16;
     const uint8_t *ct = nonce + WRAP_NONCE_BYTES;
     if (ops < crypto_pwhash_argon2id_OPSLIMIT_MIN || ops > WRAP_OPS_MAX ||
@@ -447,10 +364,8 @@ keys_secret *keys_load_secret(const char *path, keys_kind kind)
                 label, ki->key_label, ki->wrapped_label, ki->what, ki->file);
         goto fail;
     }
-    if (mode & 077) {
-        refuse_open_mode(path, mode);
+    if (private_file_refuse_mode("", path, mode) < 0)
         goto fail;
-    }
     raw = sodium_malloc(WRAP_BYTES);
     sk = sodium_malloc(sizeof *sk);
     if (!raw || !sk) {
@@ -588,8 +503,8 @@ static char *secret_file_text(keys_kind kind, const char *comment, const uint8_t
     uint8_t payload[WRAP_BYTES];
     uint8_t *salt = payload, *nonce = payload + SALT_BYTES + 16;
     randombytes_buf(salt, SALT_BYTES);
-    put_be64(payload + SALT_BYTES, ops);
-    put_be64(payload + SALT_BYTES + 8, mem);
+    be_put64(payload + SALT_BYTES, ops);
+    be_put64(payload + SALT_BYTES + 8, mem);
     randombytes_buf(nonce, WRAP_NONCE_BYTES);
     uint8_t *k = sodium_malloc(32);
     if (!k) {

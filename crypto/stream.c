@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "bytes_be.h"
 #include "err.h"
 
 #define FORMAT_VERSION     STREAM_FORMAT_VERSION /* written */
@@ -26,24 +27,6 @@ _Static_assert(crypto_secretstream_xchacha20poly1305_ABYTES == STREAM_TAG_BYTES,
 
 typedef crypto_secretstream_xchacha20poly1305_state ss_state;
 
-static uint32_t get_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint16_t get_be16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 /* Validate the fixed fields of a header; everything a reader checks before
  * it touches a key. */
 static int check_header(const uint8_t *h, size_t len, uint32_t *chunk_size)
@@ -52,16 +35,16 @@ static int check_header(const uint8_t *h, size_t len, uint32_t *chunk_size)
         return err_set(ERR_INTEGRITY, "not a neo4j-offsite archive: only %zu header bytes", len);
     if (memcmp(h, magic, sizeof magic) != 0)
         return err_set(ERR_INTEGRITY, "not a neo4j-offsite archive (bad magic at byte offset 0)");
-    uint16_t version = get_be16(h + OFF_VERSION);
+    uint16_t version = be_get16(h + OFF_VERSION);
     if (version < FORMAT_VERSION_MIN || version > FORMAT_VERSION)
         return err_set(ERR_INTEGRITY,
                        "archive format version %u is not supported (this version reads %d to %d)",
                        version, FORMAT_VERSION_MIN, FORMAT_VERSION);
-    uint16_t hlen = get_be16(h + OFF_HLEN);
+    uint16_t hlen = be_get16(h + OFF_HLEN);
     if (hlen != STREAM_HEADER_SIZE)
         return err_set(ERR_INTEGRITY, "archive header length %u is invalid for version %u", hlen,
                        version);
-    uint32_t cs = get_be32(h + OFF_CHUNK);
+    uint32_t cs = be_get32(h + OFF_CHUNK);
     if (cs < STREAM_CHUNK_MIN || cs > STREAM_CHUNK_MAX)
         return err_set(ERR_INTEGRITY, "archive chunk size %u is out of range (%u..%u)", cs,
                        STREAM_CHUNK_MIN, STREAM_CHUNK_MAX);
@@ -94,7 +77,7 @@ int stream_header_version(const uint8_t *header, size_t len, unsigned *version)
     uint32_t cs = 0;
     if (check_header(header, len, &cs) != 0)
         return -1;
-    *version = get_be16(header + OFF_VERSION);
+    *version = be_get16(header + OFF_VERSION);
     return 0;
 }
 
@@ -154,7 +137,7 @@ stream_writer *stream_writer_new_version(const keys_public *recipient, uint32_t 
     h[OFF_VERSION + 1] = (uint8_t)version;
     h[OFF_HLEN] = 0;
     h[OFF_HLEN + 1] = STREAM_HEADER_SIZE;
-    put_be32(h + OFF_CHUNK, chunk_size);
+    be_put32(h + OFF_CHUNK, chunk_size);
     memcpy(h + OFF_KEYID, recipient->id, KEYS_ID_BYTES);
     crypto_secretstream_xchacha20poly1305_keygen(key);
     crypto_secretstream_xchacha20poly1305_init_push(w->st, h + OFF_SSHDR, key);
@@ -318,7 +301,7 @@ static int check_binding(const stream_reader *r)
 {
     if (!r->want_version)
         return 0;
-    unsigned version = get_be16(r->header + OFF_VERSION);
+    unsigned version = be_get16(r->header + OFF_VERSION);
     if (version != r->want_version)
         return err_set(ERR_INTEGRITY,
                        "the archive does not match its signed manifest: archive format version %u, "

@@ -191,6 +191,58 @@ int cli_option_error(const char *name, int c, char **argv)
     return cli_usage_error(name, "unknown option %s", argv[optind - 1]);
 }
 
+int cli_parse(const char *name, int argc, char **argv, const cli_opt *opts, const char **pos,
+              size_t n_pos)
+{
+    struct option lo[CLI_MAX_OPTS + 1];
+    char so[2 * CLI_MAX_OPTS + 2] = ":", *sp = so + 1;
+    int seen[CLI_MAX_OPTS] = {0};
+    size_t n = 0;
+    for (; opts[n].name && n < CLI_MAX_OPTS; n++) {
+        lo[n] = (struct option){opts[n].name,
+                                opts[n].kind == CLI_FLAG ? no_argument : required_argument, NULL,
+                                (int)(n + 256)};
+        if (opts[n].letter) {
+            *sp++ = opts[n].letter;
+            if (opts[n].kind != CLI_FLAG)
+                *sp++ = ':';
+        }
+    }
+    lo[n] = (struct option){NULL, 0, NULL, 0};
+    *sp = '\0';
+    optind = 0; /* a full re-initialisation of GNU getopt */
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, so, lo, NULL)) != -1) {
+        size_t i = n;
+        if (c >= 256)
+            i = (size_t)c - 256;
+        else
+            for (i = 0; i < n && opts[i].letter != c; i++)
+                ;
+        if (i >= n)
+            return cli_option_error(name, c, argv);
+        const cli_opt *o = &opts[i];
+        if (o->kind != CLI_LIST && seen[i]++)
+            return cli_usage_error(name, "--%s given twice", o->name);
+        if (o->kind == CLI_FLAG) {
+            *(int *)o->out = 1;
+        } else if (o->kind == CLI_VALUE) {
+            *(const char **)o->out = optarg;
+        } else {
+            cli_list *l = o->out;
+            if (l->n >= l->max)
+                return cli_usage_error(name, "--%s given more than %zu times", o->name, l->max);
+            l->items[l->n++] = optarg;
+        }
+    }
+    for (size_t k = 0; k < n_pos && optind < argc; k++)
+        pos[k] = argv[optind++];
+    if (optind < argc)
+        return cli_usage_error(name, "unexpected argument '%s'", argv[optind]);
+    return 0;
+}
+
 int cli_wants_help(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {

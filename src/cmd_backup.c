@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -414,37 +413,15 @@ static int check_signer_trusted(const config *cfg, const keys_secret *signer)
 static int parse_options(int argc, char **argv, const char **database, const char **remotes,
                          size_t *n_remotes, int *no_local, int *no_prune)
 {
-    static const struct option opts[] = {{"database", required_argument, NULL, 'd'},
-                                         {"remote", required_argument, NULL, 'r'},
-                                         {"no-local-copy", no_argument, NULL, 'L'},
-                                         {"no-prune", no_argument, NULL, 'P'},
-                                         {NULL, 0, NULL, 0}};
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            *database = optarg;
-            break;
-        case 'r':
-            if (*n_remotes >= PIPELINE_MAX_REMOTES)
-                return cli_usage_error("backup", "too many --remote options");
-            remotes[(*n_remotes)++] = optarg;
-            break;
-        case 'L':
-            *no_local = 1;
-            break;
-        case 'P':
-            *no_prune = 1;
-            break;
-        default:
-            return cli_option_error("backup", c, argv);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("backup", "unexpected argument '%s'", argv[optind]);
-    return 0;
+    cli_list remote_list = {remotes, 0, PIPELINE_MAX_REMOTES};
+    const cli_opt opts[] = {{"database", 0, CLI_VALUE, database},
+                            {"remote", 0, CLI_LIST, &remote_list},
+                            {"no-local-copy", 0, CLI_FLAG, no_local},
+                            {"no-prune", 0, CLI_FLAG, no_prune},
+                            {NULL, 0, 0, NULL}};
+    int rc = cli_parse("backup", argc, argv, opts, NULL, 0);
+    *n_remotes = remote_list.n;
+    return rc;
 }
 
 /* With a stop_command and a local copy the DBMS is started again as soon as

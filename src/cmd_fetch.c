@@ -2,7 +2,6 @@
  * to stdout. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,36 +33,14 @@ typedef struct {
 
 static int parse_options(int argc, char **argv, fetch_opts *o)
 {
-    static const struct option opts[] = {{"remote", required_argument, NULL, 'r'},
-                                         {"database", required_argument, NULL, 'd'},
-                                         {"latest", no_argument, NULL, 'l'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {NULL, 0, NULL, 0}};
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'r':
-            o->remote = optarg;
-            break;
-        case 'd':
-            o->database = optarg;
-            break;
-        case 'l':
-            o->latest = 1;
-            break;
-        case 'o':
-            o->output = optarg;
-            break;
-        default:
-            return cli_option_error("fetch", c, argv);
-        }
-    }
-    if (optind < argc)
-        o->archive = argv[optind++];
-    if (optind < argc)
-        return cli_usage_error("fetch", "unexpected argument '%s'", argv[optind]);
+    const cli_opt opts[] = {{"remote", 0, CLI_VALUE, &o->remote},
+                            {"database", 0, CLI_VALUE, &o->database},
+                            {"latest", 0, CLI_FLAG, &o->latest},
+                            {"output", 'o', CLI_VALUE, &o->output},
+                            {NULL, 0, 0, NULL}};
+    int rc = cli_parse("fetch", argc, argv, opts, &o->archive, 1);
+    if (rc)
+        return rc;
     if ((o->archive != NULL) + o->latest != 1)
         return cli_usage_error("fetch", "give exactly one of ARCHIVE, --latest");
     if (!o->output)

@@ -1,5 +1,4 @@
 /* cmd_keygen: create the archive and signing key pairs (SPEC.md). */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,35 +8,14 @@
 
 int cmd_keygen(int argc, char **argv, const cli_globals *g)
 {
-    static const struct option opts[] = {
-        {"out", required_argument, NULL, 'o'},
-        {"passphrase-file", required_argument, NULL, 'p'},
-        {NULL, 0, NULL, 0},
-    };
     const char *out = NULL, *pwfile = NULL;
     (void)g; /* keygen needs no config file */
-
-    optind = 0; /* full re-initialisation of GNU getopt */
-    opterr = 0;
-    for (;;) {
-        int c = getopt_long(argc, argv, "+:", opts, NULL);
-        if (c == -1)
-            break;
-        switch (c) {
-        case 'o':
-            out = optarg;
-            break;
-        case 'p':
-            pwfile = optarg;
-            break;
-        case ':':
-            return cli_usage_error("keygen", "option '%s' needs an argument", argv[optind - 1]);
-        default:
-            return cli_usage_error("keygen", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("keygen", "unexpected argument '%s'", argv[optind]);
+    const cli_opt opts[] = {{"out", 0, CLI_VALUE, &out},
+                            {"passphrase-file", 0, CLI_VALUE, &pwfile},
+                            {NULL, 0, 0, NULL}};
+    int rc = cli_parse("keygen", argc, argv, opts, NULL, 0);
+    if (rc)
+        return rc;
     if (!out || !*out)
         return cli_usage_error("keygen", "--out DIR is required");
 

@@ -1,5 +1,4 @@
 /* cmd_list: archives per remote, as a table or JSON (SPEC.md "Listing"). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,31 +18,11 @@
 static int parse_options(int argc, char **argv, const char **remote, const char **database,
                          int *all)
 {
-    static const struct option opts[] = {{"remote", required_argument, NULL, 'r'},
-                                         {"database", required_argument, NULL, 'd'},
-                                         {"all", no_argument, NULL, 'a'},
-                                         {NULL, 0, NULL, 0}};
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-        switch (c) {
-        case 'r':
-            *remote = optarg;
-            break;
-        case 'd':
-            *database = optarg;
-            break;
-        case 'a':
-            *all = 1;
-            break;
-        default:
-            return cli_option_error("list", c, argv);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("list", "unexpected argument '%s'", argv[optind]);
-    return 0;
+    const cli_opt opts[] = {{"remote", 0, CLI_VALUE, remote},
+                            {"database", 0, CLI_VALUE, database},
+                            {"all", 0, CLI_FLAG, all},
+                            {NULL, 0, 0, NULL}};
+    return cli_parse("list", argc, argv, opts, NULL, 0);
 }
 
 int cmd_list(int argc, char **argv, const cli_globals *g)

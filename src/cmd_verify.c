@@ -1,6 +1,5 @@
 /* cmd_verify: check manifests, sizes and hashes of archives (public keys
  * only); --deep also decrypts and validates the dump inside. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,38 +23,13 @@ typedef struct {
 
 static int parse_options(int argc, char **argv, verify_opts *o)
 {
-    static const struct option opts[] = {
-        {"remote", required_argument, NULL, 'r'}, {"database", required_argument, NULL, 'd'},
-        {"latest", no_argument, NULL, 'l'},       {"all", no_argument, NULL, 'a'},
-        {"deep", no_argument, NULL, 'D'},         {NULL, 0, NULL, 0}};
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-        switch (c) {
-        case 'r':
-            o->remote = optarg;
-            break;
-        case 'd':
-            o->database = optarg;
-            break;
-        case 'l':
-            o->latest = 1;
-            break;
-        case 'a':
-            o->all = 1;
-            break;
-        case 'D':
-            o->deep = 1;
-            break;
-        default:
-            return cli_option_error("verify", c, argv);
-        }
-    }
-    if (optind < argc)
-        o->archive = argv[optind++];
-    if (optind < argc)
-        return cli_usage_error("verify", "unexpected argument '%s'", argv[optind]);
+    const cli_opt opts[] = {
+        {"remote", 0, CLI_VALUE, &o->remote}, {"database", 0, CLI_VALUE, &o->database},
+        {"latest", 0, CLI_FLAG, &o->latest},  {"all", 0, CLI_FLAG, &o->all},
+        {"deep", 0, CLI_FLAG, &o->deep},      {NULL, 0, 0, NULL}};
+    int rc = cli_parse("verify", argc, argv, opts, &o->archive, 1);
+    if (rc)
+        return rc;
     if ((o->archive != NULL) + o->latest + o->all != 1)
         return cli_usage_error("verify", "give exactly one of ARCHIVE, --latest, --all");
     return 0;

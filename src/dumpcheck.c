@@ -12,6 +12,7 @@
  * State is a few fixed buffers: memory does not grow with the dump. */
 #include "dumpcheck.h"
 
+#include "bytes_be.h"
 #include "err.h"
 #include "strbuf.h"
 
@@ -447,14 +448,6 @@ void dumpcheck_free(dumpcheck *dc)
 
 /* ------------------------------------------------------------------ tar */
 
-static uint64_t be64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* Octal numeric field: optional leading spaces, digits, then NUL/space to
  * the end.  -1 when malformed. */
 static int parse_octal(const unsigned char *p, size_t n, uint64_t *out)
@@ -740,8 +733,8 @@ static int tar_feed(dumpcheck *dc, const unsigned char *p, size_t n)
                 return fail(dc,
                             "decompressed offset 4: metadata block version %" PRIu32 ", expected 1",
                             ver);
-            dc->meta_files = be64(dc->meta + 8);
-            dc->meta_bytes = be64(dc->meta + 16);
+            dc->meta_files = be_get64(dc->meta + 8);
+            dc->meta_bytes = be_get64(dc->meta + 16);
             dc->has_meta = 1;
             dc->tst = T_HDR;
             break;

@@ -3,8 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ERR_MSG_MAX 2048
-
 static _Thread_local err_kind cur_kind;
 static _Thread_local char cur_msg[ERR_MSG_MAX];
 
@@ -117,4 +115,26 @@ static int rank(err_kind k)
 err_kind err_worse(err_kind a, err_kind b)
 {
     return rank(a) <= rank(b) ? a : b;
+}
+
+void err_save(err_saved *s)
+{
+    s->kind = err_get_kind();
+    snprintf(s->msg, sizeof s->msg, "%s", err_msg());
+}
+
+void err_save_failure(err_saved *s)
+{
+    err_save(s);
+    if (s->kind == ERR_NONE)
+        s->kind = ERR_FAIL;
+}
+
+int err_restore(const err_saved *s)
+{
+    if (s->kind == ERR_NONE) {
+        err_clear();
+        return -1;
+    }
+    return err_set(s->kind, "%s", s->msg);
 }

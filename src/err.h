@@ -8,6 +8,8 @@
 
 #include <stdarg.h>
 
+#define ERR_MSG_MAX 2048 /* bytes of a message, its NUL included */
+
 typedef enum {
     ERR_NONE = 0,
     ERR_FAIL,      /* operation failed: I/O, child process, remote unreachable -> 1 */
@@ -33,7 +35,21 @@ err_kind err_get_kind(void);
 const char *err_msg(void);
 void err_clear(void);
 
-/* Exit code of SPEC.md for a kind (ERR_NONE -> 0). */
+/* This thread's error, saved: to carry it to another thread, or to keep
+ * it across cleanup code that may set errors of its own. */
+typedef struct {
+    err_kind kind;
+    char msg[ERR_MSG_MAX];
+} err_saved;
+/* Save the current error (ERR_NONE and "" when none). */
+void err_save(err_saved *s);
+/* Like err_save(), but a failure without an error set is saved as ERR_FAIL
+ * (a stage that failed must never look like one that succeeded). */
+void err_save_failure(err_saved *s);
+/* Make S the current error again (cleared when S holds none); returns -1. */
+int err_restore(const err_saved *s);
+
+/* Exit code (README, "Exit codes") for a kind (ERR_NONE -> 0). */
 int err_exit_code(err_kind kind);
 /* Of two outcomes, the one whose exit code wins (order 2, 6, 4, 1, 3, 5, 0). */
 err_kind err_worse(err_kind a, err_kind b);

@@ -20,24 +20,6 @@
 
 /* ---- pieces shared by both directions ------------------------------------ */
 
-/* An error carried across threads or cleanup code (err.h is per thread). */
-typedef struct {
-    err_kind kind;
-    char msg[1024];
-} stage_err;
-
-static void stage_fail(stage_err *e)
-{
-    e->kind = err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind();
-    snprintf(e->msg, sizeof e->msg, "%s", err_msg());
-}
-
-/* Put a stage's error back into this thread's err; returns -1. */
-static int stage_raise(const stage_err *e)
-{
-    return err_set(e->kind, "%s", e->msg);
-}
-
 /* A consumer that hashes (BLAKE2b-256) and counts every byte of a ring. */
 typedef struct {
     ring *r;
@@ -152,7 +134,7 @@ typedef struct {
     ring_filler out; /* output: archive blocks */
     stream_writer *enc;
     verdict *v;
-    stage_err err;
+    err_saved err;
 } encrypt_stage;
 
 static int encrypt_sink(void *ctx, const uint8_t *buf, size_t len)
@@ -170,7 +152,7 @@ static void *encrypt_stage_main(void *arg)
     int aborted = 0, failed = 0;
     while ((blk = ring_peek(e->plain, e->index, &len, &aborted))) {
         if (!failed && !e->out.gone && stream_writer_update(e->enc, blk, len) < 0) {
-            stage_fail(&e->err);
+            err_save_failure(&e->err);
             failed = 1;
         }
         ring_release(e->plain, e->index);
@@ -181,7 +163,7 @@ static void *encrypt_stage_main(void *arg)
             ring_close(e->out.r, 0);
             return NULL;
         }
-        stage_fail(&e->err);
+        err_save_failure(&e->err);
     }
     ring_close(e->out.r, 1);
     return NULL;
@@ -193,7 +175,7 @@ typedef struct {
     backend *remote;
     char object[CATALOG_NAME_MAX + 16];
     uint64_t size_hint;
-    stage_err err;
+    err_saved err;
 } remote_writer;
 
 static void *remote_writer_main(void *arg)
@@ -203,14 +185,14 @@ static void *remote_writer_main(void *arg)
     int aborted = 0;
     backend_writer *w = backend_writer_open(rw->remote, rw->object, rw->size_hint);
     if (!w) {
-        stage_fail(&rw->err);
+        err_save_failure(&rw->err);
         ring_drop(rw->ring, rw->index);
         return NULL;
     }
     const uint8_t *blk;
     while ((blk = ring_peek(rw->ring, rw->index, &len, &aborted))) {
         if (backend_writer_write(w, blk, len) < 0) {
-            stage_fail(&rw->err);
+            err_save_failure(&rw->err);
             ring_drop(rw->ring, rw->index);
             backend_writer_abort(w);
             return NULL;
@@ -224,7 +206,7 @@ static void *remote_writer_main(void *arg)
         return NULL;
     }
     if (backend_writer_commit(w) < 0)
-        stage_fail(&rw->err);
+        err_save_failure(&rw->err);
     return NULL;
 }
 
@@ -393,7 +375,7 @@ static void backup_collect(backup_run *run, int ok)
                      run->enc.err.kind != ERR_NONE ? run->enc.err.msg : "the dump failed");
         } else {
             res->remote_err[i] = rw->err.kind;
-            memcpy(res->remote_msg[i], rw->err.msg, sizeof res->remote_msg[i]);
+            snprintf(res->remote_msg[i], sizeof res->remote_msg[i], "%s", rw->err.msg);
         }
     }
 }
@@ -433,13 +415,13 @@ int pipeline_backup(const pipeline_backup_job *job, pipeline_backup_result *res)
     rc = 0;
 out:
     if (rc < 0) {
-        stage_err e; /* cleanup must not replace the error */
-        stage_fail(&e);
+        err_saved e; /* cleanup must not replace the error */
+        err_save_failure(&e);
         if (run->child)
             neo4j_kill(run->child);
         atomic_file_abort(run->local);
         backup_collect(run, 0);
-        stage_raise(&e);
+        err_restore(&e);
     } else {
         backup_collect(run, 1);
     }
@@ -465,7 +447,7 @@ typedef struct {
     atomic_file *out_file;
     int out_fd;
     atomic_int *stop; /* tells the reading thread to give up early */
-    stage_err err;
+    err_saved err;
 } output_stage;
 
 static int write_fd(int fd, const uint8_t *buf, size_t len)
@@ -500,7 +482,7 @@ static void *output_stage_main(void *arg)
         else if (rc == 0 && o->out_fd >= 0)
             rc = write_fd(o->out_fd, blk, len);
         if (rc < 0) {
-            stage_fail(&o->err);
+            err_save_failure(&o->err);
             atomic_store(o->stop, 1);
             ring_drop(o->r, o->index);
             return NULL;
@@ -517,7 +499,7 @@ typedef struct {
     ring_filler out;
     stream_reader *dec;
     atomic_int *stop; /* tells the reading thread to give up early */
-    stage_err err;
+    err_saved err;
 } decrypt_stage;
 
 static int decrypt_sink(void *ctx, const uint8_t *buf, size_t len)
@@ -547,7 +529,7 @@ static void *decrypt_stage_main(void *arg)
     return NULL;
 fail:
     if (!aborted)
-        stage_fail(&d->err);
+        err_save_failure(&d->err);
     atomic_store(d->stop, 1);
     ring_drop(d->in, d->index);
     ring_close(d->out.r, 1);
@@ -686,11 +668,11 @@ static int fetch_check(fetch_run *run, pipeline_fetch_result *res)
     /* A failed output stops the stages before it, which then see a stream
      * cut short: the output's own error is the cause to report. */
     if (run->out.err.kind != ERR_NONE) {
-        stage_raise(&run->out.err);
+        err_restore(&run->out.err);
         return err_prefix("%s: ", run->object);
     }
     if (run->dec.err.kind != ERR_NONE) {
-        stage_raise(&run->dec.err);
+        err_restore(&run->dec.err);
         return err_prefix("%s: ", run->object);
     }
     res->archive_size = run->read_total;
@@ -756,12 +738,12 @@ int pipeline_fetch(const pipeline_fetch_job *job, pipeline_fetch_result *res)
     rc = 0;
 out:
     if (rc < 0) {
-        stage_err e; /* cleanup must not replace the error */
-        stage_fail(&e);
+        err_saved e; /* cleanup must not replace the error */
+        err_save_failure(&e);
         if (!read_ok)
             fetch_join(run, 0);
         atomic_file_abort(run->out.out_file);
-        stage_raise(&e);
+        err_restore(&e);
     }
     progress_done(run->prog);
     backend_reader_close(run->rd);

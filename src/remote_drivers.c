@@ -4,6 +4,7 @@
 
 #include "err.h"
 #include "local/local.h"
+#include "s3/s3.h"
 #include "remotes.h"
 #include "signals.h"
 
@@ -23,10 +24,31 @@ static backend *open_local(const config_remote *rc)
     return local_backend_open(&p);
 }
 
+static backend *open_s3(const config_remote *rc, unsigned flags)
+{
+    s3_params p = {.name = rc->name,
+                   .cancel = on_signal,
+                   .endpoint = rc->endpoint,
+                   .region = rc->region,
+                   .bucket = rc->bucket,
+                   .prefix = rc->prefix,
+                   .url_style = rc->url_style,
+                   .credentials = rc->credentials,
+                   .profile = rc->profile,
+                   .ca_file = rc->ca_file,
+                   .connect_timeout = rc->connect_timeout,
+                   .io_timeout = rc->io_timeout,
+                   .retries = rc->retries,
+                   .part_size = rc->part_size,
+                   .parallel_parts = rc->parallel_parts};
+    return s3_backend_open(&p, flags);
+}
+
 backend *remote_backend_open(const config_remote *rc, unsigned flags)
 {
-    (void)on_signal;
     if (strcmp(rc->type, "local") == 0)
         return open_local(rc);
+    if (strcmp(rc->type, "s3") == 0)
+        return open_s3(rc, flags);
     return backend_open_ex(rc, flags);
 }

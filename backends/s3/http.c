@@ -16,8 +16,8 @@
 #include <sodium.h>
 
 #include "err.h"
+#include "private_file.h"
 #include "log.h"
-#include "signals.h"
 #include "strbuf.h"
 
 #define CRED_FILE_MAX   (64 * 1024)
@@ -25,11 +25,12 @@
 #define BACKOFF_MAX_MS  20000
 
 struct s3http_client {
-    const config_remote *rc;
-    char *scheme;   /* "http" or "https" */
-    char *hostport; /* endpoint host[:port] */
-    char *basepath; /* endpoint path without trailing '/', "" when none */
-    char *prefix;   /* "" or ending with '/' */
+    const s3_params *rc; /* = &params */
+    s3_params params;    /* a copy; its strings are the caller's */
+    char *scheme;        /* "http" or "https" */
+    char *hostport;      /* endpoint host[:port] */
+    char *basepath;      /* endpoint path without trailing '/', "" when none */
+    char *prefix;        /* "" or ending with '/' */
     int virtual_style;
     /* sodium_malloc'd; access key too, as it names the account */
     char *access_key, *secret_key, *session_token;
@@ -139,52 +140,13 @@ static int creds_parse(s3http_client *c, char *buf, const char *path, const char
 
 static int creds_from_file(s3http_client *c, const char *path, const char *profile)
 {
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return err_sys(ERR_USAGE, errno, "credentials file %s", path);
-    int rc = -1;
-    char *buf = NULL;
-    if (fstat(fd, &st) < 0) {
-        err_sys(ERR_USAGE, errno, "credentials file %s", path);
-        goto out;
-    }
-    if (st.st_mode & 077) {
-        err_set(ERR_USAGE,
-                "credentials file %s is readable by group or others (mode %04o); run "
-                "chmod 600 %s",
-                path, (unsigned)(st.st_mode & 07777), path);
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size > CRED_FILE_MAX) {
-        err_set(ERR_USAGE, "credentials file %s is not a regular file of at most %d bytes", path,
-                CRED_FILE_MAX);
-        goto out;
-    }
-    /* read straight into locked memory: no stdio buffer keeps a copy */
-    if (!(buf = sodium_malloc((size_t)st.st_size + 1))) {
-        err_set(ERR_FAIL, "out of memory");
-        goto out;
-    }
-    size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            err_sys(ERR_USAGE, errno, "cannot read credentials file %s", path);
-            goto out;
-        }
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    rc = creds_parse(c, buf, path, profile);
-out:
-    if (buf)
-        sodium_free(buf);
-    close(fd);
+    size_t len;
+    char *buf =
+        private_file_read("credentials file", path, CRED_FILE_MAX, PRIVATE_FILE_SECRET, &len, NULL);
+    if (!buf)
+        return -1;
+    int rc = creds_parse(c, buf, path, profile);
+    private_file_free(buf, PRIVATE_FILE_SECRET);
     return rc;
 }
 
@@ -220,7 +182,7 @@ static int parse_endpoint(s3http_client *c, const char *ep)
     return 0;
 }
 
-s3http_client *s3http_client_new(const config_remote *rc)
+s3http_client *s3http_client_new(const s3_params *rc)
 {
     if (sodium_init() < 0) {
         err_set(ERR_FAIL, "libsodium cannot be initialised");
@@ -240,7 +202,8 @@ s3http_client *s3http_client_new(const config_remote *rc)
         err_set(ERR_FAIL, "out of memory");
         return NULL;
     }
-    c->rc = rc;
+    c->params = *rc;
+    c->rc = &c->params;
     if (parse_endpoint(c, rc->endpoint) < 0)
         goto fail;
     c->virtual_style = rc->url_style && strcmp(rc->url_style, "virtual") == 0;
@@ -291,7 +254,7 @@ const char *s3http_prefix(const s3http_client *c)
     return c->prefix;
 }
 
-const config_remote *s3http_config(const s3http_client *c)
+const s3_params *s3http_config(const s3http_client *c)
 {
     return c->rc;
 }
@@ -645,7 +608,7 @@ static int has_header(const s3http_request *r, const char *name)
 }
 
 /* Seconds a buffered answer may take from its first byte. */
-static double answer_time(const config_remote *rc)
+static double answer_time(const s3_params *rc)
 {
     long io = rc->io_timeout > 0 ? rc->io_timeout : 60L;
     return io * 5 > S3HTTP_ANSWER_TIME ? (double)io * 5 : (double)S3HTTP_ANSWER_TIME;
@@ -687,7 +650,7 @@ static CURLcode run_transfer(s3http_conn *conn, const s3http_request *r, xfer *x
             cc = CURLE_ABORTED_BY_CALLBACK;
             break;
         }
-        int sig = signals_pending();
+        int sig = backend_cancelled(&conn->c->rc->cancel);
         if (sig && r->cleanup && !sig_at)
             sig_at = now_mono();
         if (sig && (!r->cleanup || now_mono() - sig_at > S3HTTP_CLEANUP_GRACE_MS / 1000.0)) {
@@ -718,7 +681,7 @@ static int attempt(s3http_conn *conn, const s3http_request *r, s3http_response *
                    const char *body_sha256, CURLcode *curl_rc)
 {
     const s3http_client *c = conn->c;
-    const config_remote *rc = c->rc;
+    const s3_params *rc = c->rc;
     char *query = NULL, *url = NULL, *path = NULL, *host = NULL, *auth = NULL;
     struct curl_slist *hl = NULL;
     int oom = 0, ret = -1;
@@ -939,7 +902,7 @@ static int backoff(s3http_conn *conn, const s3http_request *r, const char *what,
             return err_set(ERR_FAIL, "%s %s: cancelled", r->method, what);
         char ctx[600];
         snprintf(ctx, sizeof ctx, "%s %s", r->method, what);
-        if (s3http_signal_check(ctx) < 0)
+        if (s3http_signal_check(conn->c->rc, ctx) < 0)
             return -1;
         unsigned step = ms < 50 ? ms : 50;
         struct timespec ts = {0, (long)step * 1000000L};
@@ -995,14 +958,14 @@ static int explain_head(s3http_conn *conn, const s3http_request *head, s3xml_err
     s3http_response resp;
     CURLcode cc;
     memset(&resp, 0, sizeof resp);
-    s3http_saved_err saved;
-    s3http_err_save(&saved);
+    err_saved saved;
+    err_save(&saved);
     int rc = -1;
     if (attempt(conn, &r, &resp, SIGV4_EMPTY_SHA256, &cc) == 0 && resp.status >= 400 &&
         s3xml_parse_error(resp.body, resp.body_len, e) == 1)
         rc = 0;
     s3http_response_free(&resp);
-    s3http_err_restore(&saved);
+    err_restore(&saved);
     return rc;
 }
 
@@ -1039,14 +1002,14 @@ static void answer_error(s3http_conn *conn, const s3http_request *r, s3http_resp
 
 int s3http_perform(s3http_conn *conn, const s3http_request *r, s3http_response *resp)
 {
-    const config_remote *rc = conn->c->rc;
+    const s3_params *rc = conn->c->rc;
     int retries = rc->retries > 0 ? rc->retries : 0;
     char sha[65], ctx[600];
     const char *what = r->key ? r->key : rc->bucket;
 
     memset(resp, 0, sizeof *resp);
     snprintf(ctx, sizeof ctx, "%s %s", r->method, what);
-    if (!r->cleanup && s3http_signal_check(ctx) < 0)
+    if (!r->cleanup && s3http_signal_check(rc, ctx) < 0)
         return -1;
     if (r->body_sha256)
         snprintf(sha, sizeof sha, "%s", r->body_sha256);
@@ -1060,7 +1023,7 @@ int s3http_perform(s3http_conn *conn, const s3http_request *r, s3http_response *
         int rc_a = attempt(conn, r, resp, sha, &cc);
         if (conn->cancel && atomic_load(conn->cancel))
             return err_set(ERR_FAIL, "%s: cancelled", ctx);
-        if (!r->cleanup && s3http_signal_check(ctx) < 0)
+        if (!r->cleanup && s3http_signal_check(rc, ctx) < 0)
             return -1;
         int retry;
         if (rc_a < 0 && r->sink && resp->body_len > 0)
@@ -1071,7 +1034,7 @@ int s3http_perform(s3http_conn *conn, const s3http_request *r, s3http_response *
             return 0;
         else
             answer_error(conn, r, resp, what, &retry);
-        if (r->cleanup && signals_pending())
+        if (r->cleanup && backend_cancelled(&rc->cancel))
             retry = 0; /* the user is waiting for the exit */
         if (!retry || n >= retries)
             return n > 0 ? err_prefix("after %d attempts: ", n + 1) : -1;
@@ -1089,9 +1052,9 @@ void s3http_response_free(s3http_response *resp)
     resp->body = NULL;
 }
 
-int s3http_signal_check(const char *what)
+int s3http_signal_check(const s3_params *p, const char *what)
 {
-    int sig = signals_pending();
+    int sig = backend_cancelled(&p->cancel);
     if (!sig)
         return 0;
     return err_set(ERR_FAIL, "%s: interrupted by signal %d", what, sig);
@@ -1107,19 +1070,4 @@ void s3http_cond_wait(pthread_cond_t *cond, pthread_mutex_t *mu)
         ts.tv_nsec -= 1000000000L;
     }
     pthread_cond_timedwait(cond, mu, &ts);
-}
-
-void s3http_err_save(s3http_saved_err *s)
-{
-    s->kind = (int)err_get_kind();
-    snprintf(s->msg, sizeof s->msg, "%s", err_msg());
-}
-
-int s3http_err_restore(const s3http_saved_err *s)
-{
-    if (s->kind == ERR_NONE) {
-        err_clear();
-        return -1;
-    }
-    return err_set((err_kind)s->kind, "%s", s->msg);
 }

@@ -33,7 +33,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "config.h"
+#include "s3.h"
 #include "sigv4.h"
 #include "xml.h"
 
@@ -53,7 +53,7 @@ typedef struct s3http_conn s3http_conn;
  * a file in ~/.aws/credentials format read for RC->profile.  ERR_USAGE
  * (naming what is missing) when there are no usable credentials or the file
  * is readable by group or others.  No network I/O. */
-s3http_client *s3http_client_new(const config_remote *rc);
+s3http_client *s3http_client_new(const s3_params *rc);
 void s3http_client_free(s3http_client *c);
 
 /* The object key of NAME: the prefix joined with '/' (unless it already
@@ -61,7 +61,7 @@ void s3http_client_free(s3http_client *c);
 char *s3http_key(const s3http_client *c, const char *name);
 /* The prefix as joined to names ("" or ending with '/'). */
 const char *s3http_prefix(const s3http_client *c);
-const config_remote *s3http_config(const s3http_client *c);
+const s3_params *s3http_config(const s3http_client *c);
 
 /* A connection; CANCEL (may be NULL), when set non-zero by another thread,
  * stops a transfer in progress and any retry. */
@@ -139,17 +139,9 @@ void s3http_response_free(s3http_response *resp);
 
 /* 0 when no SIGINT/SIGTERM is pending; else -1 with ERR_FAIL "WHAT:
  * interrupted by signal N". */
-int s3http_signal_check(const char *what);
+int s3http_signal_check(const s3_params *p, const char *what);
 /* pthread_cond_wait for at most S3HTTP_POLL_MS: callers loop, re-checking
  * their condition and s3http_signal_check(). */
 void s3http_cond_wait(pthread_cond_t *cond, pthread_mutex_t *mu);
-
-/* Save and restore this thread's error around cleanup that may replace it. */
-typedef struct {
-    int kind;
-    char msg[1024];
-} s3http_saved_err;
-void s3http_err_save(s3http_saved_err *s);
-int s3http_err_restore(const s3http_saved_err *s);
 
 #endif

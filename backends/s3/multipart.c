@@ -11,7 +11,6 @@
 
 #include "err.h"
 #include "log.h"
-#include "signals.h"
 #include "strbuf.h"
 
 #define MIB        (1024u * 1024u)
@@ -25,7 +24,7 @@ typedef struct {
 
 struct s3mp {
     const s3http_client *c;
-    const config_remote *rc;
+    const s3_params *rc;
     char *key;
     uint64_t base, size_hint, total;
     s3http_conn *conn; /* this (the writing) thread's: create, complete, abort */
@@ -53,7 +52,7 @@ struct s3mp {
     char **etags; /* [number - 1] */
     size_t n_etags;
     int closing, failed;
-    s3http_saved_err err;
+    err_saved err;
 
     pthread_t *threads;
     int n_threads;
@@ -100,7 +99,7 @@ static int key_exists(s3mp *u);
 
 s3mp *s3mp_open(const s3http_client *c, const char *key, uint64_t size_hint)
 {
-    const config_remote *rc = s3http_config(c);
+    const s3_params *rc = s3http_config(c);
     s3mp *u = calloc(1, sizeof *u);
     if (!u || !(u->key = strdup(key))) {
         free(u);
@@ -200,7 +199,7 @@ static void fail_locked(s3mp *u)
 {
     if (!u->failed) {
         u->failed = 1;
-        s3http_err_save(&u->err);
+        err_save(&u->err);
         atomic_store(&u->cancel, 1);
     }
     pthread_cond_broadcast(&u->cond);
@@ -247,9 +246,9 @@ static void *worker_main(void *arg)
 static int raise_failure(s3mp *u)
 {
     pthread_mutex_lock(&u->mu);
-    s3http_saved_err e = u->err;
+    err_saved e = u->err;
     pthread_mutex_unlock(&u->mu);
-    return s3http_err_restore(&e);
+    return err_restore(&e);
 }
 
 static int create_upload(s3mp *u)
@@ -279,7 +278,7 @@ static int dispatch(s3mp *u)
 {
     if (u->next_number > S3MP_MAX_PARTS)
         return err_set(ERR_FAIL, "%s: more than %u parts", u->key, S3MP_MAX_PARTS);
-    if (s3http_signal_check(u->key) < 0)
+    if (s3http_signal_check(u->rc, u->key) < 0)
         return -1;
     if (!u->upload_id && create_upload(u) < 0)
         return -1;
@@ -305,9 +304,9 @@ static int take_buffer(s3mp *u, uint64_t need)
     while (!u->failed && u->n_pool == 0 && u->n_bufs >= u->max_bufs) {
         /* the workers fail on a signal too, but this wait must not
          * depend on them */
-        if (signals_pending()) {
+        if (backend_cancelled(&u->rc->cancel)) {
             pthread_mutex_unlock(&u->mu);
-            return s3http_signal_check(u->key);
+            return s3http_signal_check(u->rc, u->key);
         }
         s3http_cond_wait(&u->cond, &u->mu);
     }
@@ -438,8 +437,8 @@ static int landed(s3mp *u, char *why, size_t cap)
     s3http_request r = {
         .method = "HEAD", .key = u->key, .accept = ok404, .capture = META_TOKEN, .cleanup = 1};
     s3http_response resp;
-    s3http_saved_err saved;
-    s3http_err_save(&saved);
+    err_saved saved;
+    err_save(&saved);
     int what;
     if (s3http_perform(u->conn, &r, &resp) < 0) {
         snprintf(why, cap, "%s", err_msg());
@@ -452,7 +451,7 @@ static int landed(s3mp *u, char *why, size_t cap)
         what = ours ? LANDED_OURS : LANDED_OTHER;
     }
     s3http_response_free(&resp);
-    s3http_err_restore(&saved);
+    err_restore(&saved);
     return what;
 }
 
@@ -463,13 +462,13 @@ static int unpublish(s3mp *u, char *why, size_t cap)
     static const long gone[] = {404, 0};
     s3http_request r = {.method = "DELETE", .key = u->key, .accept = gone, .cleanup = 1};
     s3http_response resp;
-    s3http_saved_err saved;
-    s3http_err_save(&saved);
+    err_saved saved;
+    err_save(&saved);
     int rc = s3http_perform(u->conn, &r, &resp);
     if (rc < 0)
         snprintf(why, cap, "%s", err_msg());
     s3http_response_free(&resp);
-    s3http_err_restore(&saved);
+    err_restore(&saved);
     return rc;
 }
 
@@ -486,7 +485,7 @@ static int settle(s3mp *u)
     char why[700];
     int l = landed(u, why, sizeof why);
     u->looked = l != LANDED_NONE;
-    if (l == LANDED_OURS && !signals_pending()) {
+    if (l == LANDED_OURS && !backend_cancelled(&u->rc->cancel)) {
         log_warn("remote %s: %s: %s; the server has the object all the same, written by this run "
                  "(%llu bytes): committed",
                  u->rc->name, u->key, err_msg(), (unsigned long long)u->total);
@@ -664,8 +663,8 @@ void s3mp_abort(s3mp *u)
 {
     if (!u)
         return;
-    s3http_saved_err saved;
-    s3http_err_save(&saved);
+    err_saved saved;
+    err_save(&saved);
     atomic_store(&u->cancel, 1);
     stop_workers(u);
     if (u->upload_id && u->conn) {
@@ -694,5 +693,5 @@ void s3mp_abort(s3mp *u)
         s3http_response_free(&resp);
     }
     free_all(u);
-    s3http_err_restore(&saved);
+    err_restore(&saved);
 }

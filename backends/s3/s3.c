@@ -11,7 +11,6 @@
 #include "http.h"
 #include "log.h"
 #include "multipart.h"
-#include "signals.h"
 #include "strbuf.h"
 
 #define READ_FIFO    (4u * 1024u * 1024u) /* bytes received ahead of the reader */
@@ -32,7 +31,7 @@ typedef struct {
  * thread into a bounded FIFO; when the connection drops, the GET is issued
  * again from the first byte not received. */
 typedef struct {
-    const config_remote *rc;
+    const s3_params *rc;
     s3http_conn *conn;
     char *key;
     uint64_t size, off; /* object size; next byte to receive (thread's) */
@@ -45,19 +44,11 @@ typedef struct {
     size_t head, len;
     int done, failed, closing;
     int too_long; /* the server sent more than the range asked for */
-    s3http_saved_err err;
+    err_saved err;
 } s3_reader;
 
-static int check_name(const char *name)
+static void *s3_open(const s3_params *rc)
 {
-    if (!*name || name[0] == '.' || strchr(name, '/'))
-        return err_set(ERR_USAGE, "invalid object name '%s'", name);
-    return 0;
-}
-
-static void *s3_open(const config_remote *rc, unsigned flags)
-{
-    (void)flags;
     s3_remote *r = calloc(1, sizeof *r);
     if (!r) {
         err_set(ERR_FAIL, "out of memory");
@@ -98,8 +89,6 @@ static int shared_perform(s3_remote *r, const s3http_request *req, s3http_respon
 static void *s3_writer_open(void *impl, const char *name, uint64_t size_hint)
 {
     s3_remote *r = impl;
-    if (check_name(name) < 0)
-        return NULL;
     char *key = s3http_key(r->c, name);
     if (!key)
         return NULL;
@@ -153,7 +142,7 @@ static int missing_object(s3_remote *r, s3http_conn *conn, const char *key)
     s3http_response resp;
     if (perform_on(r, conn, &req, &resp) < 0) {
         s3http_response_free(&resp);
-        if (signals_pending())
+        if (backend_cancelled(&s3http_config(r->c)->cancel))
             return -1; /* interrupted: not an answer */
         err_clear();   /* no better answer than the HEAD's */
         return 0;
@@ -170,7 +159,7 @@ static int missing_object(s3_remote *r, s3http_conn *conn, const char *key)
     }
     int rc = 0;
     if (is_err == 1 && strcmp(e.code, "NoSuchBucket") == 0) {
-        const config_remote *cfg = s3http_config(r->c);
+        const s3_params *cfg = s3http_config(r->c);
         rc = err_set(ERR_FAIL,
                      "bucket %s does not exist at %s (GET %s: HTTP 404 NoSuchBucket): check "
                      "bucket, endpoint and region",
@@ -235,9 +224,9 @@ static int reader_push(void *ctx, const void *data, size_t len)
         return -1;
     }
     while (len > 0) {
-        while (rd->len == READ_FIFO && !rd->closing && !signals_pending())
+        while (rd->len == READ_FIFO && !rd->closing && !backend_cancelled(&rd->rc->cancel))
             s3http_cond_wait(&rd->cond, &rd->mu);
-        if (rd->closing || signals_pending()) {
+        if (rd->closing || backend_cancelled(&rd->rc->cancel)) {
             pthread_mutex_unlock(&rd->mu);
             return -1;
         }
@@ -284,7 +273,7 @@ static void *reader_main(void *arg)
         s3http_response_free(&resp);
         if (atomic_load(&rd->cancel))
             break;
-        if (s3http_signal_check(rd->key) < 0) {
+        if (s3http_signal_check(rd->rc, rd->key) < 0) {
             rc = -1;
             break;
         }
@@ -322,7 +311,7 @@ static void *reader_main(void *arg)
             break;
         log_warn("remote %s: %s; resuming at byte %llu", rd->rc->name, err_msg(),
                  (unsigned long long)rd->off);
-        for (int i = 0; i <= drops && !signals_pending(); i++) {
+        for (int i = 0; i <= drops && !backend_cancelled(&rd->rc->cancel); i++) {
             struct timespec ts = {0, 100000000L};
             nanosleep(&ts, NULL);
         }
@@ -331,7 +320,7 @@ static void *reader_main(void *arg)
     pthread_mutex_lock(&rd->mu);
     if (rc < 0 && !atomic_load(&rd->cancel)) {
         rd->failed = 1;
-        s3http_err_save(&rd->err);
+        err_save(&rd->err);
     }
     rd->done = 1;
     pthread_cond_broadcast(&rd->cond);
@@ -342,8 +331,6 @@ static void *reader_main(void *arg)
 static void *s3_reader_open(void *impl, const char *name, uint64_t offset)
 {
     s3_remote *r = impl;
-    if (check_name(name) < 0)
-        return NULL;
     s3_reader *rd = calloc(1, sizeof *rd);
     if (!rd) {
         err_set(ERR_FAIL, "out of memory");
@@ -387,17 +374,17 @@ static ssize_t s3_reader_read(void *impl, void *buf, size_t len)
     s3_reader *rd = impl;
     pthread_mutex_lock(&rd->mu);
     while (rd->len == 0 && !rd->done) {
-        if (signals_pending()) {
+        if (backend_cancelled(&rd->rc->cancel)) {
             pthread_mutex_unlock(&rd->mu);
-            return s3http_signal_check(rd->key);
+            return s3http_signal_check(rd->rc, rd->key);
         }
         s3http_cond_wait(&rd->cond, &rd->mu);
     }
     if (rd->len == 0) {
         int failed = rd->failed;
-        s3http_saved_err e = rd->err;
+        err_saved e = rd->err;
         pthread_mutex_unlock(&rd->mu);
-        return failed ? s3http_err_restore(&e) : 0;
+        return failed ? err_restore(&e) : 0;
     }
     size_t n = rd->len < len ? rd->len : len;
     if (n > READ_FIFO - rd->head)
@@ -540,7 +527,7 @@ static void marker_digest(const char *next, const char *next_up, char out[65])
 
 static int list_pages(s3_remote *r, const char *full_prefix, int uploads, listing *l)
 {
-    const config_remote *cfg = s3http_config(r->c);
+    const s3_params *cfg = s3http_config(r->c);
     s3xml_list page;
     memset(&page, 0, sizeof page);
     char *tok = NULL, *upmark = NULL;
@@ -687,8 +674,6 @@ static int s3_list(void *impl, const char *prefix, backend_entry **out, size_t *
 static int s3_stat(void *impl, const char *name, backend_entry *out)
 {
     s3_remote *r = impl;
-    if (check_name(name) < 0)
-        return -1;
     char *key = s3http_key(r->c, name);
     if (!key)
         return -1;
@@ -709,8 +694,6 @@ static int s3_stat(void *impl, const char *name, backend_entry *out)
 static int s3_remove(void *impl, const char *name)
 {
     s3_remote *r = impl;
-    if (check_name(name) < 0)
-        return -1;
     char *key = s3http_key(r->c, name);
     if (!key)
         return -1;
@@ -773,7 +756,7 @@ static const char *probe_cause(const s3http_response *resp)
  * upload behind. */
 static int write_probe(s3_remote *r)
 {
-    const config_remote *rc = s3http_config(r->c);
+    const s3_params *rc = s3http_config(r->c);
     const char *pre = s3http_prefix(r->c);
     char *key = s3http_key(r->c, S3_PROBE_NAME);
     if (!key)
@@ -783,7 +766,7 @@ static int write_probe(s3_remote *r)
     s3http_response resp;
     char *id = NULL;
     int ok = shared_perform(r, &req, &resp);
-    if (ok < 0 && signals_pending()) {
+    if (ok < 0 && backend_cancelled(&rc->cancel)) {
         err_prefix("endpoint %s, bucket %s: ", rc->endpoint, rc->bucket);
     } else if (ok < 0 && (strcmp(resp.err_code, "AccessDenied") == 0 || resp.status == 403)) {
         err_prefix("endpoint %s, bucket %s: the credentials can read but not write %s%s "
@@ -830,12 +813,12 @@ static int write_probe(s3_remote *r)
 static int s3_probe(void *impl)
 {
     s3_remote *r = impl;
-    const config_remote *rc = s3http_config(r->c);
+    const s3_params *rc = s3http_config(r->c);
     sigv4_param q[] = {{"list-type", "2"}, {"max-keys", "1"}, {"prefix", s3http_prefix(r->c)}};
     s3http_request req = {.method = "GET", .query = q, .n_query = 3};
     s3http_response resp;
     int ok = shared_perform(r, &req, &resp);
-    if (ok < 0 && signals_pending()) {
+    if (ok < 0 && backend_cancelled(&rc->cancel)) {
         err_prefix("endpoint %s, bucket %s: ", rc->endpoint, rc->bucket);
     } else if (ok < 0) {
         err_prefix("endpoint %s, bucket %s: %s: ", rc->endpoint, rc->bucket, probe_cause(&resp));
@@ -858,7 +841,6 @@ static int s3_probe(void *impl)
 const backend_ops s3_backend_ops = {
     .type = "s3",
     .features = BACKEND_F_RANGED_READ | BACKEND_F_MULTIPART,
-    .open = s3_open,
     .close = s3_close,
     .writer_open = s3_writer_open,
     .writer_write = s3_writer_write,
@@ -873,3 +855,9 @@ const backend_ops s3_backend_ops = {
     .remove_incomplete = s3_remove_incomplete,
     .probe = s3_probe,
 };
+
+backend *s3_backend_open(const s3_params *p, unsigned flags)
+{
+    (void)flags;
+    return backend_wrap(&s3_backend_ops, p->name, s3_open(p));
+}

@@ -49,6 +49,28 @@
 #define S3_MAX_SHORT_ANSWERS 8     /* ...more than this many times in a row fails a read */
 #define S3_PROBE_NAME        ".n4o-write-probe" /* the probe's test upload, under the prefix */
 
+/* What the driver is given (src/remote_drivers.c fills it from the
+ * configuration; docs/CONFIG.md says what each means).  The strings must
+ * outlive the backend: the driver keeps pointers to them. */
+typedef struct {
+    const char *name; /* the remote's name, for messages */
+    backend_cancel cancel;
+    const char *endpoint, *region, *bucket;
+    const char *prefix;               /* NULL or "": the whole bucket */
+    const char *url_style;            /* "path" or "virtual" */
+    const char *credentials;          /* "env" (AWS_* variables), or a credentials file */
+    const char *profile;              /* in the credentials file; NULL: "default" */
+    const char *ca_file;              /* NULL: the system's CA store */
+    long connect_timeout, io_timeout; /* seconds; 0: 30 and 60 */
+    int retries;
+    uint64_t part_size; /* 0: the default */
+    int parallel_parts; /* 0: 4 */
+} s3_params;
+
 extern const backend_ops s3_backend_ops;
+
+/* The remote P->name in P->bucket.  FLAGS (BACKEND_OPEN_*) are not used:
+ * nothing is created, and connections are made when needed. */
+backend *s3_backend_open(const s3_params *p, unsigned flags);
 
 #endif

@@ -41,6 +41,20 @@ bin 2 -c "$T/conf" --no-progress --json list --json
 expect_in "$T/err" "^neo4j-offsite: --json given twice$"
 bin 2 -c "$T/conf" -q list -v
 expect_in "$T/err" "^neo4j-offsite: -q and -v given together$"
+# a command's own options: once each (--remote of backup may repeat)
+bin 2 -c "$T/conf" fetch --latest --latest -o "$T/x"
+expect_in "$T/err" "^neo4j-offsite fetch: --latest given twice$"
+bin 2 -c "$T/conf" fetch --latest -o "$T/x" --output "$T/y"
+expect_in "$T/err" "^neo4j-offsite fetch: --output given twice$"
+bin 2 -c "$T/conf" list --remote a --remote b
+expect_in "$T/err" "^neo4j-offsite list: --remote given twice$"
+bin 2 -c "$T/conf" verify --all --database neo4j --database x
+expect_in "$T/err" "^neo4j-offsite verify: --database given twice$"
+bin 2 -c "$T/conf" verify ARCH1 ARCH2
+expect_in "$T/err" "^neo4j-offsite verify: unexpected argument 'ARCH2'$"
+bin 2 keygen --out "$T/k1" --out "$T/k2"
+expect_in "$T/err" "^neo4j-offsite keygen: --out given twice$"
+check "keygen given --out twice wrote nothing" test ! -e "$T/k1" -a ! -e "$T/k2"
 bin 0 -c "$T/conf" --no-progress -v list -v
 check "nothing listed before a backup" grep -q "(no archives)" "$T/out"
 
