@@ -40,7 +40,7 @@ typedef struct {
     const char *pub_label, *key_label, *wrapped_label;
     const char *what; /* for messages */
     const char *file; /* usual file name */
-    /* The [keys] settings (SPEC.md) that name the public and the secret
+    /* The [keys] settings (docs/CONFIG.md) that name the public and the secret
      * file, so that a message says which setting points at the wrong one. */
     const char *pub_setting, *key_setting;
 } kind_info;

@@ -61,7 +61,8 @@ int archives_resolve(backend *b, const char *prefix, const char *remote_path, co
  * whose manifest verifies with TRUSTED and whose archive has the recorded
  * size and BLAKE2b (read in full, nothing decrypted), for the operator to
  * choose; 1 and OUT filled when one was found, 0 when none, -1 when B
- * cannot be listed.  Never used silently in NAME's place (SPEC.md). */
+ * cannot be listed.  Never used silently in NAME's place: a restore from
+ * an older archive is the operator's choice, not ours. */
 int archives_older_verified(backend *b, const char *prefix, const char *database, const char *name,
                             const keys_public *trusted, size_t n_trusted,
                             char out[CATALOG_NAME_MAX]);

@@ -1,4 +1,4 @@
-/* cli: the command table of SPEC.md (names, usage, help) and the global
+/* cli: the command table (names, usage, help: what --help prints) and the global
  * options every command receives. */
 #ifndef N4O_CLI_H
 #define N4O_CLI_H

@@ -334,7 +334,7 @@ static err_kind report(backup_ctx *ctx, db_run *d)
 }
 
 /* start_command, always after a stop; its failure decides the exit code and
- * the last line of the run (SPEC.md: Neo4j left down is never a success). */
+ * the last line of the run: Neo4j left down is never a success. */
 static void start_neo4j(backup_ctx *ctx)
 {
     const char *start = ctx->cfg->neo4j.start_command;
@@ -425,8 +425,8 @@ static int parse_options(int argc, char **argv, const char **database, const cha
 }
 
 /* With a stop_command and a local copy the DBMS is started again as soon as
- * the dump is on local disk and the remotes are fed from that file (SPEC.md
- * "Backup"); otherwise they are fed from the live stream. */
+ * the dump is on local disk and the remotes are fed from that file (README, "What
+ * `backup` does"); otherwise they are fed from the live stream. */
 static int is_two_pass(const backup_ctx *ctx)
 {
     const char *stop = ctx->cfg->neo4j.stop_command;

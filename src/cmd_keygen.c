@@ -1,4 +1,4 @@
-/* cmd_keygen: create the archive and signing key pairs (SPEC.md). */
+/* cmd_keygen: create the archive and signing key pairs (README, "Keys"). */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* cmd_list: archives per remote, as a table or JSON (SPEC.md "Listing"). */
+/* cmd_list: archives per remote, as a table or JSON (README, "Reading archives back"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

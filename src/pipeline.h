@@ -1,4 +1,4 @@
-/* pipeline: the data path of DESIGN.md, both directions.
+/* pipeline: the data path (docs/ARCHITECTURE.md), both directions.
  *
  * backup:  source (dump child stdout, or a local dump file)
  *            -> dumpcheck -> local plain copy            (reading thread)

@@ -103,7 +103,7 @@ int err_exit_code(err_kind kind)
 
 static int rank(err_kind k)
 {
-    /* SPEC.md: "the first of 2, 6, 4, 1, 3, 5, 0 wins" */
+    /* README, "Exit codes": the first of 2, 6, 4, 1, 3, 5, 0 wins */
     static const err_kind order[] = {ERR_USAGE,   ERR_LOCKED, ERR_INTEGRITY, ERR_FAIL,
                                      ERR_PARTIAL, ERR_STALE,  ERR_NONE};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
