@@ -5,18 +5,7 @@
 #include <string.h>
 
 #include "err.h"
-
-int catalog_check_database(const char *db)
-{
-    size_t len = strlen(db);
-    if (len == 0 || len > 63)
-        return err_set(ERR_USAGE, "database name '%s': must be 1 to 63 characters", db);
-    for (const char *p = db; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
-            return err_set(ERR_USAGE,
-                           "database name '%s': only letters, digits, '.' and '-' are allowed", db);
-    return 0;
-}
+#include "neo4j.h"
 
 int catalog_name(char *out, size_t n, const char *prefix, const char *database, time_t t,
                  int safety)
@@ -102,9 +91,8 @@ int catalog_parse(const char *prefix, const char *filename, catalog_entry *out)
     memcpy(out->database, db, dblen);
     out->database[dblen] = '\0';
     /* the database names we write, nothing else (no '_', no control bytes) */
-    for (const char *c = out->database; *c; c++)
-        if (!isalnum((unsigned char)*c) && *c != '.' && *c != '-')
-            return -1;
+    if (!neo4j_database_name_ok(out->database))
+        return -1;
     memcpy(out->name, filename, base);
     out->name[base] = '\0';
     out->created = t;

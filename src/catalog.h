@@ -4,7 +4,9 @@
  *   safety dump     <prefix>_<db>_pre_restore_<YYYYMMDD_HHMMSS>.dump
  *   remote archive  <prefix>_<db>_<YYYYMMDD_HHMMSS>.dump.enc  (+ .dump.manifest)
  *
- * Times are UTC.  An archive's "name" is the part before ".dump". */
+ * Times are UTC.  An archive's "name" is the part before ".dump".  <db> is
+ * a name that passes neo4j_check_database(), which holds no '_': names parse
+ * back without ambiguity, and a file whose <db> fails the rule is not ours. */
 #ifndef N4O_CATALOG_H
 #define N4O_CATALOG_H
 
@@ -34,10 +36,6 @@ int catalog_parse(const char *prefix, const char *filename, catalog_entry *out);
 /* Normalise a user's ARCHIVE argument: strip ".dump.enc" / ".dump.manifest"
  * / ".dump" and any directory part. */
 void catalog_archive_arg(const char *arg, char *out, size_t n);
-
-/* Neo4j database names: ASCII letters, digits, '.', '-' (no '_', which
- * separates the name's fields).  0 when valid, else -1 with ERR_USAGE. */
-int catalog_check_database(const char *database);
 
 /* "2026-11-28T03:00:00Z" */
 void catalog_rfc3339(time_t t, char out[32]);

@@ -16,6 +16,7 @@
 #include "archives.h"
 #include "atomic_file.h"
 #include "catalog.h"
+#include "child.h"
 #include "commands.h"
 #include "config.h"
 #include "err.h"
@@ -179,7 +180,7 @@ static void dump_database(backup_ctx *ctx, db_run *d, int to_remotes)
     }
     log_info("dumping database %s -> %s", d->database, d->name);
     neo4j_child *child = neo4j_spawn("dump_command", cfg->neo4j.dump_command, d->database,
-                                     NEO4J_READ_STDOUT, cfg->neo4j.command_timeout);
+                                     CHILD_READ_STDOUT, cfg->neo4j.command_timeout);
     if (!child) {
         record_dump_failure(d);
         return;
@@ -515,12 +516,12 @@ int cmd_backup(int argc, char **argv, const cli_globals *g)
         goto fail;
     ctx.cfg = cfg;
     ctx.g = g;
-    neo4j_set_workdir(cfg->dir); /* the commands run where the config file is */
+    child_set_workdir(cfg->dir); /* the commands run where the config file is */
     ctx.local_copy = !no_local;
-    if (database && catalog_check_database(database) < 0)
+    if (database && neo4j_check_database(database) < 0)
         goto fail;
     for (size_t i = 0; i < cfg->neo4j.n_databases; i++)
-        if (catalog_check_database(cfg->neo4j.databases[i]) < 0) {
+        if (neo4j_check_database(cfg->neo4j.databases[i]) < 0) {
             err_prefix("%s: [neo4j] database: ", cfg->path);
             goto fail;
         }

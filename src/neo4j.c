@@ -1,1461 +1,236 @@
 #include "neo4j.h"
 
 #include "err.h"
-#include "keys.h"
-#include "log.h"
-#include "signals.h"
 #include "strbuf.h"
 
-#include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+#include <strings.h>
 
-extern char **environ;
-
-#define DB_NAME_WORD       "database"
-#define DB_PLACEHOLDER     "{database}"
-#define KNOWN_PLACEHOLDERS "{database}"
-#define PH_NAME_MAX        32  /* longer {names} are never taken for {database} */
-#define PATH_SHOWN         400 /* PATH in messages is cut here */
+#define DB_NAME_MIN        3
 #define DB_NAME_MAX        63
-#define ENV_DATABASE       "NEO4J_OFFSITE_DATABASE"
-#define LOG_LINE_MAX       1024 /* longer child lines are logged cut, marked " [...]" */
-#define KEEP_LINES         4    /* stderr lines kept for the error message */
-#define KEEP_LINE_MAX      400
-#define POLL_SLICE_MS      250 /* bounds how late a signal or deadline is noticed */
-#define DRAIN_EVERY_READS  32
+#define DB_RESERVED_PREFIX "system"
+#define LOG_PREFIX         "neo4j: "
 
-static long kill_grace_ms = 3000;
-static _Thread_local int last_db_missing;
+/* ------------------------------------------------------- database names */
 
-void neo4j_set_kill_grace_ms(long ms)
+static int is_ascii_letter(char c)
 {
-    kill_grace_ms = ms < 0 ? 0 : ms;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
+
+static int is_ascii_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* The rule of neo4j.h: 0 when NAME passes, else -1 with WHY (N bytes) set to
+ * "database name '...' <what is wrong>". */
+static int database_name_problem(const char *name, char *why, size_t n)
+{
+    if (!name || !*name) {
+        snprintf(why, n, "database name is empty");
+        return -1;
+    }
+    char shown[96];
+    strbuf_printable_copy(shown, sizeof shown, name);
+    size_t len = strlen(name);
+    if (len > DB_NAME_MAX) {
+        snprintf(why, n, "database name '%.60s...' is longer than %d characters", shown,
+                 DB_NAME_MAX);
+        return -1;
+    }
+    if (len < DB_NAME_MIN) {
+        snprintf(why, n, "database name '%s' is shorter than %d characters (Neo4j names)", shown,
+                 DB_NAME_MIN);
+        return -1;
+    }
+    /* A leading '-' would turn the name into an option of neo4j-admin, a
+     * leading '.' into a path component. */
+    if (!is_ascii_letter(name[0]) && !is_ascii_digit(name[0])) {
+        snprintf(why, n, "database name '%s' must start with a letter or digit (Neo4j names)",
+                 shown);
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (is_ascii_letter(c) || is_ascii_digit(c) || c == '.' || c == '-')
+            continue;
+        char bad[8];
+        if ((unsigned char)c >= 0x20 && (unsigned char)c < 0x7f)
+            snprintf(bad, sizeof bad, "'%c'", c);
+        else
+            snprintf(bad, sizeof bad, "\\x%02x", (unsigned char)c);
+        snprintf(why, n,
+                 "database name '%s' contains %s: only ASCII letters, digits, '.' and '-' are "
+                 "allowed (Neo4j names)",
+                 shown, bad);
+        return -1;
+    }
+    size_t plen = strlen(DB_RESERVED_PREFIX);
+    if (strncasecmp(name, DB_RESERVED_PREFIX, plen) == 0 && len > plen) {
+        snprintf(why, n,
+                 "database name '%s' is reserved: Neo4j keeps names starting with '%s' for "
+                 "itself",
+                 shown, DB_RESERVED_PREFIX);
+        return -1;
+    }
+    return 0;
+}
+
+int neo4j_check_database(const char *name)
+{
+    char why[256];
+    if (database_name_problem(name, why, sizeof why) < 0)
+        return err_set(ERR_USAGE, "%s", why);
+    return 0;
+}
+
+int neo4j_database_name_ok(const char *name)
+{
+    char why[256];
+    return database_name_problem(name, why, sizeof why) == 0;
+}
+
+/* ------------------------------------------------------------- commands */
+
+static _Thread_local int last_db_missing;
 
 int neo4j_last_db_missing(void)
 {
     return last_db_missing;
 }
 
-/* ---------------------------------------------------------------- split */
+struct neo4j_child {
+    child_process *c;
+    char database[DB_NAME_MAX + 1];
+    int db_missing; /* the command said "Database does not exist" */
+    char cause[DB_NAME_MAX + 40];
+};
 
-typedef struct {
-    char **v;
-    size_t n, cap;
-} wordlist;
-
-/* Takes ownership of S (also on failure). */
-static int words_push(wordlist *w, char *s)
+/* Each stderr line of a command (child_opts.stderr_line): what neo4j-admin
+ * says about the database, and whether the line may explain a failure. */
+static int read_stderr_line(void *ctx, const char *line)
 {
-    if (w->n + 2 > w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 8;
-        char **v = realloc(w->v, cap * sizeof *v);
-        if (!v) {
-            free(s);
-            return err_set(ERR_FAIL, "out of memory");
-        }
-        w->v = v;
-        w->cap = cap;
-    }
-    w->v[w->n++] = s;
-    w->v[w->n] = NULL;
-    return 0;
+    neo4j_child *n = ctx;
+    if (strcasestr(line, "database does not exist"))
+        n->db_missing = 1;
+    /* "Run with '--verbose' for a more detailed error message.": the last
+     * line of every neo4j-admin failure, never its reason */
+    return !(strstr(line, "Run with") && strstr(line, "--verbose"));
 }
 
-void neo4j_argv_free(char **argv)
+static const char *failure_cause(void *ctx)
 {
-    if (!argv)
-        return;
-    for (char **p = argv; *p; p++)
-        free(*p);
-    free(argv);
+    neo4j_child *n = ctx;
+    if (!n->db_missing)
+        return NULL;
+    snprintf(n->cause, sizeof n->cause, ": database '%s' does not exist", n->database);
+    return n->cause;
 }
 
-int neo4j_check_database(const char *name)
+neo4j_child *neo4j_spawn(const char *what, const char *template_, const char *database,
+                         child_pipe pipe, long timeout_s)
 {
-    if (!name || !*name)
-        return err_set(ERR_USAGE, "database name is empty");
-    size_t n = strlen(name);
-    if (n > DB_NAME_MAX)
-        return err_set(ERR_USAGE, "database name '%.80s...' is longer than %d characters", name,
-                       DB_NAME_MAX);
-    /* A leading '-' would turn the name into an option of neo4j-admin, a
-     * leading '.' into a path component: Neo4j names start with a letter or
-     * digit anyway. */
-    if (!isalnum((unsigned char)name[0]))
-        return err_set(ERR_USAGE,
-                       "database name '%s' must start with a letter or digit (Neo4j names)", name);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (!isalnum(c) && c != '.' && c != '_' && c != '-')
-            return err_set(ERR_USAGE,
-                           "database name '%s' contains '%c': only letters, digits, '.', '_' and "
-                           "'-' are allowed",
-                           name, isprint(c) ? c : '?');
-    }
-    return 0;
-}
-
-static int is_blank(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static int is_blank_text(const char *s)
-{
-    if (!s)
-        return 1;
-    while (is_blank(*s))
-        s++;
-    return *s == '\0';
-}
-
-/* A '$' that a shell would expand: refused rather than passed on literally,
- * since the user surely meant the expansion. */
-static int is_expansion(const char *p)
-{
-    return p[0] == '$' && p[1] &&
-           (isalnum((unsigned char)p[1]) || strchr("_{(?@*#!$-", p[1]) != NULL);
-}
-
-/* An unquoted shell operator at P: named whole ("&&" says more than '&'),
- * with the two ways out. */
-static int operator_error(const char *what, const char *p, size_t col)
-{
-    static const char *const two[] = {"||", "&&", ";;", ">>", "<<", ">&",
-                                      "<&", "&>", "|&", "<>", ">|"};
-    char op[3] = {p[0], '\0', '\0'};
-    for (size_t i = 0; p[0] != '#' && i < sizeof two / sizeof two[0]; i++)
-        if (p[0] == two[i][0] && p[1] == two[i][1])
-            op[1] = p[1];
-    return err_set(ERR_USAGE,
-                   "%s: shell operator '%s' needs `sh -c '...'` (character %zu): templates run "
-                   "without a shell%s; to pass it to the program as text, quote it: \"%s\"",
-                   what, op, col, p[0] == '#' ? " and have no comments" : "", op);
-}
-
-/* Parse one word at *PP.  1 with *OUT set, 0 at the end, -1 on error. */
-static int next_word(const char *what, const char *tmpl, const char **pp, char **out)
-{
-    const char *p = *pp;
-    strbuf b;
-    int in_word = 0;
-
-    strbuf_init(&b, 0);
-    while (is_blank(*p))
-        p++;
-    while (*p && !is_blank(*p)) {
-        size_t col = (size_t)(p - tmpl) + 1;
-        if (*p == '\'') {
-            const char *end = strchr(p + 1, '\'');
-            if (!end) {
-                err_set(ERR_USAGE, "%s: unbalanced ' quote (opened at character %zu)", what, col);
-                goto fail;
-            }
-            strbuf_append(&b, p + 1, (size_t)(end - p - 1));
-            p = end + 1;
-            in_word = 1;
-        } else if (*p == '"') {
-            p++;
-            for (;;) {
-                if (!*p) {
-                    err_set(ERR_USAGE, "%s: unbalanced \" quote (opened at character %zu)", what,
-                            col);
-                    goto fail;
-                }
-                if (*p == '"')
-                    break;
-                if (*p == '\\' && p[1] && strchr("\"\\$`\n", p[1])) {
-                    if (p[1] != '\n')
-                        strbuf_append(&b, p + 1, 1);
-                    p += 2;
-                    continue;
-                }
-                if (*p == '`' || is_expansion(p)) {
-                    err_set(ERR_USAGE,
-                            "%s: '%.2s' at character %zu would need a shell: templates do no "
-                            "expansion (use '...' for a literal, or `sh -c '...'`)",
-                            what, p, (size_t)(p - tmpl) + 1);
-                    goto fail;
-                }
-                strbuf_append(&b, p, 1);
-                p++;
-            }
-            p++;
-            in_word = 1; /* "" is an empty word, not nothing */
-        } else if (*p == '\\') {
-            if (!p[1]) {
-                err_set(ERR_USAGE, "%s: a backslash ends the template", what);
-                goto fail;
-            }
-            if (p[1] != '\n')
-                strbuf_append(&b, p + 1, 1);
-            p += 2;
-            in_word = 1;
-        } else if (strchr("|&;<>()", *p) || (*p == '#' && !in_word)) {
-            operator_error(what, p, col);
-            goto fail;
-        } else if (*p == '`' || is_expansion(p)) {
-            err_set(ERR_USAGE,
-                    "%s: '%.2s' at character %zu would need a shell: templates do no expansion "
-                    "(use '...' for a literal, or `sh -c '...'`)",
-                    what, p, col);
-            goto fail;
-        } else {
-            strbuf_append(&b, p, 1);
-            p++;
-            in_word = 1;
-        }
-    }
-    *pp = p;
-    if (!in_word) {
-        strbuf_free(&b);
-        return 0;
-    }
-    if (strbuf_failed(&b)) {
-        err_set(ERR_FAIL, "out of memory");
-        goto fail;
-    }
-    *out = strbuf_take(&b);
-    return *out ? 1 : -1;
-fail:
-    strbuf_free(&b);
-    return -1;
-}
-
-/* ---------------------------------------------------------- placeholders */
-
-typedef enum {
-    W_PLAIN,  /* an argument: every {name} is a placeholder */
-    W_SCRIPT, /* the script of `sh -c`: {...} is shell text unless {database} */
-} word_kind;
-
-static int is_name_char(char c)
-{
-    return isalnum((unsigned char)c) || c == '_';
-}
-
-/* At P (a '{'): the length of NAME in "{NAME}" (letters, digits and '_',
- * not starting with a digit), 0 when P does not start one. */
-static size_t brace_name(const char *p)
-{
-    if (p[0] != '{' || !(isalpha((unsigned char)p[1]) || p[1] == '_'))
-        return 0;
-    size_t n = 1;
-    while (is_name_char(p[1 + n]))
-        n++;
-    return p[1 + n] == '}' ? n : 0;
-}
-
-/* Optimal string alignment distance of two short lowercase strings. */
-static size_t edit_distance(const char *a, size_t na, const char *b, size_t nb)
-{
-    size_t d[PH_NAME_MAX + 1][PH_NAME_MAX + 1];
-    for (size_t i = 0; i <= na; i++)
-        d[i][0] = i;
-    for (size_t j = 0; j <= nb; j++)
-        d[0][j] = j;
-    for (size_t i = 1; i <= na; i++)
-        for (size_t j = 1; j <= nb; j++) {
-            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            if (d[i - 1][j] + 1 < best)
-                best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best)
-                best = d[i][j - 1] + 1;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    return d[na][nb];
-}
-
-/* NAME (N bytes, not "database" itself) was surely meant as {database}: any
- * case, up to two typing errors, or a usual guess at its name. */
-static int meant_database(const char *name, size_t n)
-{
-    static const char *const guesses[] = {"db",           "dbname",  "db_name", "database_name",
-                                          "databasename", "db_names"};
-    char low[PH_NAME_MAX + 1];
-    if (n > PH_NAME_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        low[i] = (char)tolower((unsigned char)name[i]);
-    low[n] = '\0';
-    for (size_t i = 0; i < sizeof guesses / sizeof guesses[0]; i++)
-        if (!strcmp(low, guesses[i]))
-            return 1;
-    return edit_distance(low, n, DB_NAME_WORD, strlen(DB_NAME_WORD)) <= 2;
-}
-
-/* WORD with every {database} replaced by DATABASE (kept as written when
- * CHECK_ONLY); NULL (ERR_USAGE) for a placeholder we do not know.  The rule
- * is in neo4j.h ("Placeholders"). */
-static char *substitute(const char *what, const char *word, const char *database, word_kind kind,
-                        int check_only)
-{
-    strbuf b;
-    const char *p = word;
-    strbuf_init(&b, 0);
-    for (;;) {
-        const char *brace = strchr(p, '{');
-        if (!brace) {
-            strbuf_puts(&b, p);
-            break;
-        }
-        strbuf_append(&b, p, (size_t)(brace - p));
-        size_t n = brace_name(brace);
-        if (n == 0) { /* "{}", "{a,b}", "{ a; }", "{print $1}": not ours */
-            strbuf_append(&b, "{", 1);
-            p = brace + 1;
-            continue;
-        }
-        const char *name = brace + 1;
-        int is_db = n == strlen(DB_NAME_WORD) && !memcmp(name, DB_NAME_WORD, n);
-        int after_dollar = kind == W_SCRIPT && brace > word && brace[-1] == '$';
-        if (after_dollar && is_db) {
-            err_set(ERR_USAGE,
-                    "%s: ${database} in the `sh -c` script is the shell variable $database, not "
-                    "the placeholder: write {database}, or \"$NEO4J_OFFSITE_DATABASE\"",
-                    what);
-            goto fail;
-        }
-        if (is_db) {
-            if (check_only) {
-                strbuf_puts(&b, DB_PLACEHOLDER);
-            } else if (!database) {
-                err_set(ERR_USAGE, "%s uses {database} but no database was given", what);
-                goto fail;
-            } else {
-                strbuf_puts(&b, database);
-            }
-        } else if (after_dollar || (kind == W_SCRIPT && !meant_database(name, n))) {
-            strbuf_append(&b, brace, n + 2); /* ${VAR}, awk '{print}': the shell's */
-        } else {
-            err_set(ERR_USAGE, "%s: unknown placeholder {%.*s}%s%s; known placeholders: %s%s", what,
-                    (int)n, name, kind == W_SCRIPT ? " in the `sh -c` script" : "",
-                    meant_database(name, n) ? " (did you mean {database}?)" : "",
-                    KNOWN_PLACEHOLDERS,
-                    kind == W_SCRIPT ? ""
-                                     : " (every {name} outside an `sh -c` script is taken for "
-                                       "one)");
-            goto fail;
-        }
-        p = brace + n + 2;
-    }
-    if (strbuf_failed(&b)) {
-        err_set(ERR_FAIL, "out of memory");
-        goto fail;
-    }
-    return strbuf_take(&b);
-fail:
-    strbuf_free(&b);
-    return NULL;
-}
-
-static int is_shell(const char *w)
-{
-    return !strcmp(w, "sh") || !strcmp(w, "/bin/sh") || !strcmp(w, "bash") ||
-           !strcmp(w, "/bin/bash");
-}
-
-/* Split, then substitute (or with CHECK_ONLY just check) the placeholders. */
-static char **split(const char *what, const char *template_, const char *database, int check_only)
-{
-    wordlist w = {0};
-    const char *p = template_ ? template_ : "";
-    char *word = NULL;
-
     if (!what)
-        what = "command template";
+        what = "command";
     if (database && neo4j_check_database(database) < 0) {
         err_prefix("%s: ", what);
         return NULL;
     }
-    for (;;) {
-        if (w.n == 2 && is_shell(w.v[0]) && !strcmp(w.v[1], "-c")) {
-            /* `sh -c` runs as written: an unquoted rest of the line is the
-             * script itself, operators and all. */
-            while (is_blank(*p))
-                p++;
-            if (!*p) {
-                err_set(ERR_USAGE, "%s: `%s -c` needs a script", what, w.v[0]);
-                goto fail;
-            }
-            if (*p != '\'' && *p != '"') {
-                size_t n = strlen(p);
-                while (n && is_blank(p[n - 1]))
-                    n--;
-                word = strndup(p, n);
-                if (!word) {
-                    err_set(ERR_FAIL, "out of memory");
-                    goto fail;
-                }
-                if (words_push(&w, word) < 0)
-                    goto fail;
-                break;
-            }
-        }
-        int r = next_word(what, template_ ? template_ : "", &p, &word);
-        if (r < 0)
-            goto fail;
-        if (r == 0)
-            break;
-        if (words_push(&w, word) < 0)
-            goto fail;
-    }
-    if (w.n == 0) {
-        err_set(ERR_USAGE, "%s is empty", what);
-        goto fail;
-    }
-    int shell = w.n >= 3 && is_shell(w.v[0]) && !strcmp(w.v[1], "-c");
-    for (size_t i = 0; i < w.n; i++) {
-        char *s =
-            substitute(what, w.v[i], database, shell && i == 2 ? W_SCRIPT : W_PLAIN, check_only);
-        if (!s)
-            goto fail;
-        free(w.v[i]);
-        w.v[i] = s;
-    }
-    return w.v;
-fail:
-    neo4j_argv_free(w.v);
-    return NULL;
-}
-
-char **neo4j_split_what(const char *what, const char *template_, const char *database)
-{
-    return split(what, template_, database, 0);
-}
-
-char **neo4j_split(const char *template_, const char *database)
-{
-    return split(NULL, template_, database, 0);
-}
-
-int neo4j_check_template(const char *what, const char *template_)
-{
-    if (is_blank_text(template_))
-        return 0;
-    char **argv = split(what, template_, NULL, 1);
+    char **argv = command_template_split(what, template_, database);
     if (!argv)
-        return -1;
-    neo4j_argv_free(argv);
-    return 0;
-}
-
-/* ---------------------------------------------------------------- child */
-
-typedef struct {
-    char buf[LOG_LINE_MAX + 1];
-    size_t n;
-    int skipping; /* the rest of an over-long line is dropped */
-} linebuf;
-
-typedef enum { ST_OK, ST_BROKEN, ST_INPUT_CLOSED } child_state;
-
-struct neo4j_child {
-    char what[64];
-    char database[DB_NAME_MAX + 1];
-    pid_t pid;
-    int reaped, status;
-    neo4j_pipe mode;
-    int out_fd;          /* stdout: data (READ_STDOUT) or logged (NO_PIPE) */
-    int in_fd;           /* stdin (WRITE_STDIN) */
-    int err_fd;          /* stderr, always logged */
-    int64_t deadline_ms; /* CLOCK_MONOTONIC; 0 = none */
-    long timeout_s;
-    unsigned long reads;
-    unsigned long long written;
-    linebuf err_lb, out_lb;
-    char last[KEEP_LINES][KEEP_LINE_MAX];
-    unsigned n_last;
-    int db_missing;
-    pid_t guard_pid; /* the guardian (guardian_start), 0 when none */
-    int guard_fd;    /* our end of its pipe */
-    /* BROKEN: a read/write failed (timeout, signal, I/O): finish kills the
-     * child and reports SAVED.  INPUT_CLOSED: the child stopped reading its
-     * stdin; finish waits for it and classifies its exit. */
-    child_state state;
-    err_kind saved_kind;
-    char saved[512];
-};
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-/* Milliseconds until the deadline, -1 when there is none. */
-static long left_ms(const neo4j_child *c)
-{
-    if (!c->deadline_ms)
-        return -1;
-    int64_t left = c->deadline_ms - now_ms();
-    return left > 0 ? (long)left : 0;
-}
-
-static const char *sig_name(int sig)
-{
-    switch (sig) {
-    case SIGINT:
-        return "SIGINT";
-    case SIGTERM:
-        return "SIGTERM";
-    case SIGHUP:
-        return "SIGHUP";
-    case SIGQUIT:
-        return "SIGQUIT";
-    case SIGKILL:
-        return "SIGKILL";
-    case SIGPIPE:
-        return "SIGPIPE";
-    case SIGSEGV:
-        return "SIGSEGV";
-    case SIGABRT:
-        return "SIGABRT";
-    default:
-        return "signal";
-    }
-}
-
-static void close_fd(int *fd)
-{
-    if (*fd >= 0) {
-        close(*fd);
-        *fd = -1;
-    }
-}
-
-static void keep_line(neo4j_child *c, const char *line)
-{
-    if (!*line)
-        return;
-    if (c->n_last == KEEP_LINES) {
-        memmove(c->last[0], c->last[1], sizeof c->last[0] * (KEEP_LINES - 1));
-        c->n_last--;
-    }
-    /* Cut, not formatted: long lines are expected here. */
-    size_t n = strnlen(line, KEEP_LINE_MAX - 1);
-    memcpy(c->last[c->n_last], line, n);
-    c->last[c->n_last++][n] = '\0';
-}
-
-static void emit_line(neo4j_child *c, linebuf *lb, int is_err, int cut)
-{
-    char *s = lb->buf;
-    size_t n = lb->n;
-    while (n && (s[n - 1] == '\r' || s[n - 1] == ' '))
-        n--;
-    s[n] = '\0';
-    /* The child's bytes go to a terminal or syslog: no control sequences. */
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            s[i] = '?';
-    log_info("neo4j: %s: %s%s", c->what, s, cut ? " [...]" : "");
-    if (is_err) {
-        if (strcasestr(s, "database does not exist"))
-            c->db_missing = 1;
-        keep_line(c, s);
-    }
-    lb->n = 0;
-}
-
-static void feed_lines(neo4j_child *c, linebuf *lb, const char *data, size_t n, int is_err)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (data[i] == '\n') {
-            if (!lb->skipping)
-                emit_line(c, lb, is_err, 0);
-            lb->skipping = 0;
-            lb->n = 0;
-        } else if (lb->skipping) {
-            continue;
-        } else if (lb->n < LOG_LINE_MAX) {
-            lb->buf[lb->n++] = data[i];
-        } else {
-            emit_line(c, lb, is_err, 1);
-            lb->skipping = 1;
-        }
-    }
-}
-
-/* Read what is available on a logged fd; at EOF flush and close it. */
-static void drain_log(neo4j_child *c, int *fd, linebuf *lb, int is_err)
-{
-    char buf[4096];
-    for (int i = 0; *fd >= 0 && i < 64; i++) {
-        ssize_t n = read(*fd, buf, sizeof buf);
-        if (n > 0) {
-            feed_lines(c, lb, buf, (size_t)n, is_err);
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return;
-        /* EOF or a read error: either way nothing more will come. */
-        if (lb->n && !lb->skipping)
-            emit_line(c, lb, is_err, 0);
-        close_fd(fd);
-    }
-}
-
-static void drain_all(neo4j_child *c)
-{
-    drain_log(c, &c->err_fd, &c->err_lb, 1);
-    if (c->mode == NEO4J_NO_PIPE)
-        drain_log(c, &c->out_fd, &c->out_lb, 0);
-}
-
-static int try_reap(neo4j_child *c, int flags)
-{
-    if (c->reaped)
-        return 1;
-    for (;;) {
-        pid_t r = waitpid(c->pid, &c->status, flags);
-        if (r == c->pid) {
-            c->reaped = 1;
-            return 1;
-        }
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) { /* ECHILD: someone else reaped it; treat as gone */
-            c->reaped = 1;
-            c->status = 0xff00; /* unknown: reported as exit 255 */
-            return 1;
-        }
-        return 0;
-    }
-}
-
-/* Reap the members of C's group that have exited: the leader through
- * try_reap (its status is the command's), the others (our children too, as
- * we are a subreaper) so that they stop counting as members.  A zombie left
- * for init to reap would keep kill(-pgid, 0) succeeding until the grace
- * ran out. */
-static void reap_group(neo4j_child *c)
-{
-    for (;;) {
-        siginfo_t si;
-        memset(&si, 0, sizeof si);
-        if (waitid(P_PGID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
-            return;
-        if (si.si_pid == c->pid) {
-            if (c->reaped || !try_reap(c, WNOHANG))
-                return;
-            continue;
-        }
-        if (waitpid(si.si_pid, NULL, WNOHANG) <= 0)
-            return;
-    }
-}
-
-/* SIGTERM to the whole group, SIGKILL after the grace; reaps the leader.
- * Never touches the current error. */
-static void kill_group(neo4j_child *c)
-{
-    int saved_errno = errno;
-    if (!c->reaped || kill(-c->pid, 0) == 0) {
-        kill(-c->pid, SIGTERM);
-        int64_t until = now_ms() + kill_grace_ms;
-        for (;;) {
-            try_reap(c, WNOHANG);
-            reap_group(c);
-            if (c->reaped && kill(-c->pid, 0) < 0)
-                break;
-            if (now_ms() >= until) {
-                kill(-c->pid, SIGKILL);
-                try_reap(c, 0);
-                break;
-            }
-            sleep_ms(10);
-        }
-    }
-    errno = saved_errno;
-}
-
-static void save_error(neo4j_child *c)
-{
-    c->state = ST_BROKEN;
-    c->saved_kind = err_get_kind() ? err_get_kind() : ERR_FAIL;
-    snprintf(c->saved, sizeof c->saved, "%s", err_msg());
-}
-
-static int timed_out(neo4j_child *c)
-{
-    kill_group(c);
-    err_set(ERR_FAIL, "%s timed out after %ld s (command_timeout)", c->what, c->timeout_s);
-    save_error(c);
-    return -1;
-}
-
-static int interrupted(neo4j_child *c)
-{
-    int sig = signals_pending();
-    err_set(ERR_FAIL, "%s interrupted by %s", c->what, sig_name(sig));
-    save_error(c);
-    return -1;
-}
-
-/* Wait until FD is ready for EVENTS, logging child output meanwhile; FD -1:
- * one short round of logging only.  1 ready (or round done), 0 nothing left
- * to wait for, -1 on timeout or (with HONOUR_SIGNALS) a pending signal. */
-static int wait_ready(neo4j_child *c, int fd, short events, int honour_signals)
-{
-    for (;;) {
-        if (honour_signals && signals_pending())
-            return interrupted(c);
-        long left = left_ms(c);
-        if (left == 0)
-            return timed_out(c);
-        struct pollfd pf[3];
-        int n = 0, ifd = -1, ierr = -1, iout = -1;
-        if (fd >= 0) {
-            ifd = n;
-            pf[n++] = (struct pollfd){.fd = fd, .events = events};
-        }
-        if (c->err_fd >= 0) {
-            ierr = n;
-            pf[n++] = (struct pollfd){.fd = c->err_fd, .events = POLLIN};
-        }
-        if (c->mode == NEO4J_NO_PIPE && c->out_fd >= 0) {
-            iout = n;
-            pf[n++] = (struct pollfd){.fd = c->out_fd, .events = POLLIN};
-        }
-        if (n == 0)
-            return 0;
-        int slice = fd >= 0 ? POLL_SLICE_MS : 50;
-        if (left >= 0 && left < slice)
-            slice = (int)left;
-        int r = poll(pf, (nfds_t)n, slice);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            err_sys(ERR_FAIL, errno, "%s: poll", c->what);
-            save_error(c);
-            return -1;
-        }
-        if (ierr >= 0 && pf[ierr].revents)
-            drain_log(c, &c->err_fd, &c->err_lb, 1);
-        if (iout >= 0 && pf[iout].revents)
-            drain_log(c, &c->out_fd, &c->out_lb, 0);
-        if ((ifd >= 0 && pf[ifd].revents) || fd < 0)
-            return 1;
-    }
-}
-
-/* Where children run and relative program paths start: the directory of the
- * config file (SPEC.md: relative paths in it are relative to it); "" means
- * the current directory. */
-static char workdir[PATH_MAX];
-
-void neo4j_set_workdir(const char *dir)
-{
-    snprintf(workdir, sizeof workdir, "%s", dir ? dir : "");
-}
-
-/* The PATH a program is searched in: execvp()'s, confstr's default when
- * PATH is unset.  Malloc'd. */
-static char *search_path(void)
-{
-    const char *path = getenv("PATH");
-    if (path)
-        return strdup(path);
-    size_t n = confstr(_CS_PATH, NULL, 0);
-    char *def = n ? malloc(n) : NULL;
-    if (def)
-        confstr(_CS_PATH, def, n);
-    return def ? def : strdup("/bin:/usr/bin");
-}
-
-/* CAND as a program: 0 runnable, else the errno execve() would give. */
-static int runnable(const char *cand)
-{
-    struct stat st;
-    if (stat(cand, &st) < 0)
-        return errno;
-    if (S_ISDIR(st.st_mode))
-        return EISDIR;
-    if (!S_ISREG(st.st_mode) || access(cand, X_OK) < 0)
-        return EACCES;
-    return 0;
-}
-
-/* argv[0] NAME as execvp() resolves it: a path when it holds a '/', else
- * the first runnable file in PATH (an empty element is the current
- * directory; a match that is not executable is passed over, as execvp
- * does).  The malloc'd path, or NULL with KIND and a message naming WHAT. */
-static char *resolve_program(const char *what, const char *name, err_kind kind)
-{
-    char shown[PATH_MAX + 64];
-    strbuf_printable_copy(shown, sizeof shown, name);
-    if (strchr(name, '/')) {
-        char rel[PATH_MAX + 8];
-        const char *cand = name;
-        if (name[0] != '/' && *workdir) {
-            snprintf(rel, sizeof rel, "%s/%s", workdir, name);
-            cand = rel;
-        }
-        int e = runnable(cand);
-        if (e == 0) {
-            char *s = strdup(cand);
-            if (!s)
-                err_set(ERR_FAIL, "out of memory");
-            return s;
-        }
-        /* the name the user wrote, and where it was looked for */
-        char note[PATH_MAX + 80] = "", shown_rel[PATH_MAX + 16];
-        if (cand != name)
-            snprintf(note, sizeof note, " (relative to the config file's directory: %s)",
-                     strbuf_printable_copy(shown_rel, sizeof shown_rel, cand));
-        if (e == ENOENT)
-            err_set(kind, "%s: program %s not found%s", what, shown, note);
-        else if (e == EISDIR)
-            err_set(kind, "%s: program %s is a directory%s", what, shown, note);
-        else if (e == EACCES)
-            err_set(kind, "%s: program %s is not executable%s", what, shown, note);
-        else
-            err_sys(kind, e, "%s: program %s%s", what, shown, note);
         return NULL;
-    }
-    char *path = search_path();
-    if (!path) {
+    neo4j_child *n = calloc(1, sizeof *n);
+    if (!n) {
+        command_template_free(argv);
         err_set(ERR_FAIL, "out of memory");
         return NULL;
     }
-    char denied[PATH_MAX] = "";
-    int denied_errno = 0;
-    for (const char *p = path;; p++) {
-        const char *e = strchr(p, ':');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        char cand[PATH_MAX];
-        int n = len ? snprintf(cand, sizeof cand, "%.*s/%s", (int)len, p, name)
-                    : snprintf(cand, sizeof cand, "%s/%s", *workdir ? workdir : ".", name);
-        if (n > 0 && (size_t)n < sizeof cand) {
-            int r = runnable(cand);
-            if (r == 0) {
-                free(path);
-                char *s = strdup(cand);
-                if (!s)
-                    err_set(ERR_FAIL, "out of memory");
-                return s;
-            }
-            if ((r == EACCES || r == EISDIR) && !*denied) {
-                snprintf(denied, sizeof denied, "%s", cand);
-                denied_errno = r;
-            }
-        }
-        if (!e)
-            break;
-        p = e;
-    }
-    char shown_path[PATH_SHOWN + 8];
-    strbuf_printable_copy(shown_path, PATH_SHOWN, path);
-    if (strlen(path) >= PATH_SHOWN - 1)
-        strcat(shown_path, "...");
-    if (*denied) {
-        char shown_denied[PATH_MAX + 64];
-        strbuf_printable_copy(shown_denied, sizeof shown_denied, denied);
-        err_set(
-            kind, "%s: program %s is not executable: %s %s (PATH %s)", what, shown, shown_denied,
-            denied_errno == EISDIR ? "is a directory" : "has no execute permission", shown_path);
-    } else {
-        err_set(kind, "%s: program %s not found in PATH (%s)", what, shown, shown_path);
-    }
-    free(path);
-    return NULL;
-}
-
-int neo4j_check_program(const char *what, const char *template_)
-{
-    if (is_blank_text(template_))
-        return 0;
-    if (!what)
-        what = "command template";
-    char **argv = split(what, template_, NULL, 1);
-    if (!argv)
-        return -1;
-    int rc = 0;
-    /* A program named after the database is resolved per database when it
-     * runs: nothing to look up before. */
-    if (!strstr(argv[0], DB_PLACEHOLDER)) {
-        char *prog = resolve_program(what, argv[0], ERR_USAGE);
-        rc = prog ? 0 : -1;
-        free(prog);
-    }
-    neo4j_argv_free(argv);
-    return rc;
-}
-
-/* The tool's own secrets (SPEC.md: the environment supplies them): no
- * child needs them, and a child's environment is readable by more than the
- * tool (its own children, /proc/PID/environ of the same user, core dumps,
- * `docker exec` passing it into a container). */
-static const char *const scrubbed_env[] = {
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", /* the older name of AWS_SESSION_TOKEN */
-    KEYS_PASSPHRASE_ENV, ENV_DATABASE,         /* set again below, never a stale value */
-};
-
-static int env_scrubbed(const char *entry)
-{
-    for (size_t i = 0; i < sizeof scrubbed_env / sizeof scrubbed_env[0]; i++) {
-        size_t len = strlen(scrubbed_env[i]);
-        if (strncmp(entry, scrubbed_env[i], len) == 0 && entry[len] == '=')
-            return 1;
-    }
-    return 0;
-}
-
-/* environ without the scrubbed variables, with NEO4J_OFFSITE_DATABASE set
- * when DATABASE is given.  *VAR gets the one string allocated here. */
-static char **build_env(const char *database, char **var)
-{
-    size_t n = 0;
-    for (char **e = environ; e && *e; e++)
-        n++;
-    char **env = calloc(n + 2, sizeof *env);
-    if (!env)
+    snprintf(n->database, sizeof n->database, "%s", database ? database : "");
+    /* set when a database applies, else removed: never a stale value */
+    char env_database[sizeof COMMAND_TEMPLATE_DATABASE_ENV + DB_NAME_MAX + 2];
+    snprintf(env_database, sizeof env_database, "%s%s%s", COMMAND_TEMPLATE_DATABASE_ENV,
+             database ? "=" : "", database ? database : "");
+    const char *const env[] = {env_database, NULL};
+    child_opts opts = {
+        .what = what,
+        .log_prefix = LOG_PREFIX,
+        .pipe = pipe,
+        .timeout_s = timeout_s,
+        .timeout_key = "command_timeout",
+        .env = env,
+        .stderr_line = read_stderr_line,
+        .failure_cause = failure_cause,
+        .ctx = n,
+    };
+    n->c = child_spawn(argv, &opts);
+    command_template_free(argv);
+    if (!n->c) {
+        free(n);
         return NULL;
-    size_t k = 0;
-    for (char **e = environ; e && *e; e++)
-        if (!env_scrubbed(*e))
-            env[k++] = *e;
-    *var = NULL;
-    if (database) {
-        if (asprintf(var, "%s=%s", ENV_DATABASE, database) < 0) {
-            free(env);
-            return NULL;
-        }
-        env[k++] = *var;
     }
-    env[k] = NULL;
-    return env;
-}
-
-static int set_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
-/* In the child: put FROM on TARGET without the close-on-exec flag. */
-static void child_fd(int from, int target)
-{
-    if (from == target)
-        fcntl(target, F_SETFD, 0);
-    else
-        dup2(from, target);
-}
-
-/* In a forked child that never execs: close every descriptor but KEEP, so
- * it holds no pipe end, socket or lock of ours (a held write end would
- * delay an EOF someone waits for; a held lock fd, the lock). */
-static void close_all_but(int keep)
-{
-    if ((keep == 0 || close_range(0, (unsigned)keep - 1, 0) == 0) &&
-        close_range((unsigned)keep + 1, ~0U, 0) == 0)
-        return;
-    struct rlimit rl;
-    long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-                   ? (long)rl.rlim_cur
-                   : 65536;
-    for (long fd = 0; fd < max && fd < (1L << 20); fd++)
-        if (fd != keep)
-            close((int)fd);
-}
-
-/* Start the guardian of C's process group: a small process (/bin/sh, exec'd
- * so that it holds no copy of our memory) that waits on a pipe only we hold
- * the write end of.
- * When we die, kill -9 included, the kernel closes that end and the
- * guardian SIGKILLs the group.  PR_SET_PDEATHSIG takes the child alone:
- * what it started (the commands of an `sh -c` pipeline, a launcher's JVM,
- * anything under a set-user-ID program, for which the kernel clears
- * PDEATHSIG) would live on, holding the store lock, until a write into a
- * pipe nobody reads killed it, if ever.  It ignores the terminal's and
- * systemd's signals: our handling of SIGINT/SIGTERM decides, and on our
- * normal paths guardian_stop() retires it.  0, or -1 with ERR_FAIL. */
-static int guardian_start(neo4j_child *c)
-{
-    int gp[2];
-    if (pipe2(gp, O_CLOEXEC) < 0)
-        return err_sys(ERR_FAIL, errno, "%s: pipe", c->what);
-    pid_t pgid = c->pid;
-    char script[96]; /* formatted now: the forked child calls async-signal-safe functions only */
-    snprintf(script, sizeof script, "read -r x; [ \"$x\" = done ] || kill -9 -%ld", (long)pgid);
-    pid_t g = fork();
-    if (g < 0) {
-        int e = errno;
-        close(gp[0]);
-        close(gp[1]);
-        return err_sys(ERR_FAIL, e, "%s: fork", c->what);
-    }
-    if (g == 0) {
-        /* Async-signal-safe calls only (we may have threads). */
-        struct sigaction ign;
-        memset(&ign, 0, sizeof ign);
-        ign.sa_handler = SIG_IGN;
-        static const int sigs[] = {SIGINT,  SIGTERM, SIGHUP,  SIGQUIT, SIGPIPE,
-                                   SIGTSTP, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2};
-        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-            sigaction(sigs[i], &ign, NULL);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        setpgid(0, 0); /* out of our group: a ^C or kill of our group spares it */
-        prctl(PR_SET_NAME, "n4o-guardian", 0, 0, 0);
-        /* A fresh image, so that no copy of our memory (the keys in it)
-         * lives on for as long as the child runs: /bin/sh reads the pipe on
-         * its stdin and kills the group at EOF.  Were the exec to fail, the
-         * same wait runs here. */
-        if (dup2(gp[0], STDIN_FILENO) == STDIN_FILENO) {
-            close_all_but(STDIN_FILENO);
-            char *const gargv[] = {"n4o-guardian", "-c", script, NULL};
-            char *const genv[] = {"PATH=/usr/bin:/bin", NULL};
-            execve("/bin/sh", gargv, genv);
-        }
-        char b;
-        ssize_t r;
-        while ((r = read(STDIN_FILENO, &b, 1)) < 0 && errno == EINTR)
-            ;
-        if (r == 0)
-            kill(-pgid, SIGKILL);
-        _exit(0);
-    }
-    close(gp[0]);
-    c->guard_pid = g;
-    c->guard_fd = gp[1];
-    return 0;
-}
-
-/* Retire the guardian without it touching the group (on our normal paths
- * the group was handled already, and a daemon that start_command left
- * behind must stay).  It is our unreaped child, so its pid is still its. */
-static void guardian_stop(neo4j_child *c)
-{
-    if (c->guard_pid > 0) {
-        int saved_errno = errno;
-        kill(c->guard_pid, SIGKILL);
-        while (waitpid(c->guard_pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        c->guard_pid = 0;
-        errno = saved_errno;
-    }
-    close_fd(&c->guard_fd);
-}
-
-neo4j_child *neo4j_spawn(const char *what, const char *template_, const char *database,
-                         neo4j_pipe pipe_mode, long timeout_s)
-{
-    neo4j_child *c = NULL;
-    char **argv = NULL, **env = NULL, *env_var = NULL, *prog = NULL;
-    int errp[2] = {-1, -1}, outp[2] = {-1, -1}, inp[2] = {-1, -1}, execp[2] = {-1, -1};
-    int devnull = -1;
-
-    if (!what)
-        what = "command";
-    /* what our children start becomes ours when they exit first, so that
-     * kill_group() can reap it instead of waiting for init to */
-    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-    argv = neo4j_split_what(what, template_, database);
-    if (!argv)
-        goto fail;
-    prog = resolve_program(what, argv[0], ERR_FAIL);
-    if (!prog)
-        goto fail;
-    env = build_env(database, &env_var);
-    c = calloc(1, sizeof *c);
-    if (!env || !c) {
-        err_set(ERR_FAIL, "out of memory");
-        goto fail;
-    }
-    snprintf(c->what, sizeof c->what, "%s", what);
-    snprintf(c->database, sizeof c->database, "%s", database ? database : "");
-    c->mode = pipe_mode;
-    c->out_fd = c->in_fd = c->err_fd = c->guard_fd = -1;
-    c->timeout_s = timeout_s > 0 ? timeout_s : 0;
-
-    if (pipe2(errp, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0 || pipe2(execp, O_CLOEXEC) < 0 ||
-        (pipe_mode == NEO4J_WRITE_STDIN && pipe2(inp, O_CLOEXEC) < 0)) {
-        err_sys(ERR_FAIL, errno, "%s: pipe", what);
-        goto fail;
-    }
-    /* A dump or load streams GiBs: a 1 MiB pipe (instead of 64 KiB) cuts the
-     * context switches per GiB sixteenfold.  Best effort: the limit may be
-     * lower for unprivileged users. */
-    if (pipe_mode == NEO4J_READ_STDOUT)
-        (void)fcntl(outp[0], F_SETPIPE_SZ, NEO4J_PIPE_SIZE);
-    if (pipe_mode == NEO4J_WRITE_STDIN)
-        (void)fcntl(inp[1], F_SETPIPE_SZ, NEO4J_PIPE_SIZE);
-    if (pipe_mode != NEO4J_WRITE_STDIN && (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
-        err_sys(ERR_FAIL, errno, "%s: /dev/null", what);
-        goto fail;
-    }
-
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        err_sys(ERR_FAIL, errno, "%s: fork", what);
-        goto fail;
-    }
-    if (pid == 0) {
-        /* Child: async-signal-safe calls only. */
-        /* Die with us, kill -9 included (the guardian takes the rest of the
-         * group).  The kernel sends it when the *thread* that forked exits,
-         * hence the rule in neo4j.h.  Had we died before the prctl, nobody
-         * would send it: getppid() then names another process. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
-            int e = errno;
-            ssize_t wr = write(execp[1], &e, sizeof e);
-            (void)wr;
-            _exit(127);
-        }
-        if (getppid() != parent)
-            _exit(127);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL); /* ignored dispositions survive exec */
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        setpgid(0, 0);
-        /* Lift the fds above 2 first so no dup2 clobbers a source. */
-        int in = fcntl(pipe_mode == NEO4J_WRITE_STDIN ? inp[0] : devnull, F_DUPFD_CLOEXEC, 3);
-        int out = fcntl(outp[1], F_DUPFD_CLOEXEC, 3);
-        int er = fcntl(errp[1], F_DUPFD_CLOEXEC, 3);
-        if (in >= 0 && out >= 0 && er >= 0 && (!*workdir || chdir(workdir) == 0)) {
-            child_fd(in, 0);
-            child_fd(out, 1);
-            child_fd(er, 2);
-            execve(prog, argv, env);
-        }
-        int e = errno;
-        ssize_t wr = write(execp[1], &e, sizeof e);
-        (void)wr;
-        _exit(127);
-    }
-    c->pid = pid;
-    setpgid(pid, pid); /* also here: kill(-pid) must work as soon as we return */
-    if (guardian_start(c) < 0) {
-        kill_group(c);
-        goto fail;
-    }
-    close_fd(&execp[1]);
-    close_fd(&errp[1]);
-    close_fd(&outp[1]);
-    close_fd(&inp[0]);
-    close_fd(&devnull);
-    c->err_fd = errp[0];
-    c->out_fd = outp[0];
-    c->in_fd = inp[1];
-    errp[0] = outp[0] = inp[1] = -1;
-
-    int child_errno = 0;
-    ssize_t got;
-    while ((got = read(execp[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR)
-        ;
-    close_fd(&execp[0]);
-    if (got == (ssize_t)sizeof child_errno) {
-        err_sys(ERR_FAIL, child_errno, "%s: cannot run '%s'", what, prog);
-        try_reap(c, 0);
-        goto fail;
-    }
-    if (set_nonblock(c->err_fd) < 0 || set_nonblock(c->out_fd) < 0 ||
-        (c->in_fd >= 0 && set_nonblock(c->in_fd) < 0)) {
-        err_sys(ERR_FAIL, errno, "%s: fcntl", what);
-        kill_group(c);
-        goto fail;
-    }
-    if (c->timeout_s)
-        c->deadline_ms = now_ms() + (int64_t)c->timeout_s * 1000;
-    log_debug("neo4j: %s: started %s (pid %d)", what, prog, (int)pid);
-    neo4j_argv_free(argv);
-    free(env);
-    free(env_var);
-    free(prog);
-    return c;
-
-fail:
-    for (int i = 0; i < 2; i++) {
-        close_fd(&errp[i]);
-        close_fd(&outp[i]);
-        close_fd(&inp[i]);
-        close_fd(&execp[i]);
-    }
-    close_fd(&devnull);
-    if (c) {
-        guardian_stop(c);
-        close_fd(&c->err_fd);
-        close_fd(&c->out_fd);
-        close_fd(&c->in_fd);
-    }
-    free(c);
-    neo4j_argv_free(argv);
-    free(env);
-    free(env_var);
-    free(prog);
-    return NULL;
-}
-
-pid_t neo4j_pid(const neo4j_child *c)
-{
-    return c ? c->pid : -1;
-}
-
-static int refail(const neo4j_child *c)
-{
-    return err_set(c->saved_kind, "%s", c->saved);
+    return n;
 }
 
 ssize_t neo4j_read(neo4j_child *c, void *buf, size_t len)
 {
-    if (c->state == ST_BROKEN)
-        return refail(c);
-    if (c->mode != NEO4J_READ_STDOUT)
-        return err_set(ERR_FAIL, "%s: stdout is not piped", c->what);
-    if (c->out_fd < 0)
-        return 0;
-    if (signals_pending())
-        return interrupted(c);
-    if (left_ms(c) == 0)
-        return timed_out(c);
-    /* While stdout flows freely poll() is skipped: keep stderr moving too. */
-    if (++c->reads % DRAIN_EVERY_READS == 0)
-        drain_log(c, &c->err_fd, &c->err_lb, 1);
-    for (;;) {
-        ssize_t n = read(c->out_fd, buf, len);
-        if (n > 0)
-            return n;
-        if (n == 0) {
-            close_fd(&c->out_fd);
-            return 0;
-        }
-        if (errno == EINTR) {
-            if (signals_pending())
-                return interrupted(c);
-            continue;
-        }
-        if (errno != EAGAIN) {
-            err_sys(ERR_FAIL, errno, "%s: reading its output", c->what);
-            save_error(c);
-            return -1;
-        }
-        int r = wait_ready(c, c->out_fd, POLLIN, 1);
-        if (r < 0)
-            return -1;
-    }
+    return child_read(c->c, buf, len);
 }
 
 int neo4j_write(neo4j_child *c, const void *buf, size_t len)
 {
-    const char *p = buf;
-    size_t off = 0;
-    int rc = 0, epipe = 0;
-
-    if (c->state != ST_OK)
-        return c->state == ST_BROKEN ? refail(c)
-                                     : err_set(ERR_FAIL, "%s stopped reading its input", c->what);
-    if (c->mode != NEO4J_WRITE_STDIN || c->in_fd < 0)
-        return err_set(ERR_FAIL, "%s: stdin is not piped", c->what);
-
-    /* A reader that went away must give EPIPE, not kill us, even when the
-     * caller did not install signals_install()'s SIG_IGN. */
-    sigset_t pipe_set, old, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    sigpending(&pending);
-    int was_pending = sigismember(&pending, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-
-    while (off < len) {
-        if (signals_pending()) {
-            rc = interrupted(c);
-            break;
-        }
-        if (left_ms(c) == 0) {
-            rc = timed_out(c);
-            break;
-        }
-        ssize_t n = write(c->in_fd, p + off, len - off);
-        if (n > 0) {
-            off += (size_t)n;
-            c->written += (unsigned long long)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN) {
-            if (wait_ready(c, c->in_fd, POLLOUT, 1) < 0) {
-                rc = -1;
-                break;
-            }
-            continue;
-        }
-        if (n < 0 && errno == EPIPE) {
-            epipe = 1;
-            c->state = ST_INPUT_CLOSED;
-            close_fd(&c->in_fd);
-            rc = err_set(ERR_FAIL, "%s stopped reading its input after %llu bytes", c->what,
-                         c->written);
-            break;
-        }
-        rc = err_sys(ERR_FAIL, errno, "%s: writing its input", c->what);
-        save_error(c);
-        break;
-    }
-
-    if (epipe && !was_pending) {
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-            ;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return rc;
-}
-
-static void free_child(neo4j_child *c)
-{
-    guardian_stop(c);
-    close_fd(&c->err_fd);
-    close_fd(&c->out_fd);
-    close_fd(&c->in_fd);
-    free(c);
+    return child_write(c->c, buf, len);
 }
 
 void neo4j_kill(neo4j_child *c)
 {
     if (!c)
         return;
-    kill_group(c);
-    free_child(c);
+    child_kill(c->c);
+    free(c);
 }
 
-/* The kept stderr lines for a message, skipping Neo4j's generic hint. */
-static void describe_stderr(const neo4j_child *c, char *out, size_t size)
+pid_t neo4j_pid(const neo4j_child *c)
 {
-    out[0] = '\0';
-    const char *pick[2] = {NULL, NULL};
-    int k = 0;
-    for (int i = (int)c->n_last - 1; i >= 0 && k < 2; i--) {
-        if (strstr(c->last[i], "Run with") && strstr(c->last[i], "--verbose"))
-            continue;
-        pick[k++] = c->last[i];
-    }
-    if (k == 2)
-        snprintf(out, size, ": %s / %s", pick[1], pick[0]);
-    else if (k == 1)
-        snprintf(out, size, ": %s", pick[0]);
+    return c ? child_pid(c->c) : -1;
 }
 
 int neo4j_finish(neo4j_child *c)
 {
     if (!c)
         return 0;
-    if (c->state == ST_BROKEN) {
-        kill_group(c);
-        drain_all(c);
-        last_db_missing = c->db_missing;
-        refail(c);
-        free_child(c);
-        return -1;
-    }
-    close_fd(&c->in_fd); /* EOF: a load sees the end of its input */
-    if (c->mode == NEO4J_READ_STDOUT)
-        close_fd(&c->out_fd);
-
-    long nap = 5;
-    while (!try_reap(c, WNOHANG)) {
-        long left = left_ms(c);
-        if (left == 0) {
-            timed_out(c);
-            last_db_missing = c->db_missing;
-            free_child(c);
-            return -1;
-        }
-        /* The child's output may stay open after it exits (a daemon it
-         * started): poll it, but decide by the exit of the child itself. */
-        if (c->err_fd >= 0 || (c->mode == NEO4J_NO_PIPE && c->out_fd >= 0)) {
-            if (wait_ready(c, -1, 0, 0) < 0 && c->state == ST_BROKEN) {
-                last_db_missing = c->db_missing;
-                free_child(c);
-                return -1;
-            }
-        } else {
-            sleep_ms(left >= 0 && left < nap ? left : nap);
-            if (nap < 50)
-                nap *= 2;
-        }
-    }
-    /* Collect what the child wrote just before exiting, without waiting for
-     * an EOF that a background process holding the pipe may never send. */
-    drain_all(c);
-    if (c->err_lb.n && !c->err_lb.skipping)
-        emit_line(c, &c->err_lb, 1, 0);
-    if (c->out_lb.n && !c->out_lb.skipping)
-        emit_line(c, &c->out_lb, 0, 0);
-
-    char detail[2 * KEEP_LINE_MAX + 8];
-    describe_stderr(c, detail, sizeof detail);
-    int rc = 0;
-    last_db_missing = 0;
-    if (WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0) {
-        if (c->state == ST_INPUT_CLOSED)
-            rc = err_set(ERR_FAIL, "%s exited (0) before reading all its input (%llu bytes taken)",
-                         c->what, c->written);
-    } else if (WIFEXITED(c->status)) {
-        last_db_missing = c->db_missing;
-        if (c->db_missing)
-            rc = err_set(ERR_FAIL, "%s failed (exit %d): database '%s' does not exist%s", c->what,
-                         WEXITSTATUS(c->status), c->database, detail);
-        else
-            rc =
-                err_set(ERR_FAIL, "%s failed (exit %d)%s", c->what, WEXITSTATUS(c->status), detail);
-    } else if (WIFSIGNALED(c->status)) {
-        last_db_missing = c->db_missing;
-        rc = err_set(ERR_FAIL, "%s killed by signal %d (%s)%s", c->what, WTERMSIG(c->status),
-                     sig_name(WTERMSIG(c->status)), detail);
-    }
-    free_child(c);
+    int rc = child_finish(c->c);
+    last_db_missing = rc < 0 && c->db_missing;
+    free(c);
     return rc;
 }
 
 int neo4j_run(const char *what, const char *template_, const char *database, long timeout_s)
 {
-    if (!template_)
+    if (command_template_is_blank(template_))
         return 0;
-    const char *p = template_;
-    while (is_blank(*p))
-        p++;
-    if (!*p)
-        return 0;
-    neo4j_child *c = neo4j_spawn(what, template_, database, NEO4J_NO_PIPE, timeout_s);
+    neo4j_child *c = neo4j_spawn(what, template_, database, CHILD_NO_PIPE, timeout_s);
     if (!c)
         return -1;
     return neo4j_finish(c);
+}
+
+int neo4j_check_program(const char *what, const char *template_)
+{
+    if (command_template_is_blank(template_))
+        return 0;
+    if (!what)
+        what = "command template";
+    char **argv = command_template_split_unfilled(what, template_);
+    if (!argv)
+        return -1;
+    int rc = 0;
+    /* A program named after the database is resolved per database when it
+     * runs: nothing to look up before. */
+    if (!strstr(argv[0], COMMAND_TEMPLATE_DATABASE))
+        rc = child_check_program(what, argv[0]);
+    command_template_free(argv);
+    return rc;
 }

@@ -77,17 +77,35 @@ static void test_archive_arg(void **state)
     assert_string_equal(out, "haia_backup_neo4j_20260101_000000");
 }
 
+/* A file is ours only when its database part passes Neo4j's rule
+ * (neo4j_check_database, tested in test_neo4j.c): the names we write. */
 static void test_database_names(void **state)
 {
     (void)state;
-    assert_int_equal(catalog_check_database("neo4j"), 0);
-    assert_int_equal(catalog_check_database("my-db.2"), 0);
-    assert_int_equal(catalog_check_database("my_db"), -1);
-    assert_int_equal(err_get_kind(), ERR_USAGE);
-    assert_non_null(strstr(err_msg(), "my_db"));
-    assert_int_equal(catalog_check_database("a b"), -1);
-    assert_int_equal(catalog_check_database(""), -1);
-    assert_int_equal(catalog_check_database("../etc"), -1);
+    catalog_entry e;
+    static const char *const ok[] = {"neo4j", "system", "my-db.v2", "Movies-40", "2025q1", "abc"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char name[CATALOG_NAME_MAX], file[300];
+        assert_int_equal(catalog_name(name, sizeof name, "haia_backup", ok[i], 1795824000, 0), 0);
+        snprintf(file, sizeof file, "%s.dump.enc", name);
+        if (catalog_parse("haia_backup", file, &e) != 0)
+            fail_msg("%s not parsed", file);
+        assert_string_equal(e.database, ok[i]);
+    }
+    static const char *const bad[] = {
+        "haia_backup_ab_20260101_000000.dump.enc",       /* 2 characters */
+        "haia_backup_-x-_20260101_000000.dump.enc",      /* leading '-' */
+        "haia_backup_.db_20260101_000000.dump.enc",      /* leading '.' */
+        "haia_backup_system2_20260101_000000.dump.enc",  /* reserved */
+        "haia_backup_my db_20260101_000000.dump.enc",    /* space */
+        "haia_backup_neo\x01j_20260101_000000.dump.enc", /* control byte */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (catalog_parse("haia_backup", bad[i], &e) != -1)
+            fail_msg("%s parsed", bad[i]);
+    /* '_' separates the fields: with another prefix the same file is not
+     * ours, its database part holding a '_'. */
+    assert_int_equal(catalog_parse("haia", "haia_backup_neo4j_20260101_000000.dump.enc", &e), -1);
 }
 
 static void test_rfc3339(void **state)
