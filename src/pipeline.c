@@ -27,6 +27,8 @@ typedef struct {
     uint64_t size;
     uint8_t digest[32];
     int aborted;
+    pthread_t thread;
+    int started;
 } hash_stage;
 
 static void *hash_stage_main(void *arg)
@@ -91,6 +93,14 @@ static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg, int *start
         return err_set(ERR_FAIL, "cannot start a pipeline thread");
     *started = 1;
     return 0;
+}
+
+/* Start H hashing consumer INDEX of ring R. */
+static int hash_stage_start(hash_stage *h, ring *r, int index)
+{
+    h->r = r;
+    h->index = index;
+    return start_thread(&h->thread, hash_stage_main, h, &h->started);
 }
 
 static void join_thread(pthread_t t, int *started)
@@ -221,16 +231,12 @@ typedef struct {
     uint8_t *buf; /* read buffer when nothing consumes the plaintext ring */
     ring *plain;
     hash_stage plain_hash;
-    pthread_t plain_hash_t;
-    int plain_hash_started;
     verdict v;
     encrypt_stage enc;
     pthread_t enc_t;
     int enc_started;
     ring *archive;
     hash_stage archive_hash;
-    pthread_t archive_hash_t;
-    int archive_hash_started;
     remote_writer writers[PIPELINE_MAX_REMOTES];
     pthread_t writer_t[PIPELINE_MAX_REMOTES];
     int writer_started[PIPELINE_MAX_REMOTES];
@@ -258,10 +264,7 @@ static int backup_start_stages(backup_run *run)
     run->plain = ring_new(PIPELINE_READ_BLOCKS, PIPELINE_READ_SIZE, consumers);
     if (!run->plain)
         return err_set(ERR_FAIL, "out of memory");
-    run->plain_hash.r = run->plain;
-    run->plain_hash.index = 0;
-    if (start_thread(&run->plain_hash_t, hash_stage_main, &run->plain_hash,
-                     &run->plain_hash_started) < 0)
+    if (hash_stage_start(&run->plain_hash, run->plain, 0) < 0)
         return -1;
     if (job->n_remotes == 0)
         return 0;
@@ -270,10 +273,7 @@ static int backup_start_stages(backup_run *run)
     run->archive = ring_new(PIPELINE_RING_BLOCKS, PIPELINE_RING_BLOCK, 1 + (int)job->n_remotes);
     if (!run->archive)
         return err_set(ERR_FAIL, "out of memory");
-    run->archive_hash.r = run->archive;
-    run->archive_hash.index = 0;
-    if (start_thread(&run->archive_hash_t, hash_stage_main, &run->archive_hash,
-                     &run->archive_hash_started) < 0)
+    if (hash_stage_start(&run->archive_hash, run->archive, 0) < 0)
         return -1;
     for (size_t i = 0; i < job->n_remotes; i++) {
         remote_writer *rw = &run->writers[i];
@@ -333,7 +333,7 @@ static int backup_finish_source(backup_run *run)
     if (job->validate && dumpcheck_finish(run->dc, &run->res->dump) < 0)
         return -1;
     ring_close(run->plain, 0);
-    join_thread(run->plain_hash_t, &run->plain_hash_started);
+    join_thread(run->plain_hash.thread, &run->plain_hash.started);
     run->res->plain_size = run->plain_hash.size;
     memcpy(run->res->plain_blake2b, run->plain_hash.digest, 32);
     if (job->expect_plain_blake2b &&
@@ -357,14 +357,14 @@ static void backup_collect(backup_run *run, int ok)
     verdict_set(&run->v, ok ? 1 : -1);
     if (run->plain)
         ring_close(run->plain, !ok);
-    join_thread(run->plain_hash_t, &run->plain_hash_started);
+    join_thread(run->plain_hash.thread, &run->plain_hash.started);
     if (run->enc_started)
         join_thread(run->enc_t, &run->enc_started); /* it closed the archive ring */
     else if (run->archive)
         ring_close(run->archive, 1);
     for (size_t i = 0; i < job->n_remotes && i < PIPELINE_MAX_REMOTES; i++)
         join_thread(run->writer_t[i], &run->writer_started[i]);
-    join_thread(run->archive_hash_t, &run->archive_hash_started);
+    join_thread(run->archive_hash.thread, &run->archive_hash.started);
     res->archive_size = run->archive_hash.size;
     memcpy(res->archive_blake2b, run->archive_hash.digest, 32);
     for (size_t i = 0; i < job->n_remotes && i < PIPELINE_MAX_REMOTES; i++) {
@@ -557,15 +557,11 @@ typedef struct {
     atomic_int stop;
     ring *archive; /* consumer 0: hash, 1: decrypt */
     hash_stage archive_hash;
-    pthread_t archive_hash_t;
-    int archive_hash_started;
     decrypt_stage dec;
     pthread_t dec_t;
     int dec_started;
     ring *plain; /* consumer 0: hash, 1: output */
     hash_stage plain_hash;
-    pthread_t plain_hash_t;
-    int plain_hash_started;
     output_stage out;
     pthread_t out_t;
     int out_started;
@@ -585,12 +581,8 @@ static int fetch_start_stages(fetch_run *run)
     run->archive = ring_new(PIPELINE_READ_BLOCKS, PIPELINE_READ_SIZE, hash + deep);
     if (!run->archive)
         return err_set(ERR_FAIL, "out of memory");
-    if (hash) {
-        run->archive_hash.r = run->archive;
-        if (start_thread(&run->archive_hash_t, hash_stage_main, &run->archive_hash,
-                         &run->archive_hash_started) < 0)
-            return -1;
-    }
+    if (hash && hash_stage_start(&run->archive_hash, run->archive, 0) < 0)
+        return -1;
     if (!deep)
         return 0;
     run->plain = ring_new(PIPELINE_READ_BLOCKS, PIPELINE_READ_SIZE, 2);
@@ -603,7 +595,6 @@ static int fetch_start_stages(fetch_run *run)
     run->out.stop = &run->stop;
     if (job->out_path && !(run->out.out_file = atomic_file_create(job->out_path, 0600)))
         return err_prefix("output: ");
-    run->plain_hash.r = run->plain;
     run->dec.in = run->archive;
     run->dec.index = hash;
     run->dec.out.r = run->plain;
@@ -615,8 +606,7 @@ static int fetch_start_stages(fetch_run *run)
     if (stream_reader_bind(run->dec.dec, (unsigned)job->m->format_version,
                            job->m->format_version >= 2 ? job->m->archive_header_blake2b : NULL) < 0)
         return -1;
-    if (start_thread(&run->plain_hash_t, hash_stage_main, &run->plain_hash,
-                     &run->plain_hash_started) < 0 ||
+    if (hash_stage_start(&run->plain_hash, run->plain, 0) < 0 ||
         start_thread(&run->out_t, output_stage_main, &run->out, &run->out_started) < 0)
         return -1;
     return start_thread(&run->dec_t, decrypt_stage_main, &run->dec, &run->dec_started);
@@ -654,11 +644,11 @@ static void fetch_join(fetch_run *run, int ok)
 {
     if (run->archive)
         ring_close(run->archive, !ok);
-    join_thread(run->archive_hash_t, &run->archive_hash_started);
+    join_thread(run->archive_hash.thread, &run->archive_hash.started);
     join_thread(run->dec_t, &run->dec_started);
     if (run->plain && (!ok || !run->job->secret))
         ring_close(run->plain, 1);
-    join_thread(run->plain_hash_t, &run->plain_hash_started);
+    join_thread(run->plain_hash.thread, &run->plain_hash.started);
     join_thread(run->out_t, &run->out_started);
 }
 
