@@ -2,6 +2,7 @@
 #include "config_keys.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -394,4 +395,61 @@ const char *config_remote_type_name(unsigned bit)
     default:
         return "";
     }
+}
+
+void config_remote_type_names(char *buf, size_t n, unsigned mask, const char *sep)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (unsigned bit = 1; bit <= CONFIG_RT_S3; bit <<= 1) {
+        if ((mask & bit) && used < n)
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? sep : "",
+                                     config_remote_type_name(bit));
+    }
+}
+
+/* Seconds as the largest exact unit: "30s", "6h", "0". */
+static void fmt_duration(char *buf, size_t n, int64_t secs)
+{
+    static const struct {
+        const char *unit;
+        int64_t secs;
+    } units[] = {{"d", 86400}, {"h", 3600}, {"m", 60}};
+    for (size_t i = 0; i < 3; i++) {
+        if (secs != 0 && secs % units[i].secs == 0) {
+            snprintf(buf, n, "%" PRId64 "%s", secs / units[i].secs, units[i].unit);
+            return;
+        }
+    }
+    snprintf(buf, n, "%" PRId64 "%s", secs, secs ? "s" : "");
+}
+
+/* Bytes as the largest exact binary unit: "8MiB", "1000". */
+static void fmt_size(char *buf, size_t n, uint64_t b)
+{
+    static const char *const units[] = {"TiB", "GiB", "MiB", "KiB"};
+    for (int i = 0; i < 4; i++) {
+        uint64_t m = 1ull << (10 * (4 - i));
+        if (b != 0 && b % m == 0) {
+            snprintf(buf, n, "%" PRIu64 "%s", b / m, units[i]);
+            return;
+        }
+    }
+    snprintf(buf, n, "%" PRIu64, b);
+}
+
+void config_key_range(char *buf, size_t n, const config_key *k)
+{
+    char lo[32], hi[32];
+    if (k->type == CONFIG_T_DURATION) {
+        fmt_duration(lo, sizeof lo, k->min);
+        fmt_duration(hi, sizeof hi, k->max);
+    } else if (k->type == CONFIG_T_SIZE) {
+        fmt_size(lo, sizeof lo, (uint64_t)k->min);
+        fmt_size(hi, sizeof hi, (uint64_t)k->max);
+    } else {
+        snprintf(lo, sizeof lo, "%" PRId64, k->min);
+        snprintf(hi, sizeof hi, "%" PRId64, k->max);
+    }
+    snprintf(buf, n, "%s..%s", lo, hi);
 }
