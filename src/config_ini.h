@@ -26,9 +26,9 @@
 
 #include <stdarg.h>
 
-/* The longest key line, documented in docs/CONFIG.md (it was the buffer of
- * the INI library this reader replaced: changing it is a user-visible
- * change). */
+/* The longest key line, documented in docs/CONFIG.md.  inih's 200-byte line
+ * buffer once set it (key=value plus "\n\0"); it stays the rule because
+ * changing it is a user-visible change. */
 #define CONFIG_INI_LINE_MAX 198
 
 /* The reason given for a value whose quotes do not balance (%c: the quote). */
