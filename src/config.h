@@ -1,11 +1,11 @@
-/* config: the INI file of SPEC.md, parsed and validated against one table of
- * keys (name, type, default, range, help, commands that need it).  The same
- * table drives parsing, validation messages, per-command required keys and
- * docs/CONFIG.md.  Every error is ERR_USAGE with "file:line: key: reason".
- * Relative paths of local files are resolved against the directory of the
- * config file when it is loaded: every path in the structs below that names
- * a file on this host is absolute (an sftp remote's path stays as written:
- * it is on the server). */
+/* config: the configuration file (docs/CONFIG.md), read and validated
+ * against one table of keys (name, type, default, range, help, commands that
+ * need it).  The same table drives parsing, validation messages, per-command
+ * required keys and docs/CONFIG.md (config_doc.h).  Every error is ERR_USAGE
+ * with "file:line: key: reason".  Relative paths of local files are
+ * resolved against the directory of the config file when it is loaded: every
+ * path in the structs below that names a file on this host is absolute (an
+ * sftp remote's path stays as written: it is on the server). */
 #ifndef N4O_CONFIG_H
 #define N4O_CONFIG_H
 
@@ -119,9 +119,6 @@ const config_remote *config_remote_find(const config *cfg, const char *name);
  * [keys] secret_key): 0 when set, else -1 with ERR_USAGE naming file, section,
  * key and WHY. */
 int config_require(const config *cfg, const char *section, const char *key, const char *why);
-
-/* Write the key reference (Markdown) generated from the table. */
-void config_write_reference(FILE *out);
 
 /* Name of a CFG_CMD_* bit ("backup"), "" for none. */
 const char *config_cmd_name(unsigned cmd);

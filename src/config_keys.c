@@ -1,7 +1,11 @@
 /* config_keys: the table of every configuration key (see config_keys.h). */
 #include "config_keys.h"
 
+#include "err.h"
+#include "neo4j.h"
+
 #include <ctype.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,20 +45,14 @@ static int check_name(const char *v, char *why, size_t n)
 /* Neo4j database names: an ASCII letter first, then letters, digits, '.' and
  * '-' (Neo4j's own rule); never '/', '_' or spaces, so a name is safe inside
  * "<prefix>_<database>_<time>.dump" and can be parsed back from it. */
+/* Neo4j's rule, the one of neo4j.h */
 static int check_database(const char *v, char *why, size_t n)
 {
-    size_t len = strlen(v);
-    int ok = len >= 1 && len <= 63 && isalpha((unsigned char)v[0]);
-    for (const char *p = v; ok && *p; p++)
-        ok = isalnum((unsigned char)*p) || *p == '.' || *p == '-';
-    if (!ok) {
-        snprintf(why, n,
-                 "bad database name \"%s\": 1 to 63 ASCII letters, digits, '.' and '-', "
-                 "starting with a letter",
-                 v);
-        return -1;
-    }
-    return 0;
+    if (neo4j_check_database(v) == 0)
+        return 0;
+    snprintf(why, n, "%s", err_msg());
+    err_clear();
+    return -1;
 }
 
 static int check_url(const char *v, char *why, size_t n)
@@ -394,4 +392,61 @@ const char *config_remote_type_name(unsigned bit)
     default:
         return "";
     }
+}
+
+void config_remote_type_names(char *buf, size_t n, unsigned mask, const char *sep)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (unsigned bit = 1; bit <= CONFIG_RT_S3; bit <<= 1) {
+        if ((mask & bit) && used < n)
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? sep : "",
+                                     config_remote_type_name(bit));
+    }
+}
+
+/* Seconds as the largest exact unit: "30s", "6h", "0". */
+static void fmt_duration(char *buf, size_t n, int64_t secs)
+{
+    static const struct {
+        const char *unit;
+        int64_t secs;
+    } units[] = {{"d", 86400}, {"h", 3600}, {"m", 60}};
+    for (size_t i = 0; i < 3; i++) {
+        if (secs != 0 && secs % units[i].secs == 0) {
+            snprintf(buf, n, "%" PRId64 "%s", secs / units[i].secs, units[i].unit);
+            return;
+        }
+    }
+    snprintf(buf, n, "%" PRId64 "%s", secs, secs ? "s" : "");
+}
+
+/* Bytes as the largest exact binary unit: "8MiB", "1000". */
+static void fmt_size(char *buf, size_t n, uint64_t b)
+{
+    static const char *const units[] = {"TiB", "GiB", "MiB", "KiB"};
+    for (int i = 0; i < 4; i++) {
+        uint64_t m = 1ull << (10 * (4 - i));
+        if (b != 0 && b % m == 0) {
+            snprintf(buf, n, "%" PRIu64 "%s", b / m, units[i]);
+            return;
+        }
+    }
+    snprintf(buf, n, "%" PRIu64, b);
+}
+
+void config_key_range(char *buf, size_t n, const config_key *k)
+{
+    char lo[32], hi[32];
+    if (k->type == CONFIG_T_DURATION) {
+        fmt_duration(lo, sizeof lo, k->min);
+        fmt_duration(hi, sizeof hi, k->max);
+    } else if (k->type == CONFIG_T_SIZE) {
+        fmt_size(lo, sizeof lo, (uint64_t)k->min);
+        fmt_size(hi, sizeof hi, (uint64_t)k->max);
+    } else {
+        snprintf(lo, sizeof lo, "%" PRId64, k->min);
+        snprintf(hi, sizeof hi, "%" PRId64, k->max);
+    }
+    snprintf(buf, n, "%s..%s", lo, hi);
 }

@@ -1,8 +1,8 @@
-/* config_keys: the one table of configuration keys (private to config.c and
- * config_keys.c).  Each key is declared once, with its section, type,
- * default, range, the commands that need it, where its value lives in the
- * structs of config.h and its help text; parsing, validation, defaults,
- * required-key checks and docs/CONFIG.md are all driven by it. */
+/* config_keys: the one table of configuration keys (private to the config
+ * modules: config.c, config_value.c, config_doc.c).  Each key is declared once, with its section,
+ * type, default, range, the commands that need it, where its value lives in the structs of config.h
+ * and its help text; parsing, validation, defaults, required-key checks and docs/CONFIG.md are all
+ * driven by it. */
 #ifndef N4O_CONFIG_KEYS_H
 #define N4O_CONFIG_KEYS_H
 
@@ -56,10 +56,10 @@ typedef struct {
     size_t count_offset;   /* LIST: the size_t count field */
     config_check_fn check;
     /* The value names a file on this host: a relative one is resolved against
-     * the directory of the config file (SPEC.md), so that it does not depend
-     * on the current directory.  Keys outside remotes: CONFIG_RT_ALL; remote
-     * keys: the types for which it is local (an sftp path is on the server).
-     * "env" (credentials) is no path. */
+     * the directory of the config file (docs/CONFIG.md, "Relative paths"), so
+     * that it does not depend on the current directory.  Keys outside remotes: CONFIG_RT_ALL;
+     * remote keys: the types for which it is local (an sftp path is on the server). "env"
+     * (credentials) is no path. */
     unsigned local_path;
     /* Not implemented in this version: the reason ("retention is not applied
      * yet").  Such a key is accepted only with its default, or unset when it
@@ -78,5 +78,10 @@ const char *config_section_name(config_section_kind kind);
 const config_key *config_key_find(config_section_kind kind, const char *name);
 /* "local", "sftp", "s3" for one CONFIG_RT_* bit; "" otherwise. */
 const char *config_remote_type_name(unsigned bit);
+/* The names of the types in MASK, in bit order, joined by SEP ("sftp or s3"). */
+void config_remote_type_names(char *buf, size_t n, unsigned mask, const char *sep);
+/* The range of an INT, DURATION or SIZE key as messages and docs write it:
+ * "1..64", "0..30d", "5MiB..5GiB". */
+void config_key_range(char *buf, size_t n, const config_key *k);
 
 #endif

@@ -88,9 +88,5 @@ int neo4j_check_program(const char *what, const char *template_);
 
 /* Kept for src/config.c, which calls it; new code calls
  * command_template_check(). */
-static inline int neo4j_check_template(const char *what, const char *template_)
-{
-    return command_template_check(what, template_);
-}
 
 #endif

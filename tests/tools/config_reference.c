@@ -2,7 +2,7 @@
  * key table (docs/CONFIG.md is this output; test_config_doc.sh compares). */
 #include <stdio.h>
 
-#include "config.h"
+#include "config_doc.h"
 
 int main(void)
 {

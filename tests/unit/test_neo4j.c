@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "err.h"
+#include "command_template.h"
 #include "neo4j.h"
 #include "signals.h"
 
@@ -449,8 +450,8 @@ static void test_check_program(void **state)
     assert_int_equal(neo4j_check_program(NULL, "a |"), -1);
     assert_non_null(strstr(err_msg(), "command template: shell operator '|'"));
     /* The wrapper config.c calls is the template check. */
-    assert_int_equal(neo4j_check_template("dump_command", "neo4j-admin dump {database}"), 0);
-    assert_int_equal(neo4j_check_template("dump_command", "neo4j-admin dump {db}"), -1);
+    assert_int_equal(command_template_check("dump_command", "neo4j-admin dump {database}"), 0);
+    assert_int_equal(command_template_check("dump_command", "neo4j-admin dump {db}"), -1);
     assert_non_null(strstr(err_msg(), "dump_command: unknown placeholder {db}"));
 }
 
