@@ -30,17 +30,21 @@ for _ in $(seq 100); do
     grep -q "dump neo4j" "$NEO4J_STANDIN_HOME/events.log" 2>/dev/null && break
     sleep 0.1
 done
-sleep 0.3
-# The dump (the stand-in) and the sleep it runs, read while they run.
-: >"$T/dump.env"
-n=0
-for p in $(procs_with_env "$MARK"); do
-    [ "$p" = "$pid" ] && continue
-    case "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" in
-    *neo4j-admin*database*dump* | sleep*)
-        tr '\0' '\n' <"/proc/$p/environ" >>"$T/dump.env" 2>/dev/null && n=$((n + 1))
-        ;;
-    esac
+# The dump (the stand-in) and the sleep it runs, read while they run: look
+# again until both are seen (a loaded machine may be slow to start them).
+for _ in $(seq 50); do
+    : >"$T/dump.env"
+    n=0
+    for p in $(procs_with_env "$MARK"); do
+        [ "$p" = "$pid" ] && continue
+        case "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" in
+        *neo4j-admin*database*dump* | sleep*)
+            tr '\0' '\n' <"/proc/$p/environ" >>"$T/dump.env" 2>/dev/null && n=$((n + 1))
+            ;;
+        esac
+    done
+    [ "$n" -ge 2 ] && break
+    sleep 0.1
 done
 check "the dump and its child were found running ($n)" test "$n" -ge 2
 tr '\0' '\n' <"/proc/$pid/environ" >"$T/tool.env"
