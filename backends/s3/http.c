@@ -15,12 +15,11 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "creds.h"
 #include "err.h"
-#include "private_file.h"
 #include "log.h"
 #include "strbuf.h"
 
-#define CRED_FILE_MAX   (64 * 1024)
 #define BACKOFF_BASE_MS 200
 #define BACKOFF_MAX_MS  20000
 
@@ -32,8 +31,7 @@ struct s3http_client {
     char *basepath;      /* endpoint path without trailing '/', "" when none */
     char *prefix;        /* "" or ending with '/' */
     int virtual_style;
-    /* sodium_malloc'd; access key too, as it names the account */
-    char *access_key, *secret_key, *session_token;
+    s3_creds creds; /* sodium memory; the access key too, as it names the account */
 };
 
 struct s3http_conn {
@@ -43,112 +41,6 @@ struct s3http_conn {
     atomic_int *cancel;
     char errbuf[CURL_ERROR_SIZE];
 };
-
-/* ---- credentials ---------------------------------------------------------- */
-
-static char *secure_strdup(const char *s, size_t n)
-{
-    char *d = sodium_malloc(n + 1);
-    if (!d)
-        return NULL;
-    memcpy(d, s, n);
-    d[n] = '\0';
-    return d;
-}
-
-static void secure_free(char *s)
-{
-    if (s)
-        sodium_free(s);
-}
-
-static int creds_from_env(s3http_client *c)
-{
-    const char *id = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
-    const char *token = getenv("AWS_SESSION_TOKEN");
-    if (!id || !*id || !secret || !*secret)
-        return err_set(ERR_USAGE, "credentials = env, but %s%s%s not set in the environment",
-                       !id || !*id ? "AWS_ACCESS_KEY_ID" : "",
-                       (!id || !*id) && (!secret || !*secret) ? " and " : "",
-                       !secret || !*secret ? "AWS_SECRET_ACCESS_KEY is" : "is");
-    c->access_key = secure_strdup(id, strlen(id));
-    c->secret_key = secure_strdup(secret, strlen(secret));
-    if (token && *token)
-        c->session_token = secure_strdup(token, strlen(token));
-    if (!c->access_key || !c->secret_key || (token && *token && !c->session_token))
-        return err_set(ERR_FAIL, "out of memory");
-    return 0;
-}
-
-static char *trim(char *s, char *end)
-{
-    while (s < end && isspace((unsigned char)*s))
-        s++;
-    while (end > s && isspace((unsigned char)end[-1]))
-        end--;
-    *end = '\0';
-    return s;
-}
-
-/* Parse the ~/.aws/credentials text in BUF (modified in place) for PROFILE. */
-static int creds_parse(s3http_client *c, char *buf, const char *path, const char *profile)
-{
-    int in_profile = 0, seen_profile = 0;
-    char *line = buf;
-    while (line && *line) {
-        char *nl = strchr(line, '\n');
-        char *next = nl ? nl + 1 : NULL;
-        char *l = trim(line, nl ? nl : line + strlen(line));
-        line = next;
-        if (!*l || *l == '#' || *l == ';')
-            continue;
-        if (*l == '[') {
-            char *close = strchr(l, ']');
-            if (!close)
-                continue;
-            char *name = trim(l + 1, close);
-            if (strncmp(name, "profile ", 8) == 0)
-                name = trim(name + 8, name + strlen(name));
-            in_profile = strcmp(name, profile) == 0;
-            seen_profile |= in_profile;
-            continue;
-        }
-        char *eq = strchr(l, '=');
-        if (!in_profile || !eq)
-            continue;
-        char *key = trim(l, eq), *val = trim(eq + 1, eq + 1 + strlen(eq + 1));
-        char **dst = NULL;
-        if (strcasecmp(key, "aws_access_key_id") == 0)
-            dst = &c->access_key;
-        else if (strcasecmp(key, "aws_secret_access_key") == 0)
-            dst = &c->secret_key;
-        else if (strcasecmp(key, "aws_session_token") == 0)
-            dst = &c->session_token;
-        if (!dst || !*val)
-            continue;
-        secure_free(*dst);
-        if (!(*dst = secure_strdup(val, strlen(val))))
-            return err_set(ERR_FAIL, "out of memory");
-    }
-    if (!seen_profile)
-        return err_set(ERR_USAGE, "credentials file %s has no profile [%s]", path, profile);
-    if (!c->access_key || !c->secret_key)
-        return err_set(ERR_USAGE, "credentials file %s: profile [%s] has no %s", path, profile,
-                       !c->access_key ? "aws_access_key_id" : "aws_secret_access_key");
-    return 0;
-}
-
-static int creds_from_file(s3http_client *c, const char *path, const char *profile)
-{
-    size_t len;
-    char *buf =
-        private_file_read("credentials file", path, CRED_FILE_MAX, PRIVATE_FILE_SECRET, &len, NULL);
-    if (!buf)
-        return -1;
-    int rc = creds_parse(c, buf, path, profile);
-    private_file_free(buf, PRIVATE_FILE_SECRET);
-    return rc;
-}
 
 /* ---- client ---------------------------------------------------------------- */
 
@@ -214,10 +106,7 @@ s3http_client *s3http_client_new(const s3_params *rc)
         err_set(ERR_FAIL, "out of memory");
         goto fail;
     }
-    const char *cred = rc->credentials ? rc->credentials : "env";
-    if (strcmp(cred, "env") == 0
-            ? creds_from_env(c) < 0
-            : creds_from_file(c, cred, rc->profile ? rc->profile : "default") < 0)
+    if (s3_creds_load(&c->creds, rc->credentials, rc->profile) < 0)
         goto fail;
     return c;
 fail:
@@ -233,9 +122,7 @@ void s3http_client_free(s3http_client *c)
     free(c->hostport);
     free(c->basepath);
     free(c->prefix);
-    secure_free(c->access_key);
-    secure_free(c->secret_key);
-    secure_free(c->session_token);
+    s3_creds_free(&c->creds);
     free(c);
 }
 
@@ -693,9 +580,9 @@ static int attempt(s3http_conn *conn, const s3http_request *r, s3http_response *
         goto out;
     char date[17];
     sigv4_amz_date(time(NULL), date);
-    sigv4_creds cr = {.access_key = c->access_key,
-                      .secret_key = c->secret_key,
-                      .session_token = c->session_token,
+    sigv4_creds cr = {.access_key = c->creds.access_key,
+                      .secret_key = c->creds.secret_key,
+                      .session_token = c->creds.session_token,
                       .region = rc->region};
     sigv4_request sr = {.method = r->method,
                         .path = path,
@@ -710,8 +597,8 @@ static int attempt(s3http_conn *conn, const s3http_request *r, s3http_response *
     hl = add_header(hl, &oom, "Host", host);
     hl = add_header(hl, &oom, "x-amz-date", date);
     hl = add_header(hl, &oom, "x-amz-content-sha256", body_sha256);
-    if (c->session_token)
-        hl = add_header(hl, &oom, "x-amz-security-token", c->session_token);
+    if (c->creds.session_token)
+        hl = add_header(hl, &oom, "x-amz-security-token", c->creds.session_token);
     for (size_t i = 0; i < r->n_headers; i++)
         hl = add_header(hl, &oom, r->headers[i].name, r->headers[i].value);
     hl = add_header(hl, &oom, "Authorization", auth);
