@@ -8,7 +8,6 @@
 #include "log.h"
 #include "strbuf.h"
 #include "s3/s3.h"
-#include "sftp/sftp.h"
 
 struct backend {
     const backend_ops *ops;
@@ -27,7 +26,6 @@ struct backend_reader {
 };
 
 static const backend_ops *const backend_types[] = {
-    &sftp_backend_ops,
     &s3_backend_ops,
 };
 
