@@ -7,7 +7,6 @@
 #include "err.h"
 #include "log.h"
 #include "strbuf.h"
-#include "sftp/sftp.h"
 
 struct backend {
     const backend_ops *ops;
@@ -24,28 +23,6 @@ struct backend_reader {
     backend *b;
     void *impl;
 };
-
-static const backend_ops *const backend_types[] = {
-    &sftp_backend_ops,
-};
-
-backend *backend_open(const config_remote *rc)
-{
-    return backend_open_ex(rc, 0);
-}
-
-backend *backend_open_ex(const config_remote *rc, unsigned flags)
-{
-    const backend_ops *ops = NULL;
-    for (size_t i = 0; i < sizeof backend_types / sizeof backend_types[0]; i++)
-        if (strcmp(backend_types[i]->type, rc->type) == 0)
-            ops = backend_types[i];
-    if (!ops) {
-        err_set(ERR_USAGE, "remote %s: type %s is not supported yet", rc->name, rc->type);
-        return NULL;
-    }
-    return backend_wrap(ops, rc->name, ops->open(rc, flags));
-}
 
 backend *backend_wrap(const backend_ops *ops, const char *name, void *impl)
 {
@@ -77,11 +54,6 @@ void backend_close(backend *b)
 const char *backend_name(const backend *b)
 {
     return b->name;
-}
-
-unsigned backend_features(const backend *b)
-{
-    return b->ops->features;
 }
 
 static int fail(const backend *b)

@@ -29,8 +29,6 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "config.h"
-
 /* How a driver learns that the run must stop: PENDING(ARG) answers the
  * number of the signal asking it (SIGINT, SIGTERM...) or 0.  A NULL
  * PENDING never cancels. */
@@ -44,13 +42,6 @@ static inline int backend_cancelled(const backend_cancel *c)
 {
     return c && c->pending ? c->pending(c->arg) : 0;
 }
-
-enum {
-    BACKEND_F_RANGED_READ = 1u << 0,    /* reader_open at any offset is cheap */
-    BACKEND_F_ATOMIC_RENAME = 1u << 1,  /* commit = rename of a temporary object */
-    BACKEND_F_MULTIPART = 1u << 2,      /* commit = completion of a multipart upload */
-    BACKEND_F_PARALLEL_WRITE = 1u << 3, /* several streams may write one object */
-};
 
 /* One object in a listing.  NAME is relative to the remote's path/prefix. */
 typedef struct {
@@ -69,8 +60,6 @@ typedef struct backend_reader backend_reader;
  * with err_set(); the wrappers below prefix the remote's name. */
 typedef struct {
     const char *type;
-    unsigned features;
-    void *(*open)(const config_remote *rc, unsigned flags);
     void (*close)(void *impl);
     /* Start writing NAME, which must not exist; SIZE_HINT 0 when unknown. */
     void *(*writer_open)(void *impl, const char *name, uint64_t size_hint);
@@ -97,15 +86,12 @@ typedef struct {
     int (*probe)(void *impl);
 } backend_ops;
 
-/* Open the remote described by RC (type local, sftp or s3). */
-backend *backend_open(const config_remote *rc);
 /* Flags of the drivers' constructors */
 #define BACKEND_OPEN_BULK 1u /* a large transfer follows at once: get ready for it now */
 /* The command writes: a backend may create the remote's path (SFTP: mkdir
  * -p).  Without it a missing path is an error naming it, and nothing is
  * created. */
 #define BACKEND_OPEN_WRITE 2u
-backend *backend_open_ex(const config_remote *rc, unsigned flags);
 /* For drivers' constructors: the backend named NAME running OPS on IMPL
  * (which backend_close hands to OPS->close).  IMPL NULL (the driver's
  * error set) or out of memory: NULL, the error prefixed with the remote's
@@ -113,7 +99,6 @@ backend *backend_open_ex(const config_remote *rc, unsigned flags);
 backend *backend_wrap(const backend_ops *ops, const char *name, void *impl);
 void backend_close(backend *b);
 const char *backend_name(const backend *b);
-unsigned backend_features(const backend *b);
 
 backend_writer *backend_writer_open(backend *b, const char *name, uint64_t size_hint);
 int backend_writer_write(backend_writer *w, const void *buf, size_t len);

@@ -1,5 +1,6 @@
 #include "archives.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -6,6 +6,7 @@
 #include "local/local.h"
 #include "s3/s3.h"
 #include "remotes.h"
+#include "sftp/sftp.h"
 #include "signals.h"
 
 /* The cancel hook every driver gets: a SIGINT/SIGTERM/SIGHUP/SIGQUIT
@@ -44,11 +45,35 @@ static backend *open_s3(const config_remote *rc, unsigned flags)
     return s3_backend_open(&p, flags);
 }
 
+static backend *open_sftp(const config_remote *rc, unsigned flags)
+{
+    sftp_params p = {
+        .name = rc->name,
+        .cancel = on_signal,
+        .host = rc->host,
+        .port = rc->port,
+        .user = rc->user,
+        .path = rc->path,
+        .identity_file = rc->identity_file,
+        .identity_passphrase_file = rc->identity_passphrase_file,
+        .known_hosts = rc->known_hosts,
+        .host_key_fingerprint = rc->host_key_fingerprint,
+        .connect_timeout = rc->connect_timeout,
+        .io_timeout = rc->io_timeout,
+        .retries = rc->retries,
+        .parallel_streams = rc->parallel_streams,
+    };
+    return sftp_backend_open(&p, flags);
+}
+
 backend *remote_backend_open(const config_remote *rc, unsigned flags)
 {
     if (strcmp(rc->type, "local") == 0)
         return open_local(rc);
     if (strcmp(rc->type, "s3") == 0)
         return open_s3(rc, flags);
-    return backend_open_ex(rc, flags);
+    if (strcmp(rc->type, "sftp") == 0)
+        return open_sftp(rc, flags);
+    err_set(ERR_USAGE, "remote %s: type %s is not supported", rc->name, rc->type);
+    return NULL;
 }

@@ -249,7 +249,6 @@ static int local_probe(void *impl)
 
 const backend_ops local_backend_ops = {
     .type = "local",
-    .features = BACKEND_F_RANGED_READ | BACKEND_F_ATOMIC_RENAME,
     .close = local_close,
     .writer_open = local_writer_open,
     .writer_write = local_writer_write,

@@ -840,7 +840,6 @@ static int s3_probe(void *impl)
 
 const backend_ops s3_backend_ops = {
     .type = "s3",
-    .features = BACKEND_F_RANGED_READ | BACKEND_F_MULTIPART,
     .close = s3_close,
     .writer_open = s3_writer_open,
     .writer_write = s3_writer_write,
