@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "private_file.h"
 #include "hostkey.h"
 #include "identity.h"
 #include "log.h"
@@ -405,9 +406,7 @@ static int authenticate(sftp_conn *c)
     else
         ok = 1;
 fail:
-    if (pass)
-        sodium_memzero(pass, plen);
-    free(pass);
+    private_file_free(pass, PRIVATE_FILE_SECRET);
     return ok ? 0 : -1;
 }
 

@@ -11,50 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bytes_be.h"
 #include "err.h"
+#include "private_file.h"
 
-/* Secret files must be private (SPEC.md): exit 2 otherwise. */
-static int check_private(const char *key, const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) < 0)
-        return err_sys(ERR_USAGE, errno, "%s %s", key, path);
-    if (!S_ISREG(st.st_mode))
-        return err_set(ERR_USAGE, "%s %s is not a regular file", key, path);
-    if (st.st_mode & 077)
-        return err_set(ERR_USAGE, "%s %s is readable by group or others (mode %04o): chmod 600 %s",
-                       key, path, (unsigned)(st.st_mode & 07777), path);
-    return 0;
-}
-
-/* Read at most MAX bytes of PATH into a NUL-terminated buffer. */
-static char *slurp(const char *path, size_t max, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    char *buf = malloc(max + 1);
-    size_t used = 0;
-    while (buf && used < max) {
-        ssize_t n = read(fd, buf + used, max - used);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        used += (size_t)n;
-    }
-    close(fd);
-    if (buf) {
-        buf[used] = '\0';
-        *len = used;
-    }
-    return buf;
-}
-
-static uint32_t be32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
+#define IDENTITY_MAX            (64 * 1024)
+#define IDENTITY_PASSPHRASE_MAX 4096
 
 /* The key type of a private key file ("ssh-ed25519", "ssh-rsa", ...), ""
  * when unknown.  The OpenSSH format keeps the public part in clear, also
@@ -65,9 +27,12 @@ static void identity_type(const char *path, char *out, size_t outlen)
     static const char end[] = "-----END OPENSSH PRIVATE KEY-----";
     size_t len = 0;
     *out = '\0';
-    char *text = slurp(path, 64 * 1024, &len);
-    if (!text)
+    char *text =
+        private_file_read("identity_file", path, IDENTITY_MAX, PRIVATE_FILE_SECRET, &len, NULL);
+    if (!text) {
+        err_clear(); /* libssh2 says why it cannot read it, at the connection */
         return;
+    }
     if (strstr(text, "-----BEGIN RSA PRIVATE KEY-----")) {
         snprintf(out, outlen, "ssh-rsa");
     } else if (strstr(text, "-----BEGIN EC PRIVATE KEY-----")) {
@@ -77,7 +42,7 @@ static void identity_type(const char *path, char *out, size_t outlen)
     } else {
         char *b = strstr(text, begin), *e = b ? strstr(b, end) : NULL;
         size_t cap = len, n = 0;
-        unsigned char *bin = malloc(cap + 1);
+        unsigned char *bin = sodium_malloc(cap + 1); /* sodium_init: private_file_read */
         if (e && bin &&
             sodium_base642bin(bin, cap, b + sizeof begin - 1, (size_t)(e - b) - (sizeof begin - 1),
                               " \t\r\n", &n, NULL, sodium_base64_VARIANT_ORIGINAL) == 0) {
@@ -85,11 +50,11 @@ static void identity_type(const char *path, char *out, size_t outlen)
             size_t off = 15;
             if (n > off && memcmp(bin, "openssh-key-v1", 15) == 0) {
                 for (int i = 0; i < 3 && off + 4 <= n; i++)
-                    off += 4 + be32(bin + off);
+                    off += 4 + be_get32(bin + off);
                 off += 4; /* nkeys */
                 if (off + 8 <= n) {
                     off += 4; /* public key blob length */
-                    uint32_t tl = be32(bin + off);
+                    uint32_t tl = be_get32(bin + off);
                     off += 4;
                     if (tl < outlen && off + tl <= n) {
                         memcpy(out, bin + off, tl);
@@ -98,17 +63,17 @@ static void identity_type(const char *path, char *out, size_t outlen)
                 }
             }
         }
-        free(bin);
+        if (bin)
+            sodium_free(bin); /* the private key too, for an unencrypted one */
     }
-    sodium_memzero(text, len);
-    free(text);
+    private_file_free(text, PRIVATE_FILE_SECRET);
 }
 
 int identity_check(const char *identity_file, const char *passphrase_file)
 {
-    if (check_private("identity_file", identity_file) < 0)
+    if (private_file_check("identity_file", identity_file) < 0)
         return -1;
-    if (passphrase_file && check_private("identity_passphrase_file", passphrase_file) < 0)
+    if (passphrase_file && private_file_check("identity_passphrase_file", passphrase_file) < 0)
         return -1;
     char ktype[64];
     identity_type(identity_file, ktype, sizeof ktype);
@@ -124,11 +89,10 @@ int identity_check(const char *identity_file, const char *passphrase_file)
 char *identity_passphrase(const char *path, size_t *len)
 {
     size_t plen = 0;
-    char *pass = slurp(path, 4096, &plen);
-    if (!pass) {
-        err_sys(ERR_USAGE, errno, "identity_passphrase_file %s", path);
+    char *pass = private_file_read("identity_passphrase_file", path, IDENTITY_PASSPHRASE_MAX,
+                                   PRIVATE_FILE_SECRET, &plen, NULL);
+    if (!pass)
         return NULL;
-    }
     while (plen && (pass[plen - 1] == '\n' || pass[plen - 1] == '\r'))
         pass[--plen] = '\0';
     *len = plen;

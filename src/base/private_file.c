@@ -79,6 +79,11 @@ char *private_file_read(const char *what, const char *path, size_t max, unsigned
         goto fail;
     if (mode)
         *mode = st.st_mode;
+    /* sodium_malloc needs sodium_init (idempotent) */
+    if ((flags & PRIVATE_FILE_SECRET) && sodium_init() < 0) {
+        err_set(ERR_FAIL, "libsodium cannot be initialised");
+        goto fail;
+    }
     buf = (flags & PRIVATE_FILE_SECRET) ? sodium_malloc(max + 1) : malloc(max + 1);
     if (!buf) {
         err_set(ERR_FAIL, "out of memory reading " WHAT_FMT, WHAT_ARGS(what, path));

@@ -265,6 +265,19 @@ temp_holding() { # NAME SRC
     done
     echo "$f"
 }
+# Wait until TMP was opened 5 times (the server's log): created by the
+# remote's own connection, then opened by each of the 4 streams
+# (parallel_streams' default).  The swap must come after every stream has
+# opened it, else a stream opening late fails its check before any
+# reconnect.
+streams_open() { # TMP
+    local i
+    for i in $(seq 300); do
+        [ "$(sshd_sftp_log main | grep -cF "open \"$1\"")" -ge 5 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
 # What the attacker does: the file moved away, a symlink in its place.
 swap() { # PATH TARGET
     mv "$1" "$SRV/.stolen.$(basename "$1")" && ln -s "$2" "$1"
@@ -329,6 +342,7 @@ head -c $((4 * 786432)) /dev/urandom >"$T/first.bin"
 cat "$T/first.bin" >&3
 tmp=$(temp_holding swapB.bin "$T/first.bin")
 check "B: the streams wrote the first blocks" test -n "$tmp"
+check "B: every stream opened the file" streams_open "$tmp"
 sleep 0.5 # their acknowledgements
 swap "$tmp" "$T/victim.big"
 sshd_drop_sessions main
@@ -345,6 +359,7 @@ head -c $((4 * 786432)) /dev/urandom >"$T/first.bin"
 cat "$T/first.bin" >&3
 tmp=$(temp_holding swapC.bin "$T/first.bin")
 check "C: every block written" test -n "$tmp"
+check "C: every stream opened the file" streams_open "$tmp"
 sleep 0.5 # their acknowledgements
 swap "$tmp" "$T/victim.exact"
 sshd_drop_sessions main
