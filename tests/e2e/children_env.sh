@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # User story: the backup host passes the S3 credentials and the passphrase
-# file in the environment (SPEC.md: secrets may come from there).  Neo4j's
+# file in the environment (docs/CONFIG.md: secrets may come from there).  Neo4j's
 # commands (stop, dump, start) get the environment without them: a child's
 # environment is readable by more than the tool (its own children,
 # /proc/PID/environ, `docker exec -e`, core dumps).
