@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "creds.h"
+#include "cond_wait.h"
 #include "err.h"
 #include "log.h"
 #include "strbuf.h"
@@ -949,12 +950,5 @@ int s3http_signal_check(const s3_params *p, const char *what)
 
 void s3http_cond_wait(pthread_cond_t *cond, pthread_mutex_t *mu)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += S3HTTP_POLL_MS * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(cond, mu, &ts);
+    cond_wait_ms(cond, mu, S3HTTP_POLL_MS);
 }

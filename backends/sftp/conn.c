@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cond_wait.h"
 #include "err.h"
 #include "private_file.h"
 #include "hostkey.h"
@@ -49,14 +50,7 @@ int conn_sleep(const conn_params *p, long ms, atomic_int *stop, const char *path
 
 void conn_cond_wait_slice(pthread_cond_t *cv, pthread_mutex_t *mu)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += WAIT_SLICE_MS * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(cv, mu, &ts);
+    cond_wait_ms(cv, mu, WAIT_SLICE_MS);
 }
 
 int conn_sending_blocked(sftp_conn *c)
