@@ -375,7 +375,8 @@ static void backup_collect(backup_run *run, int ok)
                      run->enc.err.kind != ERR_NONE ? run->enc.err.msg : "the dump failed");
         } else {
             res->remote_err[i] = rw->err.kind;
-            snprintf(res->remote_msg[i], sizeof res->remote_msg[i], "%s", rw->err.msg);
+            snprintf(res->remote_msg[i], sizeof res->remote_msg[i], "%.*s",
+                     (int)sizeof res->remote_msg[i] - 1, rw->err.msg);
         }
     }
 }
