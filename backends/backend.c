@@ -24,6 +24,19 @@ struct backend_reader {
     void *impl;
 };
 
+/* NAME as an object name; HIDDEN_OK for incomplete uploads, whose names
+ * may start with '.' (a probe's), but never "." or "..". */
+static int check_name(const char *name, int hidden_ok)
+{
+    int bad = !*name || strchr(name, '/') || strbuf_has_control(name, strlen(name)) ||
+              (name[0] == '.' && (!hidden_ok || !strcmp(name, ".") || !strcmp(name, "..")));
+    if (!bad)
+        return 0;
+    char shown[512];
+    strbuf_printable_copy(shown, sizeof shown, name);
+    return err_set(ERR_USAGE, "invalid object name '%s'", shown);
+}
+
 backend *backend_wrap(const backend_ops *ops, const char *name, void *impl)
 {
     if (!impl) {
@@ -216,7 +229,7 @@ int backend_remove(backend *b, const char *name)
 
 int backend_remove_incomplete(backend *b, const backend_entry *e)
 {
-    if (b->ops->remove_incomplete(b->impl, e) < 0)
+    if (check_name(e->name, 1) < 0 || b->ops->remove_incomplete(b->impl, e) < 0)
         return fail(b);
     return 0;
 }
@@ -233,16 +246,17 @@ char *backend_read_all(backend *b, const char *name, size_t max, size_t *len)
     backend_reader *r = backend_reader_open(b, name, 0);
     if (!r)
         return NULL;
-    size_t cap = 4096, used = 0;
+    /* read up to MAX + 1 bytes: one more than allowed says it is too large */
+    size_t cap = max < 4096 ? max + 1 : 4096, used = 0;
     char *buf = malloc(cap + 1);
     while (buf) {
         if (used == cap) {
-            if (cap >= max) {
+            if (used > max) {
                 err_set(ERR_INTEGRITY, "remote %s: %s is larger than %zu bytes", b->name, name,
                         max);
                 goto fail;
             }
-            cap = cap * 2 > max ? max : cap * 2;
+            cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
             char *nb = realloc(buf, cap + 1);
             if (!nb)
                 break;
@@ -280,12 +294,7 @@ int backend_write_all(backend *b, const char *name, const void *buf, size_t len)
 
 int backend_check_name(const char *name)
 {
-    if (!*name || name[0] == '.' || strchr(name, '/') || strbuf_has_control(name, strlen(name))) {
-        char shown[512];
-        strbuf_printable_copy(shown, sizeof shown, name);
-        return err_set(ERR_USAGE, "invalid object name '%s'", shown);
-    }
-    return 0;
+    return check_name(name, 0);
 }
 
 char *backend_temp_name(const char *name)

@@ -13,7 +13,8 @@
  * The contract every driver keeps, beyond the operations' comments:
  * - Object names are checked here, once, before a driver sees them
  *   (backend_check_name): nothing empty, hidden, with a '/' or a control
- *   character reaches a driver.
+ *   character reaches a driver (incomplete uploads to remove may be hidden,
+ *   but never "." or "..").
  * - A write goes to a temporary object first: where that is a file, its
  *   name is backend_temp_name(NAME), "<NAME>.<16 random hex>.partial",
  *   unique, created exclusively; listings mark such names (and the

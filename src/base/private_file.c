@@ -33,7 +33,7 @@ static int check_stat(const char *what, const char *path, const struct stat *st,
     if (!S_ISREG(st->st_mode))
         return err_set(ERR_USAGE, WHAT_FMT " is not a regular file", WHAT_ARGS(what, path));
     if ((unsigned long long)st->st_size > max)
-        return err_set(ERR_USAGE, WHAT_FMT " is too large (%lld bytes, at most %zu)",
+        return err_set(ERR_USAGE, WHAT_FMT " is too large (%lld bytes, at most %zu bytes)",
                        WHAT_ARGS(what, path), (long long)st->st_size, max);
     return 0;
 }

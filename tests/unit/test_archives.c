@@ -22,6 +22,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "remotes.h"
 #include "archives.h"
 #include "err.h"
 #include "keys.h"
@@ -47,7 +48,7 @@ static backend *open_nas(void)
     rc.name = "nas";
     rc.type = "local";
     rc.path = nas;
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     return b;
 }

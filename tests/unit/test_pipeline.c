@@ -35,11 +35,13 @@
 #include <sodium.h>
 
 #include "backend.h"
+#include "remotes.h"
 #include "catalog.h"
 #include "err.h"
 #include "keys.h"
 #include "log.h"
 #include "manifest.h"
+#include "child.h"
 #include "neo4j.h"
 #include "pipeline.h"
 #include "signals.h"
@@ -93,7 +95,7 @@ static backend *open_dir(const char *name, const char *rel)
     rc.name = (char *)name;
     rc.type = "local";
     rc.path = p;
-    backend *b = backend_open(&rc);
+    backend *b = remote_backend_open(&rc, 0);
     assert_non_null(b);
     return b;
 }
@@ -193,7 +195,7 @@ static int group_setup(void **state)
     if (sodium_init() < 0)
         return -1;
     signals_install();
-    neo4j_set_kill_grace_ms(200);
+    child_set_kill_grace_ms(200);
     log_set_level(LOG_LVL_WARN);
     snprintf(tmp, sizeof tmp, "/tmp/n4o-pipeline-XXXXXX");
     if (!mkdtemp(tmp))
@@ -422,7 +424,7 @@ static void test_backup_child_failure_is_the_cause(void **state)
     snprintf(tpl, sizeof tpl,
              "sh -c 'head -c 400000 %s; echo \"neo4j-admin: disk on fire\" >&2; exit 3'",
              dump_path);
-    neo4j_child *c = neo4j_spawn("dump_command", tpl, "neo4j", NEO4J_READ_STDOUT, 30);
+    neo4j_child *c = neo4j_spawn("dump_command", tpl, "neo4j", CHILD_READ_STDOUT, 30);
     assert_non_null(c);
     backend *r1 = open_dir("r1", "r1");
     char local[256];
@@ -446,7 +448,7 @@ static void test_backup_child_failure_is_the_cause(void **state)
 
     /* the same cut stream from a command that exits 0: an invalid dump */
     snprintf(tpl, sizeof tpl, "sh -c 'head -c 400000 %s'", dump_path);
-    job.child = neo4j_spawn("dump_command", tpl, "neo4j", NEO4J_READ_STDOUT, 30);
+    job.child = neo4j_spawn("dump_command", tpl, "neo4j", CHILD_READ_STDOUT, 30);
     assert_non_null(job.child);
     assert_int_equal(pipeline_backup(&job, &res), -1);
     assert_int_equal(err_get_kind(), ERR_INTEGRITY);
@@ -455,7 +457,7 @@ static void test_backup_child_failure_is_the_cause(void **state)
 
     /* a whole dump from a command: published */
     snprintf(tpl, sizeof tpl, "sh -c 'cat %s'", dump_path);
-    job.child = neo4j_spawn("dump_command", tpl, "neo4j", NEO4J_READ_STDOUT, 30);
+    job.child = neo4j_spawn("dump_command", tpl, "neo4j", CHILD_READ_STDOUT, 30);
     assert_int_equal(pipeline_backup(&job, &res), 0);
     assert_int_equal(res.remote_err[0], ERR_NONE);
     assert_string_equal(listing("r1"), NAME ".dump.enc");

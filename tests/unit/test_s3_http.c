@@ -102,12 +102,19 @@ static int script_status(int n, ...)
 
 /* ---- clients ---------------------------------------------------------------- */
 
-static config_remote conf(const char *ep)
+/* The cancel hook the tool gives every driver: the process's signals. */
+static int on_signal(void *arg)
 {
-    config_remote rc;
+    (void)arg;
+    return signals_pending();
+}
+
+static s3_params conf(const char *ep)
+{
+    s3_params rc;
     memset(&rc, 0, sizeof rc);
     rc.name = "unit";
-    rc.type = "s3";
+    rc.cancel.pending = on_signal;
     rc.endpoint = (char *)ep;
     rc.region = "us-east-1";
     rc.bucket = "b";
@@ -121,12 +128,12 @@ static config_remote conf(const char *ep)
 }
 
 typedef struct {
-    config_remote rc;
+    s3_params rc;
     s3http_client *c;
     s3http_conn *conn;
 } client;
 
-static void client_open(client *cl, config_remote rc)
+static void client_open(client *cl, s3_params rc)
 {
     cl->rc = rc;
     cl->c = s3http_client_new(&cl->rc);
@@ -204,7 +211,7 @@ static int setup(void **state)
 static void test_env_credentials(void **state)
 {
     (void)state;
-    config_remote rc = conf(endpoint);
+    s3_params rc = conf(endpoint);
     unsetenv("AWS_ACCESS_KEY_ID");
     unsetenv("AWS_SECRET_ACCESS_KEY");
     assert_null(s3http_client_new(&rc));
@@ -260,7 +267,7 @@ static void test_credentials_file(void **state)
                "[other]\n"
                "aws_access_key_id = AKIDOTHER\n",
                0600);
-    config_remote rc = conf(endpoint);
+    s3_params rc = conf(endpoint);
     rc.credentials = path;
     rc.profile = "prod";
     client cl;
@@ -334,13 +341,13 @@ static void test_endpoint_rules(void **state)
                {"http://", "has no host"},
                {"http:///bucket", "has no host"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        config_remote rc = conf(bad[i].ep);
+        s3_params rc = conf(bad[i].ep);
         err_clear();
         assert_null(s3http_client_new(&rc));
         assert_int_equal(err_get_kind(), ERR_USAGE);
         assert_non_null(strstr(err_msg(), bad[i].needle));
     }
-    config_remote rc = conf(endpoint);
+    s3_params rc = conf(endpoint);
     rc.bucket = NULL;
     assert_null(s3http_client_new(&rc));
     assert_int_equal(err_get_kind(), ERR_USAGE);
@@ -354,7 +361,7 @@ static void test_path_addressing(void **state)
     (void)state;
     char ep[160];
     snprintf(ep, sizeof ep, "http://127.0.0.1:%d/S3/base//", srv->port);
-    config_remote rc = conf(ep);
+    s3_params rc = conf(ep);
     rc.prefix = "backups/neo4j";
     client cl;
     client_open(&cl, rc);
@@ -395,7 +402,9 @@ static void test_path_addressing(void **state)
     key = s3http_key(cl.c, "x");
     assert_string_equal(key, "x");
     free(key);
-    assert_ptr_equal(s3http_config(cl.c), &cl.rc);
+    /* the client keeps a copy of the parameters, their strings the caller's */
+    assert_ptr_equal(s3http_config(cl.c)->bucket, cl.rc.bucket);
+    assert_ptr_equal(s3http_config(cl.c)->endpoint, cl.rc.endpoint);
     client_close(&cl);
 }
 
@@ -406,7 +415,7 @@ static void test_virtual_addressing(void **state)
     (void)state;
     char ep[160];
     snprintf(ep, sizeof ep, "http://LocalHost:%d", srv->port);
-    config_remote rc = conf(ep);
+    s3_params rc = conf(ep);
     rc.url_style = "virtual";
     client cl;
     client_open(&cl, rc);
@@ -572,7 +581,7 @@ static void test_status_reasons(void **state)
 static void test_retries(void **state)
 {
     (void)state;
-    config_remote rc = conf(endpoint);
+    s3_params rc = conf(endpoint);
     rc.retries = 2;
     client cl;
     client_open(&cl, rc);
@@ -631,7 +640,7 @@ static void test_connection_refused(void **state)
     close(fd); /* a port nobody listens on */
     char ep[64];
     snprintf(ep, sizeof ep, "http://127.0.0.1:%d", ntohs(a.sin_port));
-    config_remote rc = conf(ep);
+    s3_params rc = conf(ep);
     rc.retries = 1;
     client cl;
     client_open(&cl, rc);
@@ -744,7 +753,7 @@ static int sink(void *ctx, const void *data, size_t len)
 static void test_sink(void **state)
 {
     (void)state;
-    config_remote rc = conf(endpoint);
+    s3_params rc = conf(endpoint);
     rc.retries = 2;
     client cl;
     client_open(&cl, rc);
@@ -798,7 +807,7 @@ static void *set_later(void *arg)
 static void test_cancel_stalled(void **state)
 {
     (void)state;
-    config_remote rc = conf(endpoint);
+    s3_params rc = conf(endpoint);
     rc.retries = 3;
     client cl;
     cl.rc = rc;
@@ -843,27 +852,27 @@ static void test_signal_and_cleanup(void **state)
     assert_int_equal(s3http_perform(cl.conn, &r, &resp), 0);
     assert_int_equal(script.seen, 1);
     s3http_response_free(&resp);
-    assert_int_equal(s3http_signal_check("x"), -1);
+    assert_int_equal(s3http_signal_check(&cl.rc, "x"), -1);
     assert_string_equal(err_msg(), "x: interrupted by signal 2");
     signals_reset();
-    assert_int_equal(s3http_signal_check("x"), 0);
+    assert_int_equal(s3http_signal_check(&cl.rc, "x"), 0);
     client_close(&cl);
 }
 
 static void test_err_save_restore_and_wait(void **state)
 {
     (void)state;
-    s3http_saved_err s;
+    err_saved s;
     err_set(ERR_INTEGRITY, "kept %d", 1);
-    s3http_err_save(&s);
+    err_save(&s);
     err_set(ERR_FAIL, "cleanup noise");
-    assert_int_equal(s3http_err_restore(&s), -1);
+    assert_int_equal(err_restore(&s), -1);
     assert_int_equal(err_get_kind(), ERR_INTEGRITY);
     assert_string_equal(err_msg(), "kept 1");
     err_clear();
-    s3http_err_save(&s);
+    err_save(&s);
     err_set(ERR_FAIL, "noise");
-    assert_int_equal(s3http_err_restore(&s), -1);
+    assert_int_equal(err_restore(&s), -1);
     assert_int_equal(err_get_kind(), ERR_NONE); /* no error before: none after */
     assert_string_equal(err_msg(), "");
 
@@ -888,7 +897,7 @@ static void test_known_bug_env_message(void **state)
     if (!getenv("N4O_KNOWN_BUGS"))
         skip();
     unsetenv("AWS_ACCESS_KEY_ID");
-    config_remote rc = conf(endpoint);
+    s3_params rc = conf(endpoint);
     assert_null(s3http_client_new(&rc));
     if (!strstr(err_msg(), "AWS_ACCESS_KEY_ID is not set"))
         fail_msg("message: %s", err_msg());

@@ -162,7 +162,7 @@ static void heads(int n, ...)
 
 /* ---- client, data, stderr ---------------------------------------------------- */
 
-static config_remote conf;
+static s3_params conf;
 static char endpoint[64];
 static s3http_client *client;
 static uint8_t *data; /* 12 MiB of bytes to write */
@@ -228,7 +228,6 @@ static int group_setup(void **state)
     unsetenv("AWS_SESSION_TOKEN");
     memset(&conf, 0, sizeof conf);
     conf.name = "unit";
-    conf.type = "s3";
     conf.endpoint = endpoint;
     conf.region = "us-east-1";
     conf.bucket = "b";
