@@ -322,6 +322,17 @@ static void xfer_fail(sftp_xfer *x)
     pthread_mutex_unlock(&x->mu);
 }
 
+/* 1, the transfer failed "interrupted by signal N", when the cancel hook
+ * asks; else 0. */
+static int stopped_by_cancel(sftp_xfer *x)
+{
+    if (!backend_cancelled(&x->p->cancel))
+        return 0;
+    conn_interrupted(x->p, x->path);
+    xfer_fail(x);
+    return 1;
+}
+
 static int xfer_raise(const sftp_xfer *x)
 {
     return err_set(x->fail_kind, "%s", x->fail_msg);
@@ -605,11 +616,8 @@ static void *wstream_main(void *arg)
                !backend_cancelled(&x->p->cancel))
             conn_cond_wait_slice(&x->cv, &x->mu);
         pthread_mutex_unlock(&x->mu);
-        if (backend_cancelled(&x->p->cancel)) {
-            conn_interrupted(x->p, x->path);
-            xfer_fail(x);
+        if (stopped_by_cancel(x))
             break;
-        }
         if (atomic_load(&x->stop) || !stream_busy(s, busy))
             break; /* stopped, or closing with nothing left */
         if (stream_step(s) < 0 && stream_recover(s) < 0) {
@@ -654,11 +662,8 @@ static void *rstream_main(void *arg)
             conn_cond_wait_slice(&x->cv, &x->mu);
         }
         pthread_mutex_unlock(&x->mu);
-        if (backend_cancelled(&x->p->cancel)) {
-            conn_interrupted(x->p, x->path);
-            xfer_fail(x);
+        if (stopped_by_cancel(x))
             break;
-        }
         if (atomic_load(&x->stop) || !busy)
             break;
         if (stream_step(s) < 0 && stream_recover(s) < 0) {
