@@ -109,6 +109,20 @@ int archives_list(backend *b, const char *prefix, archive_info **out, size_t *n)
     return 0;
 }
 
+/* 1 when OBJECT, listed a moment ago, is no longer in a listing that
+ * works (a prune removed it meanwhile); 0 when the remote fails. */
+static int manifest_vanished(backend *b, const char *object)
+{
+    backend_entry *e;
+    size_t k, seen = 0;
+    if (backend_list(b, object, &e, &k) < 0)
+        return 0;
+    for (size_t i = 0; i < k; i++)
+        seen |= strcmp(e[i].name, object) == 0;
+    backend_entries_free(e, k);
+    return !seen;
+}
+
 int archives_check_sizes(backend *b, archive_info *list, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -121,8 +135,12 @@ int archives_check_sizes(backend *b, archive_info *list, size_t n)
         snprintf(object, sizeof object, "%s%s", a->name, CATALOG_MANIFEST_SUFFIX);
         char *text = backend_read_all(b, object, MANIFEST_MAX, &len);
         if (!text) {
-            if (err_get_kind() != ERR_INTEGRITY)
-                return -1; /* the remote failed, not this manifest */
+            /* gone since the listing (a prune meanwhile), or too large: as
+             * the header says, the entry stays; a remote that fails is the
+             * error */
+            if (err_get_kind() != ERR_INTEGRITY && !manifest_vanished(b, object))
+                return -1;
+            err_clear();
             continue;
         }
         if (manifest_parse_unverified(text, len, &m) == 0) {

@@ -40,8 +40,9 @@ int archives_list(backend *b, const char *prefix, archive_info **out, size_t *n)
 
 /* Read the manifest of every complete archive in LIST (unverified: only the
  * recorded size is used) and mark ARCHIVE_MISSING those whose archive is
- * shorter than recorded.  A manifest that cannot be read or parsed leaves
- * the entry complete: verify says what is wrong with it. */
+ * shorter than recorded.  A manifest that cannot be parsed, is too large,
+ * or is gone since the listing leaves the entry as it is: verify says what
+ * is wrong with it.  -1 only when the remote fails. */
 int archives_check_sizes(backend *b, archive_info *list, size_t n);
 
 /* The newest archive of DATABASE in LIST that has a manifest (complete or

@@ -32,11 +32,12 @@ static int creds_from_env(s3_creds *c)
 {
     const char *id = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
     const char *token = getenv("AWS_SESSION_TOKEN");
-    if (!id || !*id || !secret || !*secret)
-        return err_set(ERR_USAGE, "credentials = env, but %s%s%s not set in the environment",
-                       !id || !*id ? "AWS_ACCESS_KEY_ID" : "",
-                       (!id || !*id) && (!secret || !*secret) ? " and " : "",
-                       !secret || !*secret ? "AWS_SECRET_ACCESS_KEY is" : "is");
+    if (!id || !*id || !secret || !*secret) {
+        int no_id = !id || !*id, no_secret = !secret || !*secret;
+        return err_set(ERR_USAGE, "credentials = env, but %s%s%s %s not set in the environment",
+                       no_id ? "AWS_ACCESS_KEY_ID" : "", no_id && no_secret ? " and " : "",
+                       no_secret ? "AWS_SECRET_ACCESS_KEY" : "", no_id && no_secret ? "are" : "is");
+    }
     c->access_key = secure_strdup(id, strlen(id));
     c->secret_key = secure_strdup(secret, strlen(secret));
     if (token && *token)

@@ -351,6 +351,19 @@ static void test_check_sizes(void **state)
     x = find(list, n, huge);
     assert_int_equal(x->state, ARCHIVE_COMPLETE);
 
+    /* a manifest removed between the listing and the check (a prune
+     * meanwhile): the entry stays as listed, the others are checked */
+    for (size_t i = 0; i < n; i++)
+        if (list[i].state == ARCHIVE_MISSING)
+            list[i].state = ARCHIVE_COMPLETE;
+    snprintf(obj, sizeof obj, "%s/%s.dump.manifest", nas, full);
+    assert_int_equal(unlink(obj), 0);
+    err_clear();
+    assert_int_equal(archives_check_sizes(bk, list, n), 0);
+    assert_int_equal(err_get_kind(), ERR_NONE);
+    assert_int_equal(find(list, n, full)->state, ARCHIVE_COMPLETE);
+    assert_int_equal(find(list, n, shorter)->state, ARCHIVE_MISSING);
+
     /* the remote itself failing is an error, not a finding */
     char cmd[320];
     snprintf(cmd, sizeof cmd, "rm -rf %s", nas);

@@ -348,9 +348,7 @@ static void test_reader_offset(void **state)
     backend_close(b);
 }
 
-/* Known bugs (see the report of the h-tests branch), run only with
- * N4O_KNOWN_BUGS=1 so that the suite stays green until they are fixed:
- * backend_read_all() reads "at most MAX bytes": an object of exactly MAX
+/* backend_read_all() reads "at most MAX bytes": an object of exactly MAX
  * bytes is read (it was refused once MAX reached 4096), one larger is
  * refused (it was returned whole when MAX was below 4096). */
 static void test_read_all_max_exact(void **state)

@@ -888,19 +888,24 @@ static void test_err_save_restore_and_wait(void **state)
     assert_true(took >= 0.05 && took < 1.0);
 }
 
-/* Known bug (see the report of the h-tests branch), run only with
- * N4O_KNOWN_BUGS=1: with AWS_SECRET_ACCESS_KEY set and AWS_ACCESS_KEY_ID
- * not, the message reads "AWS_ACCESS_KEY_IDis not set". */
-static void test_known_bug_env_message(void **state)
+/* The message names what is missing, in words (it once read
+ * "AWS_ACCESS_KEY_IDis not set"). */
+static void test_env_message(void **state)
 {
     (void)state;
-    if (!getenv("N4O_KNOWN_BUGS"))
-        skip();
     unsetenv("AWS_ACCESS_KEY_ID");
     s3_params rc = conf(endpoint);
     assert_null(s3http_client_new(&rc));
-    if (!strstr(err_msg(), "AWS_ACCESS_KEY_ID is not set"))
-        fail_msg("message: %s", err_msg());
+    assert_string_equal(err_msg(),
+                        "credentials = env, but AWS_ACCESS_KEY_ID is not set in the environment");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    assert_null(s3http_client_new(&rc));
+    assert_string_equal(err_msg(), "credentials = env, but AWS_ACCESS_KEY_ID and "
+                                   "AWS_SECRET_ACCESS_KEY are not set in the environment");
+    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
+    assert_null(s3http_client_new(&rc));
+    assert_string_equal(
+        err_msg(), "credentials = env, but AWS_SECRET_ACCESS_KEY is not set in the environment");
 }
 
 int main(void)
@@ -922,7 +927,7 @@ int main(void)
         cmocka_unit_test_setup(test_cancel_stalled, setup),
         cmocka_unit_test_setup(test_signal_and_cleanup, setup),
         cmocka_unit_test_setup(test_err_save_restore_and_wait, setup),
-        cmocka_unit_test_setup(test_known_bug_env_message, setup),
+        cmocka_unit_test_setup(test_env_message, setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
