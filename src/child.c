@@ -941,8 +941,11 @@ static void describe_stderr(const child_process *c, char *out, size_t size)
         snprintf(out, size, ": %s", c->last[0]);
 }
 
-int child_finish(child_process *c)
+/* child_finish, with the child's wait status in *STATUS when it exited or
+ * was killed by a signal of its own, -1 when it was broken or timed out. */
+static int finish(child_process *c, int *status)
 {
+    *status = -1;
     if (!c)
         return 0;
     if (c->state == ST_BROKEN) {
@@ -987,6 +990,7 @@ int child_finish(child_process *c)
 
     char detail[KEEP_LINES * (KEEP_LINE_MAX + 3) + 8];
     describe_stderr(c, detail, sizeof detail);
+    *status = c->status;
     int rc = 0;
     if (WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0) {
         if (c->state == ST_INPUT_CLOSED)
@@ -1001,5 +1005,32 @@ int child_finish(child_process *c)
                      sig_name(WTERMSIG(c->status)), detail);
     }
     free_child(c);
+    return rc;
+}
+
+int child_finish(child_process *c)
+{
+    int status;
+    return finish(c, &status);
+}
+
+int child_finish_soon(child_process *c, long ms, int *failed_exit)
+{
+    *failed_exit = 0;
+    if (!c)
+        return 0;
+    int64_t soon = now_ms() + ms;
+    if (!c->deadline_ms || soon < c->deadline_ms)
+        c->deadline_ms = soon;
+    /* Read on (and drop) what it still writes: closing its stdout now would
+     * make a healthy writer fail with EPIPE, blaming it for our choice. */
+    if (c->mode == CHILD_READ_STDOUT) {
+        char scratch[16384];
+        while (child_read(c, scratch, sizeof scratch) > 0)
+            ;
+    }
+    int status;
+    int rc = finish(c, &status);
+    *failed_exit = rc < 0 && status != -1 && WIFEXITED(status) && WEXITSTATUS(status) != 0;
     return rc;
 }

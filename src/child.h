@@ -101,6 +101,13 @@ int child_write(child_process *c, const void *buf, size_t len);
  * call is kept.  Does not abort on a pending signal (it is the cleanup path)
  * but honours the deadline.  NULL is a no-op returning 0. */
 int child_finish(child_process *c);
+/* child_finish, for a caller that already knows something is wrong with
+ * the child's output: what it still writes to stdout is read and dropped
+ * until it ends, for at most MS milliseconds (the deadline, if sooner,
+ * stays), then the child is finished.  *FAILED_EXIT is 1 when the child
+ * exited by itself with a non-zero status (then the error says so: that is
+ * the cause), else 0. */
+int child_finish_soon(child_process *c, long ms, int *failed_exit);
 /* Kill the child's process group (SIGTERM, SIGKILL after the grace), reap it
  * and free C (on our own failure).  NULL is a no-op. */
 void child_kill(child_process *c);

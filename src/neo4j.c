@@ -207,6 +207,17 @@ int neo4j_finish(neo4j_child *c)
     return rc;
 }
 
+int neo4j_finish_soon(neo4j_child *c, long ms, int *failed_exit)
+{
+    *failed_exit = 0;
+    if (!c)
+        return 0;
+    int rc = child_finish_soon(c->c, ms, failed_exit);
+    last_db_missing = rc < 0 && c->db_missing;
+    free(c);
+    return rc;
+}
+
 int neo4j_run(const char *what, const char *template_, const char *database, long timeout_s)
 {
     if (command_template_is_blank(template_))

@@ -62,6 +62,8 @@ pid_t neo4j_pid(const neo4j_child *c);
  * ("dump_command failed (exit 1): database 'x' does not exist: ...").
  * NULL is a no-op returning 0. */
 int neo4j_finish(neo4j_child *c);
+/* child_finish_soon() of the command (child.h). */
+int neo4j_finish_soon(neo4j_child *c, long ms, int *failed_exit);
 
 /* True when the last neo4j_finish() of this thread failed and the command
  * had said "Database does not exist". */

@@ -297,6 +297,26 @@ static int backup_start_stages(backup_run *run)
     return start_thread(&run->enc_t, encrypt_stage_main, &run->enc, &run->enc_started);
 }
 
+/* How long a dump command whose output is not a dump gets to exit by
+ * itself (a failing command that printed its error where the dump goes). */
+#define COMMAND_GRACE_MS 2000
+
+/* The dump is invalid (the error set): when it comes from a command that
+ * exits non-zero within COMMAND_GRACE_MS, that failure is the cause (exit
+ * 1, its status and stderr), the dump's reason added; otherwise the dump's
+ * reason stands.  Returns -1. */
+static int blame_failed_command(backup_run *run)
+{
+    err_saved bad;
+    err_save(&bad);
+    neo4j_child *c = run->child;
+    run->child = NULL;
+    int failed_exit = 0;
+    if (neo4j_finish_soon(c, COMMAND_GRACE_MS, &failed_exit) < 0 && failed_exit)
+        return err_suffix("; what it wrote is not a dump: %s", bad.msg);
+    return err_restore(&bad);
+}
+
 /* Read the whole source; dumpcheck and the local copy run here, the other
  * stages on their threads. */
 static int backup_read_all(backup_run *run)
@@ -312,7 +332,7 @@ static int backup_read_all(backup_run *run)
         if (n == 0)
             return 0;
         if (job->validate && dumpcheck_update(run->dc, blk, (size_t)n) < 0)
-            return -1;
+            return run->child ? blame_failed_command(run) : -1;
         if (run->local && atomic_file_write(run->local, blk, (size_t)n) < 0)
             return -1;
         ring_publish(run->plain, (size_t)n);

@@ -22,6 +22,30 @@ NEO4J_STANDIN_FAIL=dump run 1 backup
 expect_in "$T/err" "dump_command failed \(exit 1\)"
 nothing_published "failing dump"
 
+# A dump command that fails and prints its error where the dump goes (a
+# wrapper such as `docker exec` does): the command's failure is the cause
+# (exit 1), not an invalid dump (exit 4); the dump's reason comes after.
+cp "$T/conf" "$T/conf.keep"
+sed -i "s|^dump_command .*|dump_command = sh -c 'echo \"Error: No such container: neo4j\"; echo \"see the docs\" >\&2; exit 1'|" "$T/conf"
+run 1 backup
+expect_in "$T/err" "dump_command failed \(exit 1\).*see the docs.*; what it wrote is not a dump: .*Error: No such container"
+nothing_published "failing dump that writes its error to stdout"
+# the same garbage from a command that exits 0 is an invalid dump
+sed -i "s|^dump_command .*|dump_command = sh -c 'echo \"Error: No such container: neo4j\"; exit 0'|" "$T/conf"
+run 4 backup
+expect_in "$T/err" "not a Neo4j dump"
+nothing_published "garbage from a command that exits 0"
+# ... or that then hangs: it gets 2 s to end by itself, then is killed
+sed -i "s|^dump_command .*|dump_command = sh -c 'echo \"Error: No such container: neo4j\"; exec sleep 60'|" "$T/conf"
+t0=$(date +%s)
+run 4 backup
+expect_in "$T/err" "not a Neo4j dump"
+check "a hanging command is given up on after its grace ($(($(date +%s) - t0)) s)" \
+    test $(($(date +%s) - t0)) -le 10
+check "... and killed" test -z "$(pgrep -f 'exec sleep 60|^sleep 60$')"
+nothing_published "garbage from a command that then hangs"
+cp "$T/conf.keep" "$T/conf"
+
 # A cut stream: the dump exits 0 but stops early.
 NEO4J_STANDIN_CUT_AT=100000 run 4 backup
 expect_in "$T/err" "database neo4j: .*(cut|ended|truncat)"
