@@ -252,7 +252,6 @@ struct stream_reader {
     uint8_t *out;
     uint64_t offset;  /* archive byte offset of the chunk being filled */
     uint64_t index;   /* its number, from 0 */
-    uint64_t trailer; /* bytes seen after the final chunk */
     int phase;
     unsigned want_version; /* from the signed manifest; 0: not bound */
     int want_hash;         /* want_header_hash is set (version 2 on) */

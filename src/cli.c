@@ -198,7 +198,7 @@ int cli_parse(const char *name, int argc, char **argv, const cli_opt *opts, cons
     char so[2 * CLI_MAX_OPTS + 2] = ":", *sp = so + 1;
     int seen[CLI_MAX_OPTS] = {0};
     size_t n = 0;
-    for (; opts[n].name && n < CLI_MAX_OPTS; n++) {
+    for (; n < CLI_MAX_OPTS && opts[n].name; n++) {
         lo[n] = (struct option){opts[n].name,
                                 opts[n].kind == CLI_FLAG ? no_argument : required_argument, NULL,
                                 (int)(n + 256)};
@@ -208,13 +208,15 @@ int cli_parse(const char *name, int argc, char **argv, const cli_opt *opts, cons
                 *sp++ = ':';
         }
     }
+    if (n == CLI_MAX_OPTS && opts[n].name) /* a table too long is our bug: say so */
+        return cli_usage_error(name, "internal error: more than %d options", CLI_MAX_OPTS);
     lo[n] = (struct option){NULL, 0, NULL, 0};
     *sp = '\0';
     optind = 0; /* a full re-initialisation of GNU getopt */
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, so, lo, NULL)) != -1) {
-        size_t i = n;
+        size_t i;
         if (c >= 256)
             i = (size_t)c - 256;
         else

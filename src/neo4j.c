@@ -197,25 +197,24 @@ pid_t neo4j_pid(const neo4j_child *c)
     return c ? child_pid(c->c) : -1;
 }
 
-int neo4j_finish(neo4j_child *c)
+/* C's child finished with RC: remember whether it named a missing
+ * database, free C. */
+static int finished(neo4j_child *c, int rc)
 {
-    if (!c)
-        return 0;
-    int rc = child_finish(c->c);
     last_db_missing = rc < 0 && c->db_missing;
     free(c);
     return rc;
 }
 
+int neo4j_finish(neo4j_child *c)
+{
+    return c ? finished(c, child_finish(c->c)) : 0;
+}
+
 int neo4j_finish_soon(neo4j_child *c, long ms, int *failed_exit)
 {
     *failed_exit = 0;
-    if (!c)
-        return 0;
-    int rc = child_finish_soon(c->c, ms, failed_exit);
-    last_db_missing = rc < 0 && c->db_missing;
-    free(c);
-    return rc;
+    return c ? finished(c, child_finish_soon(c->c, ms, failed_exit)) : 0;
 }
 
 int neo4j_run(const char *what, const char *template_, const char *database, long timeout_s)

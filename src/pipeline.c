@@ -228,7 +228,6 @@ typedef struct {
     dumpcheck *dc;
     atomic_file *local;
     progress *prog;
-    uint8_t *buf; /* read buffer when nothing consumes the plaintext ring */
     ring *plain;
     hash_stage plain_hash;
     verdict v;

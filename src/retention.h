@@ -3,7 +3,7 @@
  * the items, "now" and the policy in, one decision with its reason per item
  * out.  prune and backup apply the plan; `prune --dry-run` prints it.
  *
- * The rules (README, "Retention"; docs/CONFIG.md [retention]):
+ * The rules (docs/CONFIG.md, [retention]):
  * - Items are judged per database; a database's items never affect
  *   another's.
  * - A complete archive is deleted when it is more than keep_days x 24 h

@@ -174,7 +174,6 @@ void s3http_conn_free(s3http_conn *conn)
 /* ---- one request --------------------------------------------------------- */
 
 typedef struct {
-    s3http_conn *conn;
     const s3http_request *r;
     s3http_response *resp;
     size_t body_cap;
@@ -573,7 +572,7 @@ static int attempt(s3http_conn *conn, const s3http_request *r, s3http_response *
     char *query = NULL, *url = NULL, *path = NULL, *host = NULL, *auth = NULL;
     struct curl_slist *hl = NULL;
     int oom = 0, ret = -1;
-    xfer x = {.conn = conn, .r = r, .resp = resp};
+    xfer x = {.r = r, .resp = resp};
 
     *curl_rc = CURLE_OK;
     if (!(query = sigv4_canonical_query(r->query, r->n_query)) ||

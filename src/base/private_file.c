@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,8 +44,8 @@ int private_file_check(const char *what, const char *path)
     struct stat st;
     if (stat(path, &st) < 0)
         return err_sys(open_kind(errno), errno, WHAT_FMT, WHAT_ARGS(what, path));
-    if (!S_ISREG(st.st_mode))
-        return err_set(ERR_USAGE, WHAT_FMT " is not a regular file", WHAT_ARGS(what, path));
+    if (check_stat(what, path, &st, SIZE_MAX) < 0)
+        return -1;
     return private_file_refuse_mode(what, path, st.st_mode);
 }
 

@@ -1051,8 +1051,10 @@ static void test_relative_paths(void **state)
         }
         config *c = config_load(path, CFG_CMD_BACKUP);
         assert_int_equal(chdir(cwd), 0);
-        if (!c)
+        if (!c) {
             fail_msg("%s", err_msg());
+            return;
+        }
         char want[800];
 #define WANT(field, rel)                                                                           \
     do {                                                                                           \
