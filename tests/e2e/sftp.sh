@@ -231,7 +231,12 @@ if sshd_tmpfs "$SSHD_BASE/small" 2m; then
     check "full disk: no archive, no .partial left" test -z "$(find "$SSHD_BASE/small" -type f)"
     # a disk already full: the probe writes (a byte, fsync'd), so the run
     # refuses before Neo4j is stopped
+    # (filled again after a moment: the server may still hold the removed
+    # temporary file of the run above open, whose space comes back when it
+    # closes it)
     dd if=/dev/zero of="$SSHD_BASE/small/filler" bs=64k 2>/dev/null
+    sleep 1
+    dd if=/dev/zero of="$SSHD_BASE/small/filler" bs=4k oflag=append conv=notrunc 2>/dev/null
     : >"$NEO4J_STANDIN_HOME/events.log"
     run 1 backup --remote off
     expect_in "$T/err" "remote off: 127.0.0.1:$MAIN_PORT:$SSHD_BASE/small/haia: cannot write files in the remote path: no space left on the server"
