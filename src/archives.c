@@ -56,34 +56,45 @@ const char *archives_state_name(archive_state s)
     }
 }
 
-int archives_list(backend *b, const char *prefix, archive_info **out, size_t *n)
+int archives_list_prefix(const char *prefix, char out[CATALOG_NAME_MAX])
 {
-    backend_entry *ents = NULL;
-    size_t nents = 0, cap = 0;
-    char list_prefix[CATALOG_NAME_MAX];
+    if ((size_t)snprintf(out, CATALOG_NAME_MAX, "%s_", prefix) >= CATALOG_NAME_MAX)
+        return err_set(ERR_USAGE, "name_prefix \"%s\" is too long", prefix);
+    return 0;
+}
+
+int archives_parse_entry(const char *prefix, const backend_entry *e, catalog_entry *ce)
+{
+    char name[CATALOG_NAME_MAX + 32];
+    snprintf(name, sizeof name, "%s", e->name);
+    /* a temporary name: an upload in progress or abandoned */
+    if (e->incomplete)
+        atomic_file_temp_target(e->name, name, sizeof name);
+    if (catalog_parse(prefix, name, ce) < 0 ||
+        (ce->kind != CATALOG_ARCHIVE && ce->kind != CATALOG_MANIFEST))
+        return -1;
+    return 0;
+}
+
+int archives_from_entries(const backend_entry *ents, size_t nents, const char *prefix,
+                          archive_info **out, size_t *n)
+{
+    size_t cap = 0;
     *out = NULL;
     *n = 0;
-    snprintf(list_prefix, sizeof list_prefix, "%s_", prefix);
-    if (backend_list(b, list_prefix, &ents, &nents) < 0)
-        return -1;
     for (size_t i = 0; i < nents; i++) {
-        char name[CATALOG_NAME_MAX + 32];
         catalog_entry ce;
-        snprintf(name, sizeof name, "%s", ents[i].name);
-        /* a temporary name: an upload in progress or abandoned */
-        if (ents[i].incomplete)
-            atomic_file_temp_target(ents[i].name, name, sizeof name);
-        if (catalog_parse(prefix, name, &ce) < 0 ||
-            (ce.kind != CATALOG_ARCHIVE && ce.kind != CATALOG_MANIFEST))
+        if (archives_parse_entry(prefix, &ents[i], &ce) < 0)
             continue;
         archive_info *a = find_or_add(out, n, &cap, &ce);
         if (!a) {
-            backend_entries_free(ents, nents);
             free(*out);
             *out = NULL;
             *n = 0;
             return err_set(ERR_FAIL, "out of memory");
         }
+        if (ents[i].mtime > a->mtime)
+            a->mtime = ents[i].mtime;
         if (ents[i].incomplete) {
             if (ce.kind == CATALOG_ARCHIVE && !a->has_archive)
                 a->size = ents[i].size;
@@ -96,7 +107,6 @@ int archives_list(backend *b, const char *prefix, archive_info **out, size_t *n)
             a->has_manifest = 1;
         }
     }
-    backend_entries_free(ents, nents);
     for (size_t i = 0; i < *n; i++) {
         archive_info *a = &(*out)[i];
         if (a->has_manifest)
@@ -107,6 +117,21 @@ int archives_list(backend *b, const char *prefix, archive_info **out, size_t *n)
     if (*n > 1)
         qsort(*out, *n, sizeof **out, info_cmp);
     return 0;
+}
+
+int archives_list(backend *b, const char *prefix, archive_info **out, size_t *n)
+{
+    backend_entry *ents = NULL;
+    size_t nents = 0;
+    char list_prefix[CATALOG_NAME_MAX];
+    *out = NULL;
+    *n = 0;
+    if (archives_list_prefix(prefix, list_prefix) < 0 ||
+        backend_list(b, list_prefix, &ents, &nents) < 0)
+        return -1;
+    int rc = archives_from_entries(ents, nents, prefix, out, n);
+    backend_entries_free(ents, nents);
+    return rc;
 }
 
 /* 1 when OBJECT, listed a moment ago, is no longer in a listing that

@@ -28,6 +28,7 @@ typedef struct {
     archive_state state;
     int has_archive, has_manifest;
     uint64_t recorded_size; /* from the (unverified) manifest; set by archives_check_sizes */
+    time_t mtime; /* the newest modification (S3: upload start) time of its objects */
 } archive_info;
 
 /* "complete", "missing" or "incomplete" */
@@ -37,6 +38,15 @@ const char *archives_state_name(archive_state s);
  * first).  Only objects matching the naming scheme are considered.  A manifest without its
  * archive is ARCHIVE_MISSING. */
 int archives_list(backend *b, const char *prefix, archive_info **out, size_t *n);
+
+/* The listing prefix of PREFIX's names ("<prefix>_") into OUT. */
+int archives_list_prefix(const char *prefix, char out[CATALOG_NAME_MAX]);
+/* 0 and *CE filled when E (a temporary name: its target) is an archive or
+ * a manifest named with PREFIX; -1 (no error set) when it is not ours. */
+int archives_parse_entry(const char *prefix, const backend_entry *e, catalog_entry *ce);
+/* archives_list over a listing already made (ENTS stay the caller's). */
+int archives_from_entries(const backend_entry *ents, size_t nents, const char *prefix,
+                          archive_info **out, size_t *n);
 
 /* Read the manifest of every complete archive in LIST (unverified: only the
  * recorded size is used) and mark ARCHIVE_MISSING those whose archive is

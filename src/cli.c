@@ -33,29 +33,38 @@ const cli_command cli_commands[] = {
      "encrypts to [keys] public_key and uploads archive then signed manifest to\n"
      "every remote.\n"
      "\n"
-     "Retention is not applied by this version: nothing is deleted, locally or on\n"
-     "the remotes ([retention] keys other than their defaults are refused).\n"
+     "Then, unless --no-prune, applies [retention] (see prune --help) per database\n"
+     "to the local directory and to each remote that took the archive.  A failed\n"
+     "run deletes nothing anywhere.\n"
      "\n"
      "  --database DB      only this database (default: every [neo4j] database)\n"
      "  --remote NAME      only this remote; repeatable (default: every remote)\n"
      "  --no-local-copy    keep no plain copy; remotes are fed from the live dump\n"
-     "  --no-prune         accepted for scripts written for later versions; changes\n"
-     "                     nothing here, as no retention is applied\n"
+     "  --no-prune         apply no retention in this run\n"
      "\n"
-     "Exit: 0 all done, 1 failed, 3 some databases or remotes failed, 4 invalid\n"
-     "dump (nothing published), 6 another run holds the lock.\n",
+     "Exit: 0 all done, 1 failed, 3 some databases or remotes failed (or a\n"
+     "deletion of retention failed), 4 invalid dump (nothing published) or a\n"
+     "missing archive found by retention, 6 another run holds the lock.\n",
      cmd_backup},
     {"push", "push [--database DB] [--remote NAME]...",
      "ship local dumps that a remote does not hold yet",
-     "Encrypts and uploads the dumps already in [local] directory (e.g. written by\n"
-     "an older backup script) that a remote does not hold yet, oldest first, then\n"
-     "applies retention.\n"
+     "Ships the plain dumps already in [local] directory (written by an older\n"
+     "backup script, or by backup while a remote was down) to every remote that\n"
+     "does not hold them yet, oldest first, under the same timestamped name (old\n"
+     "names are read as UTC).  Each dump is validated first: an invalid one is\n"
+     "reported and skipped, the others are still shipped.  A dump that retention\n"
+     "would delete at once is not shipped.  A remote holding an archive of the\n"
+     "same name with other content (plaintext BLAKE2b) is reported and never\n"
+     "overwritten.  Then applies [retention] to the local directory and to each\n"
+     "remote where nothing failed.  Holds the run lock.\n"
      "\n"
-     "  --database DB      only this database\n"
-     "  --remote NAME      only this remote; repeatable\n"
+     "  --database DB      only this database (default: every [neo4j] database)\n"
+     "  --remote NAME      only this remote; repeatable (default: every remote)\n"
      "\n"
-     "Not implemented yet: this command exits 2.\n",
-     NULL},
+     "Exit: 0 done, 1 failed, 3 a remote failed while another succeeded, 4 an\n"
+     "invalid dump or a same-named archive with other content, 6 another run\n"
+     "holds the lock.\n",
+     cmd_push},
     {"list", "list [--remote NAME] [--database DB] [--all]", "list the archives on the remotes",
      "One row per archive: remote, name, database, created (UTC), size, state.\n"
      "Only archives with a manifest are listed ('complete'); signatures are\n"
@@ -104,11 +113,28 @@ const cli_command cli_commands[] = {
      "Not implemented yet: this command exits 2.\n",
      NULL},
     {"prune", "prune [--remote NAME | --local] [--dry-run]", "apply retention now",
-     "Deletes archives and local dumps older than keep_days, never leaving fewer\n"
-     "than min_keep complete ones per database.\n"
+     "Applies [retention] per database to the local directory and to every remote\n"
+     "(or only the one named): archives and dumps more than keep_days x 24 h old\n"
+     "are deleted, but never one of the min_keep newest complete ones, nor the\n"
+     "newest of the last keep_weekly ISO weeks / keep_monthly months.  Archives\n"
+     "dated in the future are kept (with a warning).  On a remote the manifest is\n"
+     "deleted before its archive; incomplete uploads (no manifest, temporary\n"
+     "files, S3 multipart uploads) more than 24 h old are removed.  Locally only\n"
+     "<name_prefix>_<database>_<YYYYMMDD_HHMMSS>.dump files and safety dumps are\n"
+     "touched; the newest safety dump is always kept.  Holds the run lock.\n"
      "\n"
-     "Not implemented yet: this command exits 2.\n",
-     NULL},
+     "  --remote NAME      only this remote\n"
+     "  --local            only the local directory\n"
+     "  --dry-run          print the plan, each item with its reason; delete nothing\n"
+     "  --json             (global) {\"dry_run\", \"policy\", \"targets\": [{type, target,\n"
+     "                     items: [{name, database, created, state, action, reason,\n"
+     "                     deleted, error?}], to_delete, deleted, failed, missing}],\n"
+     "                     \"errors\": [{target, message}]}\n"
+     "\n"
+     "Exit: 0 done, 1 failed, 3 some targets failed, 4 a manifest whose archive is\n"
+     "missing (an integrity finding; deleted only once past the window), 6 another\n"
+     "run holds the lock.\n",
+     cmd_prune},
     {"audit", "audit [--remote NAME] [--read-data] [--max-age HOURS]",
      "prove with public keys only that archives are complete, signed and fresh",
      "Per archive: manifest present, signature by a configured verify_key, size,\n"

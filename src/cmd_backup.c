@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -26,6 +27,8 @@
 #include "neo4j.h"
 #include "pipeline.h"
 #include "progress.h"
+#include "publish.h"
+#include "prune.h"
 #include "remotes.h"
 #include "signals.h"
 #include "stream.h"
@@ -251,43 +254,19 @@ static void upload_local_copy(backup_ctx *ctx, db_run *d)
 
 static void publish_manifests(backup_ctx *ctx, db_run *d)
 {
-    manifest m;
-    memset(&m, 0, sizeof m);
-    m.format_version = MANIFEST_FORMAT_VERSION;
-    memcpy(m.archive_header_blake2b, d->upload->archive_header_blake2b, 32);
-    snprintf(m.tool_version, sizeof m.tool_version, "%s", N4O_VERSION);
-    snprintf(m.database, sizeof m.database, "%s", d->database);
-    m.dump_started = d->started;
-    m.dump_ended = d->ended;
-    if (gethostname(m.host, sizeof m.host - 1) < 0)
-        snprintf(m.host, sizeof m.host, "unknown");
-    snprintf(m.archive, sizeof m.archive, "%s", d->name);
-    m.archive_size = d->upload->archive_size;
-    memcpy(m.archive_blake2b, d->upload->archive_blake2b, 32);
-    m.plaintext_size = d->pass1.plain_size;
-    memcpy(m.plaintext_blake2b, d->pass1.plain_blake2b, 32);
-    snprintf(m.dump_format, sizeof m.dump_format, "%s", d->pass1.dump.format);
-    snprintf(m.neo4j_era, sizeof m.neo4j_era, "%s", d->pass1.dump.era);
-    m.dump_files = d->pass1.dump.files;
-    m.dump_bytes = d->pass1.dump.bytes;
-    m.chunk_size = STREAM_CHUNK_SIZE;
-    memcpy(m.recipient_key_id, ctx->recipient.id, KEYS_ID_BYTES);
-
-    size_t len = 0;
-    char *text = manifest_sign(&m, ctx->signer, &len);
-    char object[CATALOG_NAME_MAX + 32];
-    snprintf(object, sizeof object, "%s%s", d->name, CATALOG_MANIFEST_SUFFIX);
     for (size_t i = 0; i < ctx->remotes.n; i++) {
         d->remote_err[i] = d->upload->remote_err[i];
         snprintf(d->remote_msg[i], sizeof d->remote_msg[i], "%s", d->upload->remote_msg[i]);
-        if (d->remote_err[i] != ERR_NONE)
-            continue;
-        if (!text || backend_write_all(ctx->remotes.b[i], object, text, len) < 0) {
-            d->remote_err[i] = err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind();
-            snprintf(d->remote_msg[i], sizeof d->remote_msg[i], "manifest: %s", err_msg());
-        }
     }
-    free(text);
+    publish_job j = {.database = d->database,
+                     .name = d->name,
+                     .started = d->started,
+                     .ended = d->ended,
+                     .plain = &d->pass1,
+                     .upload = d->upload,
+                     .recipient = &ctx->recipient,
+                     .signer = ctx->signer};
+    publish_manifest(&j, ctx->remotes.b, ctx->remotes.n, d->remote_err, d->remote_msg);
 }
 
 /* Print the outcome of one database; returns its exit kind. */
@@ -409,6 +388,55 @@ static int check_signer_trusted(const config *cfg, const keys_secret *signer)
                    "files: archives signed with it could never be verified with this config; add "
                    "its signing.pub to verify_key or use the matching signing_key",
                    cfg->path, cfg->keys.signing_key, id);
+}
+
+/* Retention after the run, per database that was backed up: the local
+ * directory (when a copy was written) and each remote that took the
+ * archive.  A failed run deletes nothing.  A failed deletion makes the run
+ * partial; a missing archive found on the way is a finding. */
+static err_kind apply_retention(backup_ctx *ctx, err_kind outcome)
+{
+    const config *cfg = ctx->cfg;
+    if ((outcome != ERR_NONE && outcome != ERR_PARTIAL) || ctx->start_failed ||
+        signals_pending()) {
+        log_info("retention skipped: the run failed, nothing is deleted");
+        return outcome;
+    }
+    prune_opts o = {.prefix = cfg->local.name_prefix,
+                    .policy = {cfg->retention.keep_days, cfg->retention.min_keep,
+                               cfg->retention.keep_weekly, cfg->retention.keep_monthly},
+                    .now = time(NULL)};
+    err_kind found = ERR_NONE;
+    char target[600];
+    prune_result r;
+    for (size_t i = 0; i < ctx->n_dbs; i++) {
+        const db_run *d = &ctx->dbs[i];
+        if (!d->dumped)
+            continue;
+        o.database = d->database;
+        for (size_t k = 0; k <= ctx->remotes.n; k++) {
+            int local = k == ctx->remotes.n;
+            if (local ? !ctx->local_copy : d->remote_err[k] != ERR_NONE)
+                continue;
+            if (local)
+                snprintf(target, sizeof target, "local directory %s", cfg->local.directory);
+            else
+                snprintf(target, sizeof target, "remote %s", ctx->remotes.names[k]);
+            int rc = local ? prune_local(cfg->local.directory, &o, &r)
+                           : prune_remote(ctx->remotes.b[k], &o, &r);
+            if (rc < 0) {
+                log_error("%s: retention of %s: %s", target, d->database, err_msg());
+                found = err_worse(found, ERR_FAIL);
+                continue;
+            }
+            prune_log(target, &r);
+            found = err_worse(found, prune_outcome(&r));
+            prune_result_free(&r);
+        }
+    }
+    if (found == ERR_FAIL)
+        found = ERR_PARTIAL; /* the backup itself is done */
+    return err_worse(outcome, found);
 }
 
 static int parse_options(int argc, char **argv, const char **database, const char **remotes,
@@ -569,7 +597,7 @@ int cmd_backup(int argc, char **argv, const cli_globals *g)
     }
     outcome = run_backup(&ctx);
     if (!no_prune)
-        log_debug("retention is not applied by this version");
+        outcome = apply_retention(&ctx, outcome);
     goto out;
 fail:
     outcome = err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind();

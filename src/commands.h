@@ -10,5 +10,7 @@ int cmd_backup(int argc, char **argv, const cli_globals *g);
 int cmd_list(int argc, char **argv, const cli_globals *g);
 int cmd_verify(int argc, char **argv, const cli_globals *g);
 int cmd_fetch(int argc, char **argv, const cli_globals *g);
+int cmd_prune(int argc, char **argv, const cli_globals *g);
+int cmd_push(int argc, char **argv, const cli_globals *g);
 
 #endif

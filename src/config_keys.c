@@ -135,7 +135,6 @@ static int check_credentials(const char *v, char *why, size_t n)
 }
 
 /* Why the reserved keys are refused (config_key.reserved). */
-#define RETENTION_LATER "retention is not applied yet: nothing is deleted"
 #define NOTIFY_LATER    "no notification is sent yet"
 
 #define F(field) offsetof(config, field)
@@ -203,19 +202,19 @@ const config_key config_key_table[] = {
     /* [retention] */
     {.section = CONFIG_SEC_RETENTION, .name = "keep_days", .type = CONFIG_T_INT, .def = "7",
      .min = 0, .max = 36500, .need = CMD_WRITE | CFG_CMD_PRUNE | CFG_CMD_AUDIT,
-     .offset = F(retention.keep_days), .reserved = RETENTION_LATER,
+     .offset = F(retention.keep_days),
      .help = "Archives and dumps older than this many days are deleted (see min_keep)."},
     {.section = CONFIG_SEC_RETENTION, .name = "min_keep", .type = CONFIG_T_INT, .def = "3",
      .min = 1, .max = 100000, .need = CMD_WRITE | CFG_CMD_PRUNE | CFG_CMD_AUDIT,
-     .offset = F(retention.min_keep), .reserved = RETENTION_LATER,
+     .offset = F(retention.min_keep),
      .help = "Never fewer complete archives or dumps than this per database."},
     {.section = CONFIG_SEC_RETENTION, .name = "keep_weekly", .type = CONFIG_T_INT, .def = "0",
      .min = 0, .max = 10000, .need = CMD_WRITE | CFG_CMD_PRUNE | CFG_CMD_AUDIT,
-     .offset = F(retention.keep_weekly), .reserved = RETENTION_LATER,
+     .offset = F(retention.keep_weekly),
      .help = "Also keep the newest archive of each of the last N ISO weeks."},
     {.section = CONFIG_SEC_RETENTION, .name = "keep_monthly", .type = CONFIG_T_INT, .def = "0",
      .min = 0, .max = 10000, .need = CMD_WRITE | CFG_CMD_PRUNE | CFG_CMD_AUDIT,
-     .offset = F(retention.keep_monthly), .reserved = RETENTION_LATER,
+     .offset = F(retention.keep_monthly),
      .help = "Also keep the newest archive of each of the last N months."},
 
     /* [keys] */

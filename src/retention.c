@@ -157,21 +157,21 @@ const char *retention_reason_text(retention_reason r)
 {
     switch (r) {
     case RETENTION_KEEP_WITHIN_DAYS:
-        return "kept: within keep_days";
+        return "within keep_days";
     case RETENTION_KEEP_MIN_KEEP:
-        return "kept: one of the min_keep newest complete archives";
+        return "one of the min_keep newest complete backups";
     case RETENTION_KEEP_WEEKLY:
-        return "kept: the newest of its ISO week (keep_weekly)";
+        return "the newest of its ISO week (keep_weekly)";
     case RETENTION_KEEP_MONTHLY:
-        return "kept: the newest of its month (keep_monthly)";
+        return "the newest of its month (keep_monthly)";
     case RETENTION_KEEP_FUTURE:
-        return "kept: dated in the future (check the clock)";
+        return "dated in the future (check the clock)";
     case RETENTION_KEEP_INCOMPLETE:
-        return "kept: incomplete (removed after 24 h by the rule for incomplete uploads)";
+        return "incomplete (removed once older than 24 h)";
     case RETENTION_KEEP_NEWEST_SAFETY:
-        return "kept: the newest safety dump";
+        return "the newest safety dump";
     case RETENTION_DELETE_EXPIRED:
-        return "deleted: older than keep_days";
+        return "older than keep_days";
     }
     return "?";
 }

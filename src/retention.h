@@ -75,8 +75,8 @@ typedef struct {
  * memory, OUT then undefined. */
 int retention_plan(const retention_item *items, size_t n, time_t now,
                    const retention_policy *policy, retention_decision *out);
-/* The reason in words, for --dry-run and the log ("within 7 days" needs
- * the policy: "within keep_days"). */
+/* The reason in words, without the verb, for --dry-run and the log
+ * ("within keep_days", "older than keep_days"). */
 const char *retention_reason_text(retention_reason r);
 
 #endif

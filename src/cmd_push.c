@@ -1,0 +1,531 @@
+/* cmd_push: ship the plain dumps already in the local directory (written by
+ * an older backup script, or by backup while a remote was down) to the
+ * remotes that do not hold them yet, oldest first, under the same
+ * timestamped name; then retention.
+ *
+ * Each dump is validated and hashed first (pipeline, no remote), then
+ * encrypted and uploaded in a second read that must hash the same; its
+ * signed manifest follows the archive.  A remote that already holds the
+ * name is compared by plaintext BLAKE2b and never overwritten. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "archives.h"
+#include "catalog.h"
+#include "commands.h"
+#include "config.h"
+#include "err.h"
+#include "lock.h"
+#include "log.h"
+#include "neo4j.h"
+#include "progress.h"
+#include "prune.h"
+#include "publish.h"
+#include "remotes.h"
+#include "signals.h"
+#include "strbuf.h"
+
+typedef struct {
+    char file[CATALOG_NAME_MAX + 16]; /* in the local directory */
+    char name[CATALOG_NAME_MAX];      /* the archive name: FILE without ".dump" */
+    char database[128];
+    time_t created, mtime;
+    uint64_t size;
+} local_dump;
+
+/* What push does with one dump on one remote. */
+typedef enum {
+    PUSH_SHIP,    /* the remote lacks it */
+    PUSH_HELD,    /* a manifest of that name is there: compare */
+    PUSH_SKIP,    /* retention would delete it there anyway */
+    PUSH_BLOCKED, /* an archive object of that name without manifest is in the way */
+    PUSH_UNKNOWN, /* the remote could not be listed (said once) */
+} push_action;
+
+typedef struct {
+    const config *cfg;
+    const cli_globals *g;
+    remote_set remotes;
+    keys_public recipient;
+    keys_secret *signer;
+    keys_public *trusted; /* our own signing key and the verify_keys */
+    size_t n_trusted;
+    local_dump *dumps;
+    size_t n_dumps;
+    archive_info *lists[REMOTES_MAX]; /* each remote's archives */
+    size_t n_lists[REMOTES_MAX];
+    push_action *act[REMOTES_MAX]; /* per dump */
+    int remote_failed[REMOTES_MAX];
+    size_t shipped, held, skipped, findings;
+} push_ctx;
+
+static int dump_cmp(const void *pa, const void *pb)
+{
+    const local_dump *a = pa, *b = pb;
+    if (a->created != b->created)
+        return a->created < b->created ? -1 : 1;
+    return strcmp(a->file, b->file);
+}
+
+static int database_selected(const config *cfg, const char *database, const char *only)
+{
+    if (only)
+        return strcmp(only, database) == 0;
+    for (size_t i = 0; i < cfg->neo4j.n_databases; i++)
+        if (strcmp(cfg->neo4j.databases[i], database) == 0)
+            return 1;
+    return 0;
+}
+
+/* The plain dumps of the selected databases in the local directory, oldest
+ * first (safety dumps are not shipped). */
+static int scan_dumps(push_ctx *ctx, const char *only)
+{
+    const char *dir = ctx->cfg->local.directory;
+    DIR *d = opendir(dir);
+    if (!d)
+        return err_sys(ERR_FAIL, errno, "local directory %s", dir);
+    size_t cap = 0;
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(d))) {
+        catalog_entry ce;
+        struct stat st;
+        if (catalog_parse(ctx->cfg->local.name_prefix, de->d_name, &ce) < 0 ||
+            ce.kind != CATALOG_DUMP || !database_selected(ctx->cfg, ce.database, only))
+            continue;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (ctx->n_dumps == cap) {
+            cap = cap ? cap * 2 : 16;
+            local_dump *nd = realloc(ctx->dumps, cap * sizeof *nd);
+            if (!nd) {
+                rc = err_set(ERR_FAIL, "out of memory");
+                break;
+            }
+            ctx->dumps = nd;
+        }
+        local_dump *ld = &ctx->dumps[ctx->n_dumps++];
+        snprintf(ld->file, sizeof ld->file, "%s", de->d_name);
+        snprintf(ld->name, sizeof ld->name, "%s", ce.name);
+        snprintf(ld->database, sizeof ld->database, "%s", ce.database);
+        ld->created = ce.created;
+        ld->mtime = st.st_mtime;
+        ld->size = (uint64_t)st.st_size;
+    }
+    closedir(d);
+    if (ctx->n_dumps > 1)
+        qsort(ctx->dumps, ctx->n_dumps, sizeof *ctx->dumps, dump_cmp);
+    return rc;
+}
+
+static const archive_info *find_archive(const push_ctx *ctx, size_t r, const char *name)
+{
+    for (size_t i = 0; i < ctx->n_lists[r]; i++)
+        if (strcmp(ctx->lists[r][i].name, name) == 0)
+            return &ctx->lists[r][i];
+    return NULL;
+}
+
+/* Decide, for remote R, what to do with each dump: what it holds is
+ * compared, what it lacks is shipped - unless retention, judging the
+ * remote's archives together with the dumps to ship, would delete it. */
+static int plan_remote(push_ctx *ctx, size_t r)
+{
+    size_t n = ctx->n_dumps, nl = ctx->n_lists[r];
+    ctx->act[r] = calloc(n ? n : 1, sizeof *ctx->act[r]);
+    retention_item *ri = calloc(n + nl + 1, sizeof *ri);
+    retention_decision *dec = calloc(n + nl + 1, sizeof *dec);
+    size_t *dump_of = calloc(n + nl + 1, sizeof *dump_of);
+    int rc = -1;
+    if (!ctx->act[r] || !ri || !dec || !dump_of) {
+        err_set(ERR_FAIL, "out of memory");
+        goto out;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < nl; i++) {
+        const archive_info *a = &ctx->lists[r][i];
+        if (a->state == ARCHIVE_INCOMPLETE)
+            continue;
+        ri[m] = (retention_item){a->database, a->created, RETENTION_ARCHIVE,
+                                 a->state == ARCHIVE_COMPLETE ? RETENTION_COMPLETE
+                                                              : RETENTION_MISSING};
+        dump_of[m++] = (size_t)-1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const archive_info *a = find_archive(ctx, r, ctx->dumps[i].name);
+        if (a && a->has_manifest) {
+            ctx->act[r][i] = PUSH_HELD;
+            continue;
+        }
+        ctx->act[r][i] = a && a->has_archive ? PUSH_BLOCKED : PUSH_SHIP;
+        ri[m] = (retention_item){ctx->dumps[i].database, ctx->dumps[i].created, RETENTION_ARCHIVE,
+                                 RETENTION_COMPLETE};
+        dump_of[m++] = i;
+    }
+    if (retention_plan(ri, m, time(NULL), &(retention_policy){ctx->cfg->retention.keep_days,
+                                                               ctx->cfg->retention.min_keep,
+                                                               ctx->cfg->retention.keep_weekly,
+                                                               ctx->cfg->retention.keep_monthly},
+                       dec) < 0)
+        goto out;
+    for (size_t k = 0; k < m; k++)
+        if (dump_of[k] != (size_t)-1 && !dec[k].keep)
+            ctx->act[r][dump_of[k]] = PUSH_SKIP;
+    rc = 0;
+out:
+    free(ri);
+    free(dec);
+    free(dump_of);
+    return rc;
+}
+
+/* Read remote R's manifest of D: 1 when it records the same plaintext as
+ * PLAIN (size and BLAKE2b), 0 when not (said, a finding), -1 when it could
+ * not be read (said). */
+static int same_content(push_ctx *ctx, size_t r, const local_dump *d,
+                        const pipeline_backup_result *plain)
+{
+    manifest m;
+    if (archives_load_manifest(ctx->remotes.b[r], d->name, ctx->trusted, ctx->n_trusted, &m) < 0) {
+        if (err_get_kind() != ERR_INTEGRITY) {
+            log_error("%s: %s", d->name, err_msg());
+            ctx->remote_failed[r] = 1;
+            return -1;
+        }
+        log_error("%s: remote %s holds an archive of this name whose manifest does not verify "
+                  "(%s): not overwritten",
+                  d->name, ctx->remotes.names[r], err_msg());
+        ctx->findings++;
+        return 0;
+    }
+    if (m.plaintext_size == plain->plain_size &&
+        sodium_memcmp(m.plaintext_blake2b, plain->plain_blake2b, 32) == 0)
+        return 1;
+    log_error("%s: remote %s holds an archive of this name with other content (plaintext "
+              "BLAKE2b differs from the local dump): not overwritten",
+              d->name, ctx->remotes.names[r]);
+    ctx->findings++;
+    return 0;
+}
+
+static int open_dump(const push_ctx *ctx, const local_dump *d, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/%s", ctx->cfg->local.directory, d->file);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return err_sys(ERR_FAIL, errno, "cannot open %s", path);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    return fd;
+}
+
+/* Validate and hash D (the first read). */
+static int check_dump(push_ctx *ctx, const local_dump *d, pipeline_backup_result *plain)
+{
+    char path[4200], label[CATALOG_NAME_MAX + 16];
+    int fd = open_dump(ctx, d, path, sizeof path);
+    if (fd < 0)
+        return -1;
+    snprintf(label, sizeof label, "check %s", d->name);
+    pipeline_backup_job job = {.fd = fd,
+                               .size_hint = d->size,
+                               .validate = 1,
+                               .archive_name = d->name,
+                               .progress = ctx->g->progress,
+                               .label = label};
+    int rc = pipeline_backup(&job, plain);
+    close(fd);
+    if (rc < 0)
+        err_prefix("%s: ", path);
+    return rc;
+}
+
+/* Encrypt and upload D to the remotes TO (second read, which must hash as
+ * the first), then publish its manifest where the archive landed. */
+static void ship_dump(push_ctx *ctx, const local_dump *d, const pipeline_backup_result *plain,
+                      const size_t *to, size_t n_to)
+{
+    backend *b[REMOTES_MAX];
+    err_kind errs[REMOTES_MAX];
+    char(*msgs)[1024] = calloc(REMOTES_MAX, sizeof *msgs);
+    pipeline_backup_result *up = calloc(1, sizeof *up);
+    char path[4200], label[CATALOG_NAME_MAX + 16];
+    int fd = -1;
+    for (size_t k = 0; k < n_to; k++) {
+        b[k] = ctx->remotes.b[to[k]];
+        errs[k] = ERR_FAIL;
+    }
+    if (!msgs || !up) {
+        err_set(ERR_FAIL, "out of memory");
+        goto failed;
+    }
+    if ((fd = open_dump(ctx, d, path, sizeof path)) < 0)
+        goto failed;
+    snprintf(label, sizeof label, "push %s", d->name);
+    pipeline_backup_job job = {.fd = fd,
+                               .size_hint = d->size,
+                               .expect_plain_blake2b = plain->plain_blake2b,
+                               .recipient = &ctx->recipient,
+                               .remotes = b,
+                               .n_remotes = n_to,
+                               .archive_name = d->name,
+                               .progress = ctx->g->progress,
+                               .label = label};
+    if (pipeline_backup(&job, up) < 0) {
+        err_prefix("%s: ", path);
+        goto failed;
+    }
+    for (size_t k = 0; k < n_to; k++) {
+        errs[k] = up->remote_err[k];
+        snprintf(msgs[k], sizeof msgs[k], "%s", up->remote_msg[k]);
+    }
+    publish_job pj = {.database = d->database,
+                      .name = d->name,
+                      .started = d->created,
+                      .ended = d->mtime >= d->created ? d->mtime : d->created,
+                      .plain = plain,
+                      .upload = up,
+                      .recipient = &ctx->recipient,
+                      .signer = ctx->signer};
+    publish_manifest(&pj, b, n_to, errs, msgs);
+    goto report;
+failed:
+    for (size_t k = 0; k < n_to && msgs; k++)
+        snprintf(msgs[k], sizeof msgs[k], "%s", err_msg());
+report:
+    if (fd >= 0)
+        close(fd);
+    char shown[200];
+    for (size_t k = 0; k < n_to; k++) {
+        if (errs[k] == ERR_NONE) {
+            ctx->shipped++;
+            printf("%s: shipped to %s\n", d->name, ctx->remotes.names[to[k]]);
+            continue;
+        }
+        ctx->remote_failed[to[k]] = 1;
+        if (errs[k] == ERR_INTEGRITY)
+            ctx->findings++;
+        strbuf_printable_copy(shown, sizeof shown, msgs ? msgs[k] : err_msg());
+        printf("%s: remote %s FAILED (%s)\n", d->name, ctx->remotes.names[to[k]], shown);
+        log_error("%s: remote %s: %s", d->name, ctx->remotes.names[to[k]], shown);
+    }
+    fflush(stdout);
+    free(msgs);
+    free(up);
+}
+
+static void push_one(push_ctx *ctx, size_t i)
+{
+    const local_dump *d = &ctx->dumps[i];
+    size_t to[REMOTES_MAX], n_to = 0, n_held = 0;
+    for (size_t r = 0; r < ctx->remotes.n; r++) {
+        push_action a = ctx->act[r][i];
+        if (a == PUSH_SHIP)
+            to[n_to++] = r;
+        n_held += a == PUSH_HELD;
+        if (a == PUSH_SKIP) {
+            ctx->skipped++;
+            printf("%s: not shipped to %s: retention would delete it there\n", d->name,
+                   ctx->remotes.names[r]);
+        }
+        if (a == PUSH_BLOCKED) {
+            ctx->remote_failed[r] = 1;
+            log_error("%s: remote %s: an archive of this name without manifest is in the way (an "
+                      "upload cut short; prune removes it once it is 24 h old)",
+                      d->name, ctx->remotes.names[r]);
+        }
+    }
+    if (n_to == 0 && n_held == 0)
+        return;
+    pipeline_backup_result *plain = calloc(1, sizeof *plain);
+    if (!plain || check_dump(ctx, d, plain) < 0) {
+        err_kind k = plain ? err_get_kind() : ERR_FAIL;
+        if (k == ERR_INTEGRITY)
+            ctx->findings++;
+        else
+            for (size_t t = 0; t < n_to; t++)
+                ctx->remote_failed[to[t]] = 1;
+        printf("%s: %s, not shipped: %s\n", d->name,
+               k == ERR_INTEGRITY ? "INVALID dump" : "cannot read the dump", err_msg());
+        log_error("%s: not shipped: %s", d->name, err_msg());
+        free(plain);
+        return;
+    }
+    for (size_t r = 0; r < ctx->remotes.n; r++)
+        if (ctx->act[r][i] == PUSH_HELD && same_content(ctx, r, d, plain) == 1) {
+            ctx->held++;
+            if (ctx->g->verbose > 0)
+                printf("%s: already on %s\n", d->name, ctx->remotes.names[r]);
+        }
+    if (n_to > 0 && !signals_pending())
+        ship_dump(ctx, d, plain, to, n_to);
+    free(plain);
+}
+
+/* Retention for the selected databases: the local directory, and each
+ * remote where nothing failed. */
+static err_kind push_retention(push_ctx *ctx, const char *only)
+{
+    const config *cfg = ctx->cfg;
+    prune_opts o = {.prefix = cfg->local.name_prefix,
+                    .policy = {cfg->retention.keep_days, cfg->retention.min_keep,
+                               cfg->retention.keep_weekly, cfg->retention.keep_monthly},
+                    .now = time(NULL)};
+    err_kind found = ERR_NONE;
+    char target[600];
+    prune_result r;
+    for (size_t db = 0; db < cfg->neo4j.n_databases || (only && db == 0); db++) {
+        o.database = only ? only : cfg->neo4j.databases[db];
+        for (size_t k = 0; k <= ctx->remotes.n; k++) {
+            int local = k == ctx->remotes.n;
+            if (!local && ctx->remote_failed[k])
+                continue;
+            if (local)
+                snprintf(target, sizeof target, "local directory %s", cfg->local.directory);
+            else
+                snprintf(target, sizeof target, "remote %s", ctx->remotes.names[k]);
+            if ((local ? prune_local(cfg->local.directory, &o, &r)
+                       : prune_remote(ctx->remotes.b[k], &o, &r)) < 0) {
+                log_error("%s: retention of %s: %s", target, o.database, err_msg());
+                found = err_worse(found, ERR_FAIL);
+                continue;
+            }
+            prune_log(target, &r);
+            found = err_worse(found, prune_outcome(&r));
+            prune_result_free(&r);
+        }
+        if (only)
+            break;
+    }
+    return found;
+}
+
+static int load_trusted(push_ctx *ctx)
+{
+    const config *cfg = ctx->cfg;
+    keys_public *more = NULL;
+    size_t n_more = 0;
+    if (cfg->keys.n_verify_keys > 0 &&
+        archives_load_verify_keys(cfg->keys.verify_keys, cfg->keys.n_verify_keys, &more,
+                                  &n_more) < 0)
+        return -1;
+    ctx->trusted = calloc(n_more + 1, sizeof *ctx->trusted);
+    if (!ctx->trusted) {
+        free(more);
+        return err_set(ERR_FAIL, "out of memory");
+    }
+    ctx->trusted[0] = *keys_secret_public(ctx->signer);
+    if (n_more)
+        memcpy(ctx->trusted + 1, more, n_more * sizeof *more);
+    ctx->n_trusted = n_more + 1;
+    free(more);
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, const char **database, const char **remotes,
+                         size_t *n_remotes)
+{
+    cli_list remote_list = {remotes, 0, REMOTES_MAX};
+    const cli_opt opts[] = {{"database", 0, CLI_VALUE, database},
+                            {"remote", 0, CLI_LIST, &remote_list},
+                            {NULL, 0, 0, NULL}};
+    int rc = cli_parse("push", argc, argv, opts, NULL, 0);
+    *n_remotes = remote_list.n;
+    return rc;
+}
+
+static err_kind run_push(push_ctx *ctx, const char *database)
+{
+    for (size_t r = 0; r < ctx->remotes.n; r++) {
+        if (archives_list(ctx->remotes.b[r], ctx->cfg->local.name_prefix, &ctx->lists[r],
+                          &ctx->n_lists[r]) < 0) {
+            log_error("%s", err_msg());
+            ctx->remote_failed[r] = 1;
+        }
+        if (plan_remote(ctx, r) < 0)
+            return ERR_FAIL;
+        if (ctx->remote_failed[r]) /* what it holds is unknown: ship nothing there */
+            for (size_t i = 0; i < ctx->n_dumps; i++)
+                ctx->act[r][i] = PUSH_UNKNOWN;
+    }
+    for (size_t i = 0; i < ctx->n_dumps && !signals_pending(); i++)
+        push_one(ctx, i);
+    size_t failed = ctx->remotes.n_failed;
+    for (size_t r = 0; r < ctx->remotes.n; r++)
+        failed += ctx->remote_failed[r] != 0;
+    size_t total = ctx->remotes.n + ctx->remotes.n_failed;
+    printf("push: %zu local dump%s, %zu upload%s, %zu already there, %zu left to retention%s\n",
+           ctx->n_dumps, ctx->n_dumps == 1 ? "" : "s", ctx->shipped, ctx->shipped == 1 ? "" : "s",
+           ctx->held, ctx->skipped, failed ? ", some remotes FAILED" : "");
+    fflush(stdout);
+    err_kind outcome = failed == 0 ? ERR_NONE : failed < total ? ERR_PARTIAL : ERR_FAIL;
+    if (signals_pending())
+        outcome = ERR_FAIL;
+    if (ctx->findings)
+        outcome = err_worse(outcome, ERR_INTEGRITY);
+    if (outcome == ERR_FAIL) {
+        log_info("retention skipped: the run failed, nothing is deleted");
+        return outcome;
+    }
+    err_kind kept = push_retention(ctx, database);
+    return err_worse(outcome, kept == ERR_FAIL ? ERR_PARTIAL : kept);
+}
+
+int cmd_push(int argc, char **argv, const cli_globals *g)
+{
+    const char *database = NULL, *remote_names[REMOTES_MAX];
+    size_t n_remote_names = 0;
+    int rc = parse_options(argc, argv, &database, remote_names, &n_remote_names);
+    if (rc)
+        return rc;
+    push_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.g = g;
+    run_lock *lock = NULL;
+    err_kind outcome;
+    config *cfg = config_load(g->config_path, CFG_CMD_PUSH);
+    if (!cfg)
+        goto fail;
+    ctx.cfg = cfg;
+    if (database && neo4j_check_database(database) < 0)
+        goto fail;
+    if (!(lock = lock_acquire(cfg->general.lock_file, "push")))
+        goto fail;
+    if (keys_load_public(cfg->keys.public_key, KEYS_ARCHIVE, &ctx.recipient) < 0 ||
+        !(ctx.signer = keys_load_secret(cfg->keys.signing_key, KEYS_SIGNING)) ||
+        load_trusted(&ctx) < 0 || scan_dumps(&ctx, database) < 0)
+        goto fail;
+    if (remote_set_open(&ctx.remotes, cfg, remote_names, n_remote_names, BACKEND_OPEN_WRITE) < 0)
+        goto fail;
+    if (remote_set_probe(&ctx.remotes) == 0) {
+        err_set(ERR_FAIL, "no remote can be written (%s)",
+                ctx.remotes.n_failed ? ctx.remotes.failed_msgs[0] : "none selected");
+        goto fail;
+    }
+    outcome = run_push(&ctx, database);
+    goto out;
+fail:
+    outcome = err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind();
+    log_error("push: %s", err_msg());
+out:
+    for (size_t r = 0; r < REMOTES_MAX; r++) {
+        free(ctx.lists[r]);
+        free(ctx.act[r]);
+    }
+    free(ctx.dumps);
+    free(ctx.trusted);
+    remote_set_close(&ctx.remotes);
+    keys_secret_free(ctx.signer);
+    lock_release(lock);
+    config_free(cfg);
+    return err_exit_code(outcome);
+}
