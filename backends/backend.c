@@ -1,5 +1,7 @@
 #include "backend.h"
 
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -225,6 +227,73 @@ int backend_remove(backend *b, const char *name)
     if (backend_check_name(name) < 0 || b->ops->remove(b->impl, name) < 0)
         return fail(b);
     return 0;
+}
+
+/* backend_remove_many of a driver without remove_many. */
+static int remove_one_by_one(backend *b, const char *const *names, size_t n, char **errors)
+{
+    const backend_cancel *c = b->ops->cancel_hook ? b->ops->cancel_hook(b->impl) : NULL;
+    int failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        int sig = backend_cancelled(c);
+        if (sig)
+            return err_set(ERR_FAIL, "%s: interrupted by signal %d", names[i], sig);
+        if (b->ops->remove(b->impl, names[i]) == 0)
+            continue;
+        if ((sig = backend_cancelled(c)))
+            return err_set(ERR_FAIL, "%s: interrupted by signal %d", names[i], sig);
+        if (!(errors[i] = strdup(err_msg())))
+            return err_set(ERR_FAIL, "out of memory");
+        failed++;
+    }
+    return failed;
+}
+
+static void free_messages(char **errors, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(errors[i]);
+        errors[i] = NULL;
+    }
+}
+
+int backend_remove_many(backend *b, const char *const *names, size_t n, char **errors)
+{
+    if (errors)
+        memset(errors, 0, n * sizeof *errors);
+    if (n > INT_MAX)
+        return err_set(ERR_USAGE, "remote %s: %zu objects to remove at once (at most %d)", b->name,
+                       n, INT_MAX);
+    for (size_t i = 0; i < n; i++)
+        if (backend_check_name(names[i]) < 0)
+            return fail(b);
+    if (n == 0)
+        return 0;
+    char **msgs = errors ? errors : calloc(n, sizeof *msgs);
+    if (!msgs)
+        return err_set(ERR_FAIL, "remote %s: out of memory", b->name);
+    int rc = b->ops->remove_many ? b->ops->remove_many(b->impl, names, n, msgs)
+                                 : remove_one_by_one(b, names, n, msgs);
+    for (size_t i = 0; rc >= 0 && i < n; i++) {
+        char *m;
+        if (!msgs[i])
+            continue;
+        if (asprintf(&m, "remote %s: %s", b->name, msgs[i]) < 0) {
+            rc = err_set(ERR_FAIL, "out of memory");
+            break;
+        }
+        free(msgs[i]);
+        msgs[i] = m;
+    }
+    if (rc < 0) {
+        fail(b);
+        free_messages(msgs, n);
+    }
+    if (!errors) {
+        free_messages(msgs, n);
+        free(msgs);
+    }
+    return rc;
 }
 
 int backend_remove_incomplete(backend *b, const backend_entry *e)

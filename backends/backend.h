@@ -78,6 +78,13 @@ typedef struct {
     /* 1 and *OUT filled when NAME exists, 0 when not, -1 on error. */
     int (*stat)(void *impl, const char *name, backend_entry *out);
     int (*remove)(void *impl, const char *name);
+    /* Remove NAMES[0..N) (N > 0, every name checked), in as few requests
+     * as the store allows.  ERRORS has N entries, all NULL: each name that
+     * could not be removed gets a malloc'd message without the remote's
+     * name.  How many could not; -1 with the error set when cancelled or
+     * out of memory (ERRORS may hold messages: backend.c frees them).
+     * NULL: backend.c calls remove for one name after the other. */
+    int (*remove_many)(void *impl, const char *const *names, size_t n, char **errors);
     int (*remove_incomplete)(void *impl, const backend_entry *e);
     /* Check, cheaply and before any real work, that writing will be
      * accepted: create and remove a small temporary object where that is
@@ -85,6 +92,10 @@ typedef struct {
      * writable is an error naming it), or reach the store and the bucket
      * with the credentials (S3).  NULL: nothing to check. */
     int (*probe)(void *impl);
+    /* The cancel hook the driver was given, which the loops of backend.c
+     * look at between objects; NULL (or NULL answered): nothing cancels
+     * them. */
+    const backend_cancel *(*cancel_hook)(void *impl);
 } backend_ops;
 
 /* Flags of the drivers' constructors */
@@ -117,6 +128,19 @@ int backend_list(backend *b, const char *prefix, backend_entry **out, size_t *n)
 void backend_entries_free(backend_entry *e, size_t n);
 int backend_stat(backend *b, const char *name, backend_entry *out);
 int backend_remove(backend *b, const char *name);
+/* Remove NAMES[0..N) like backend_remove each (an object already gone
+ * is not an error), in batches where the driver can (S3 DeleteObjects,
+ * up to 1,000 keys a request), else one by one.  ERRORS (N entries, may
+ * be NULL) gets, for each name that could not be removed, a malloc'd
+ * message naming the remote, the object and the cause (else NULL).
+ * Returns how many could not be removed (0: all gone); -1 with the
+ * error set when nothing could be tried (a name refused by
+ * backend_check_name, out of memory) or the run was cancelled.
+ * On -1 every ERRORS entry is NULL (some names may be gone all the same).
+ * The names go in no particular order (one request may remove them all at
+ * once): a caller that needs an order, manifests before their archives,
+ * makes one call per step. */
+int backend_remove_many(backend *b, const char *const *names, size_t n, char **errors);
 int backend_remove_incomplete(backend *b, const backend_entry *e);
 /* The backend's probe (see backend_ops); 0 when it has none. */
 int backend_probe(backend *b);

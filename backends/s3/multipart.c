@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "err.h"
@@ -139,20 +138,12 @@ s3mp *s3mp_open(const s3http_client *c, const char *key, uint64_t size_hint)
 
 /* ---- workers ---------------------------------------------------------------- */
 
-static void md5_base64(const void *buf, size_t len, char out[32])
-{
-    unsigned char d[16];
-    unsigned int dl = 0;
-    EVP_Digest(buf, len, d, &dl, EVP_md5(), NULL);
-    EVP_EncodeBlock((unsigned char *)out, d, 16);
-}
-
 /* PUT BUF as part N; its ETag goes to *ETAG (malloc'd). */
 static int put(s3mp *u, s3http_conn *conn, unsigned n, const uint8_t *buf, size_t len, char **etag)
 {
     char sha[65], md5[32], num[16];
     sigv4_sha256_hex(buf, len, sha);
-    md5_base64(buf, len, md5);
+    sigv4_md5_base64(buf, len, md5);
     snprintf(num, sizeof num, "%u", n);
     sigv4_param q[] = {{"partNumber", num}, {"uploadId", u->upload_id}};
     sigv4_header h[] = {{"Content-MD5", md5}};
@@ -411,7 +402,7 @@ static int put_object(s3mp *u)
     const uint8_t *buf = u->cur.buf ? u->cur.buf : (const uint8_t *)"";
     char sha[65], md5[32];
     sigv4_sha256_hex(buf, u->cur.len, sha);
-    md5_base64(buf, u->cur.len, md5);
+    sigv4_md5_base64(buf, u->cur.len, md5);
     sigv4_header h[] = {{"Content-MD5", md5}, {META_TOKEN, u->token}, {"If-None-Match", "*"}};
     s3http_request r = {.method = "PUT",
                         .key = u->key,

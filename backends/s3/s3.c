@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "delete.h"
 #include "err.h"
 #include "http.h"
 #include "log.h"
@@ -25,6 +26,8 @@ typedef struct {
     /* the bucket answered (a listing, an object): a HEAD's 404 is then the
      * object's, not the bucket's */
     atomic_int bucket_seen;
+    /* the server has no DeleteObjects: one DELETE per object */
+    atomic_int no_batch_delete;
 } s3_remote;
 
 /* A reader streams one ranged GET (from the offset to the end) on its own
@@ -706,6 +709,86 @@ static int s3_remove(void *impl, const char *name)
     return rc;
 }
 
+/* NAMES[0..N) that DeleteObjects can carry go in batches of
+ * S3DEL_MAX_KEYS; the others, and all of them on a server without
+ * DeleteObjects, one DELETE each.  The run's signals are looked at before
+ * every request. */
+static int s3_remove_many(void *impl, const char *const *names, size_t n, char **errors)
+{
+    s3_remote *r = impl;
+    const s3_params *cfg = s3http_config(r->c);
+    char **keys = calloc(n, sizeof *keys);
+    const char **bkeys = calloc(S3DEL_MAX_KEYS, sizeof *bkeys);
+    char **berrs = calloc(S3DEL_MAX_KEYS, sizeof *berrs);
+    size_t *bidx = calloc(S3DEL_MAX_KEYS, sizeof *bidx);
+    unsigned char *done = calloc(n, 1);
+    int failed = 0, rc = -1;
+    if (!keys || !bkeys || !berrs || !bidx || !done) {
+        err_set(ERR_FAIL, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!(keys[i] = s3http_key(r->c, names[i])))
+            goto out;
+    for (size_t next = 0; next < n && !atomic_load(&r->no_batch_delete);) {
+        size_t k = 0;
+        for (; next < n && k < S3DEL_MAX_KEYS; next++) {
+            if (!s3del_can_carry(keys[next]))
+                continue;
+            bidx[k] = next;
+            bkeys[k++] = keys[next];
+        }
+        if (k == 0)
+            break;
+        if (s3http_signal_check(cfg, "removing objects") < 0)
+            goto out;
+        pthread_mutex_lock(&r->mu);
+        int brc = s3del_batch(r->conn, r->c, bkeys, k, berrs);
+        pthread_mutex_unlock(&r->mu);
+        if (brc == S3DEL_UNSUPPORTED) {
+            if (!atomic_exchange(&r->no_batch_delete, 1))
+                log_debug("remote %s: %s: the server does not implement DeleteObjects; removing "
+                          "one object per request",
+                          cfg->name, err_msg());
+            err_clear();
+            break;
+        }
+        for (size_t j = 0; j < k; j++) {
+            errors[bidx[j]] = berrs[j];
+            berrs[j] = NULL;
+            done[bidx[j]] = 1;
+        }
+        if (brc < 0)
+            goto out;
+        failed += brc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (done[i])
+            continue;
+        if (s3http_signal_check(cfg, keys[i]) < 0)
+            goto out;
+        if (s3_remove(r, names[i]) == 0)
+            continue;
+        if (backend_cancelled(&cfg->cancel))
+            goto out;
+        if (!(errors[i] = strdup(err_msg()))) {
+            err_set(ERR_FAIL, "out of memory");
+            goto out;
+        }
+        failed++;
+    }
+    rc = failed;
+out:
+    for (size_t i = 0; keys && i < n; i++)
+        free(keys[i]);
+    free(keys);
+    free(bkeys);
+    free(berrs);
+    free(bidx);
+    free(done);
+    return rc;
+}
+
 static int s3_remove_incomplete(void *impl, const backend_entry *e)
 {
     s3_remote *r = impl;
@@ -838,6 +921,12 @@ static int s3_probe(void *impl)
     return write_probe(r);
 }
 
+static const backend_cancel *s3_cancel_hook(void *impl)
+{
+    s3_remote *r = impl;
+    return &s3http_config(r->c)->cancel;
+}
+
 const backend_ops s3_backend_ops = {
     .type = "s3",
     .close = s3_close,
@@ -851,8 +940,10 @@ const backend_ops s3_backend_ops = {
     .list = s3_list,
     .stat = s3_stat,
     .remove = s3_remove,
+    .remove_many = s3_remove_many,
     .remove_incomplete = s3_remove_incomplete,
     .probe = s3_probe,
+    .cancel_hook = s3_cancel_hook,
 };
 
 backend *s3_backend_open(const s3_params *p, unsigned flags)

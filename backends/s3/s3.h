@@ -15,7 +15,9 @@
  * backup stops Neo4j.  A HEAD's 404 has no body: until the bucket has
  * answered once, a ranged GET of the key tells a missing bucket
  * (NoSuchBucket: an error naming bucket and endpoint) from a missing
- * object.
+ * object.  Many objects are removed with DeleteObjects, 1,000 keys a
+ * request (delete.h); a server without it (HTTP 501, 405, a 400
+ * NotImplemented) gets one DELETE per object from then on.
  *
  * The server is not trusted (see also http.h and xml.h).  A listing stops
  * with an error naming the limit past S3_LIST_MAX_PAGES (200) pages or

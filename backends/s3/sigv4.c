@@ -103,6 +103,14 @@ void sigv4_sha256_hex(const void *buf, size_t len, char out[65])
     to_hex(d, 32, out);
 }
 
+void sigv4_md5_base64(const void *buf, size_t len, char out[32])
+{
+    unsigned char d[16];
+    unsigned int dl = 0;
+    EVP_Digest(buf, len, d, &dl, EVP_md5(), NULL);
+    EVP_EncodeBlock((unsigned char *)out, d, 16);
+}
+
 typedef struct {
     char *name;        /* lower case */
     const char *value; /* as given, trimmed when written */

@@ -60,6 +60,10 @@ void sigv4_amz_date(time_t t, char out[17]);
 /* Lower-case hex SHA-256 of BUF into OUT (NUL-terminated). */
 void sigv4_sha256_hex(const void *buf, size_t len, char out[65]);
 
+/* Base64 of the MD5 of BUF (a Content-MD5 header's value) into OUT
+ * (NUL-terminated). */
+void sigv4_md5_base64(const void *buf, size_t len, char out[32]);
+
 /* The canonical request of R (as hashed into the string to sign), for
  * tests and debugging; malloc'd, NULL with err set. */
 char *sigv4_canonical_request(const sigv4_creds *c, const sigv4_request *r);

@@ -11,7 +11,7 @@
 #include "err.h"
 #include "strbuf.h"
 
-typedef enum { DOC_ANY, DOC_UPLOAD_ID, DOC_LIST } doc_kind;
+typedef enum { DOC_ANY, DOC_UPLOAD_ID, DOC_LIST, DOC_DELETE } doc_kind;
 
 typedef struct {
     XML_Parser p;
@@ -29,6 +29,8 @@ typedef struct {
     s3xml_list *list;
     s3xml_item cur;
     int in_item;
+    s3xml_delete *del;
+    s3xml_delete_error dcur; /* the <Error> entry being read (DOC_DELETE) */
 } pstate;
 
 /* "ns:Name" -> "Name"; expat is run without namespace processing. */
@@ -88,6 +90,16 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
         memset(&st->cur, 0, sizeof st->cur);
         st->in_item = 1;
     }
+    if (st->kind == DOC_DELETE && st->depth == 2 &&
+        (strcmp(n, "Error") == 0 || strcmp(n, "Deleted") == 0)) {
+        if (++st->page_items > S3XML_MAX_PAGE_ITEMS) {
+            stop(st, "more than 1000 entries in one answer");
+            return;
+        }
+        st->in_item = strcmp(n, "Error") == 0;
+        if (!st->in_item)
+            st->del->deleted++;
+    }
 }
 
 static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
@@ -134,6 +146,27 @@ static int push_item(pstate *st)
     }
     l->items[l->n++] = st->cur;
     memset(&st->cur, 0, sizeof st->cur);
+    return 0;
+}
+
+/* The <Error> entry just read, appended to ST->del. */
+static int push_delete_error(pstate *st)
+{
+    s3xml_delete *d = st->del;
+    s3xml_delete_error *e = &st->dcur;
+    if ((!e->key && !(e->key = strdup(""))) || (!e->code && !(e->code = strdup(""))) ||
+        (!e->message && !(e->message = strdup(""))))
+        return -1;
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 16;
+        s3xml_delete_error *ne = realloc(d->errors, cap * sizeof *ne);
+        if (!ne)
+            return -1;
+        d->errors = ne;
+        d->cap = cap;
+    }
+    d->errors[d->n++] = *e;
+    memset(e, 0, sizeof *e);
     return 0;
 }
 
@@ -192,6 +225,18 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
             else if (strcmp(n, "NextUploadIdMarker") == 0)
                 set_str(st, &l->next_upload_id_marker);
         }
+    } else if (st->kind == DOC_DELETE && st->in_item) {
+        if (d == 3 && strcmp(n, "Key") == 0) {
+            set_str(st, &st->dcur.key);
+        } else if (d == 3 && strcmp(n, "Code") == 0) {
+            set_str(st, &st->dcur.code);
+        } else if (d == 3 && strcmp(n, "Message") == 0) {
+            set_str(st, &st->dcur.message);
+        } else if (d == 2) {
+            st->in_item = 0;
+            if (push_delete_error(st) < 0)
+                stop(st, "out of memory");
+        }
     }
     st->text_len = 0;
     if (st->text)
@@ -231,6 +276,9 @@ static int run_parser(pstate *st, const char *body, size_t len)
     free(st->text);
     free(st->cur.key);
     free(st->cur.upload_id);
+    free(st->dcur.key);
+    free(st->dcur.code);
+    free(st->dcur.message);
     st->text = NULL;
     return rc;
 }
@@ -410,6 +458,44 @@ int s3xml_parse_complete(const char *body, size_t len, s3xml_error *err)
     char root[sizeof st.root * 4];
     strbuf_printable_copy(root, sizeof root, st.root[0] ? st.root : "an empty body");
     return err_set(ERR_FAIL, "S3 answered %s to CompleteMultipartUpload", root);
+}
+
+int s3xml_parse_delete(const char *body, size_t len, s3xml_delete *out)
+{
+    pstate st = {.kind = DOC_DELETE, .del = out};
+    int rc = run_parser(&st, body, len);
+    if (rc == 0 && strcmp(st.root, "Error") == 0) {
+        s3xml_error e;
+        if ((rc = fill_error(&st, &e)) == 0) {
+            char code[64], msg[400];
+            strbuf_printable_copy(code, sizeof code, e.code);
+            strbuf_printable_copy(msg, sizeof msg, e.message);
+            rc = err_set(ERR_FAIL, "S3 answered an error: %s: %s", code, msg);
+            s3xml_error_free(&e);
+        }
+        memset(&st.err, 0, sizeof st.err); /* fill_error handed it over, or freed it */
+    } else if (rc == 0 && strcmp(st.root, "DeleteResult") != 0) {
+        char root[sizeof st.root * 4];
+        strbuf_printable_copy(root, sizeof root, st.root[0] ? st.root : "nothing");
+        rc = err_set(ERR_FAIL, "S3 answered %s to DeleteObjects", root);
+    }
+    s3xml_error_free(&st.err);
+    if (rc < 0)
+        s3xml_delete_free(out);
+    return rc;
+}
+
+void s3xml_delete_free(s3xml_delete *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->n; i++) {
+        free(d->errors[i].key);
+        free(d->errors[i].code);
+        free(d->errors[i].message);
+    }
+    free(d->errors);
+    memset(d, 0, sizeof *d);
 }
 
 time_t s3xml_parse_time(const char *s)

@@ -73,6 +73,27 @@ void s3xml_list_free(s3xml_list *l);
  * or anything else. */
 int s3xml_parse_complete(const char *body, size_t len, s3xml_error *err);
 
+/* One <Error> entry of a DeleteObjects answer, as the server sent it
+ * (unchecked: a caller matches KEY against the keys it asked for). */
+typedef struct {
+    char *key, *code, *message; /* "" when the element is absent */
+} s3xml_delete_error;
+
+typedef struct {
+    s3xml_delete_error *errors;
+    size_t n, cap;
+    size_t deleted; /* <Deleted> entries (a Quiet request gets none) */
+} s3xml_delete;
+
+/* A DeleteObjects answer: 0 and *OUT (which starts zeroed) filled with its
+ * <Error> entries when it is a DeleteResult of at most
+ * S3XML_MAX_PAGE_ITEMS entries, Deleted and Error together (a request
+ * names at most 1,000 keys); -1 with err set when it is an <Error>
+ * document (S3 may answer 200 and fail in the body: its Code and Message
+ * quoted, escaped), anything else, or past a limit. */
+int s3xml_parse_delete(const char *body, size_t len, s3xml_delete *out);
+void s3xml_delete_free(s3xml_delete *d);
+
 /* "2009-10-12T17:50:30.000Z" -> time_t (UTC); -1 when malformed. */
 time_t s3xml_parse_time(const char *s);
 

@@ -628,6 +628,12 @@ out:
     return ok ? 0 : -1;
 }
 
+static const backend_cancel *sftp_cancel_hook(void *impl)
+{
+    sftp_remote *r = impl;
+    return &r->p.cancel;
+}
+
 const backend_ops sftp_backend_ops = {
     .type = "sftp",
     .close = sftp_close,
@@ -643,6 +649,7 @@ const backend_ops sftp_backend_ops = {
     .remove = sftp_remove,
     .remove_incomplete = sftp_remove_incomplete,
     .probe = sftp_probe,
+    .cancel_hook = sftp_cancel_hook,
 };
 
 backend *sftp_backend_open(const sftp_params *p, unsigned flags)

@@ -10,6 +10,8 @@
 # As a library (source it):  rgw_start DIR BUCKET -> RGW_PORT, RGW_ACCESS_KEY,
 #                                                    RGW_SECRET_KEY
 #                            rgw_stop
+#   with RGW_FAKETIME=1 at rgw_start (needs the Debian package faketime):
+#                            rgw_stale_multipart BUCKET KEY HOURS_AGO -> UploadId
 # As a command:              rgw_harness.sh DIR BUCKET  (runs until Ctrl-C)
 
 RGW_ACCESS_KEY=N4OTESTACCESSKEY0001
@@ -132,7 +134,13 @@ CONF
     RGW_PIDS+=($!)
     rgw_wait 60 "ceph-osd" bash -c "timeout 5 ceph -c '$d/ceph.conf' osd stat | grep -q '1 up'" ||
         return 1
-    radosgw "${C[@]}" -n client.rgw.a -f 2>>"$d/log/rgw.err" &
+    local pre=() w
+    if [ -n "${RGW_FAKETIME:-}" ]; then
+        w=$(rgw_faketime_env "$d/faketime") || return 1
+        read -ra pre <<<"$w"
+        echo "+0" >"$d/faketime"
+    fi
+    "${pre[@]}" radosgw "${C[@]}" -n client.rgw.a -f 2>>"$d/log/rgw.err" &
     RGW_PIDS+=($!)
     rgw_wait 60 "radosgw" curl -sf "http://127.0.0.1:$RGW_PORT/" || return 1
     timeout 30 radosgw-admin "${C[@]}" -n client.rgw.a user create --uid n4o --display-name n4o \
@@ -146,6 +154,91 @@ CONF
         echo "rgw harness: cannot create bucket $bucket" >&2
         return 1
     }
+}
+
+# --- A radosgw clock that can be turned back, for stale multipart uploads ---
+# radosgw stamps a multipart upload's Initiated (ListMultipartUploads) with
+# its own clock when the upload starts, and nothing (no radosgw-admin
+# command, no option) sets it afterwards.  With RGW_FAKETIME=1 in the
+# environment, rgw_start runs radosgw (only radosgw: mon and OSD keep the
+# real clock) under libfaketime (Debian package faketime), reading its
+# offset from $RGW_DIR/faketime ("+0" = the real time) at most every second.
+# rgw_stale_multipart turns that clock back, starts the upload with a boto3
+# client under the same offset (SigV4 allows 15 minutes of skew), and turns
+# it forward again; radosgw keeps serving normally afterwards.  The
+# monotonic clock is never faked (timeouts and timers keep working).
+
+rgw_faketime_lib() { # the multi-threaded libfaketime, or a message
+    local l
+    for l in /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 \
+        /usr/lib/*/faketime/libfaketimeMT.so.1; do
+        [ -r "$l" ] && echo "$l" && return 0
+    done
+    echo "libfaketime is not installed (apt-get install --no-install-recommends faketime)"
+    return 1
+}
+
+rgw_faketime_env() { # FILE|OFFSET: env words to run a command under libfaketime
+    local lib
+    lib=$(rgw_faketime_lib) || {
+        echo "rgw harness: $lib" >&2
+        return 1
+    }
+    case $1 in
+    /*) echo env "LD_PRELOAD=$lib" "FAKETIME_TIMESTAMP_FILE=$1" FAKETIME_CACHE_DURATION=1 \
+        FAKETIME_DONT_FAKE_MONOTONIC=1 ;;
+    *) echo env "LD_PRELOAD=$lib" "FAKETIME=$1" FAKETIME_DONT_FAKE_MONOTONIC=1 ;;
+    esac
+}
+
+rgw_clock() { # radosgw's clock (the Date of an answer), in seconds since 1970
+    local d
+    d=$(curl -sI --max-time 5 "http://127.0.0.1:$RGW_PORT/" | tr -d '\r' | sed -n 's/^[Dd]ate: //p')
+    [ -n "$d" ] && date -d "$d" +%s
+}
+
+rgw_faked() { # radosgw runs under libfaketime, or a message on stderr
+    [ -f "${RGW_DIR:-/nonexistent}/faketime" ] && return 0
+    echo "rgw harness: radosgw does not run under libfaketime (RGW_FAKETIME=1 rgw_start)" >&2
+    return 1
+}
+
+rgw_set_clock() { # SECONDS_BEHIND: radosgw's clock runs that far behind (0: real)
+    local behind=$1 want got i
+    rgw_faked || return 1
+    if [ "$behind" = 0 ]; then echo "+0"; else echo "-$behind"; fi >"$RGW_DIR/faketime.new"
+    mv "$RGW_DIR/faketime.new" "$RGW_DIR/faketime"
+    for i in $(seq 1 100); do
+        want=$(($(date +%s) - behind))
+        got=$(rgw_clock) && [ $((got - want)) -le 5 ] && [ $((want - got)) -le 5 ] && return 0
+        sleep 0.1
+    done
+    echo "rgw harness: radosgw's clock is ${got:-unknown}, not $want" >&2
+    return 1
+}
+
+# rgw_stale_multipart BUCKET KEY HOURS_AGO: a multipart upload of KEY with one
+# 5 MiB part, Initiated HOURS_AGO hours ago; prints its UploadId.  Needs
+# RGW_FAKETIME=1 at rgw_start.  radosgw is back at the real time afterwards
+# (also when the upload failed).
+rgw_stale_multipart() {
+    local bucket=$1 key=$2 behind=$(($3 * 3600)) w pre id rc=0
+    rgw_faked || return 1
+    w=$(rgw_faketime_env "-$behind") || return 1
+    read -ra pre <<<"$w"
+    rgw_set_clock "$behind" || {
+        rgw_set_clock 0
+        return 1
+    }
+    id=$("${pre[@]}" AWS_ACCESS_KEY_ID="$RGW_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$RGW_SECRET_KEY" \
+        python3 "$(dirname "${BASH_SOURCE[0]}")/rgw_stale_upload.py" \
+        "http://127.0.0.1:$RGW_PORT" "$bucket" "$key" create 2>"$RGW_DIR/log/stale.err") || {
+        rc=1
+        echo "rgw harness: the stale upload failed: $(tail -1 "$RGW_DIR/log/stale.err")" >&2
+    }
+    rgw_set_clock 0 || rc=1
+    [ $rc = 0 ] && echo "$id"
+    return $rc
 }
 
 rgw_stop() {

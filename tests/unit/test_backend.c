@@ -2,7 +2,9 @@
  * backend: types, object names refused by the backend, every wrapper's
  * error carrying the remote's name, listings sorted with names holding
  * control characters dropped (and shown escaped), read_all's bound,
- * write_all and stat, and the NULL no-ops. */
+ * write_all and stat, the NULL no-ops, and backend_remove_many over a
+ * driver without remove_many (one remove after the other, the cancel hook
+ * asked between them). */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -371,6 +373,131 @@ static void test_read_all_max_exact(void **state)
     backend_close(b);
 }
 
+static int path_exists(const char *name)
+{
+    char p[512];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return lstat(p, &st) == 0;
+}
+
+/* A driver without remove_many (local): one remove after the other, an
+ * object already gone not an error, a failure named with the remote. */
+static void test_remove_many_one_by_one(void **state)
+{
+    (void)state;
+    backend *b = open_nas();
+    put_file("a.dump.enc", "a", 1);
+    put_file("b.dump.enc", "b", 1);
+    put_file("c.dump.enc", "c", 1);
+    char sub[512];
+    snprintf(sub, sizeof sub, "%s/d", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    put_file("d/inside", "x", 1); /* a directory is no object: unlink fails */
+
+    const char *names[] = {"a.dump.enc", "gone.dump.enc", "b.dump.enc"};
+    char *errors[4];
+    assert_int_equal(backend_remove_many(b, names, 3, errors), 0);
+    for (int i = 0; i < 3; i++)
+        assert_null(errors[i]);
+    assert_false(path_exists("a.dump.enc"));
+    assert_false(path_exists("b.dump.enc"));
+
+    const char *with_dir[] = {"c.dump.enc", "d", "gone.dump.enc"};
+    assert_int_equal(backend_remove_many(b, with_dir, 3, errors), 1);
+    assert_null(errors[0]);
+    assert_non_null(errors[1]);
+    if (strncmp(errors[1], "remote nas: cannot remove ", 26) != 0 || !strstr(errors[1], "/d: "))
+        fail_msg("%s", errors[1]);
+    assert_null(strstr(errors[1] + 12, "remote nas: "));
+    assert_null(errors[2]);
+    free(errors[1]);
+    assert_false(path_exists("c.dump.enc"));
+    assert_true(path_exists("d"));
+    /* ERRORS may be NULL; none at all is nothing to do */
+    assert_int_equal(backend_remove_many(b, with_dir + 1, 1, NULL), 1);
+    assert_int_equal(backend_remove_many(b, NULL, 0, NULL), 0);
+
+    /* a name the backend refuses: nothing is removed */
+    put_file("e.dump.enc", "e", 1);
+    const char *bad[] = {"e.dump.enc", ".hidden"};
+    assert_int_equal(backend_remove_many(b, bad, 2, errors), -1);
+    expect_prefixed(ERR_USAGE);
+    assert_null(errors[0]);
+    assert_true(path_exists("e.dump.enc"));
+    backend_close(b);
+}
+
+/* A driver that counts its removes and says when the run must stop. */
+typedef struct {
+    int removes, stop_after, fail_name;
+    backend_cancel cancel;
+} counting;
+
+static int counting_pending(void *arg)
+{
+    counting *c = arg;
+    return c->stop_after && c->removes >= c->stop_after ? 15 : 0;
+}
+
+static void counting_close(void *impl)
+{
+    (void)impl;
+}
+
+static int counting_remove(void *impl, const char *name)
+{
+    counting *c = impl;
+    c->removes++;
+    if (strcmp(name, "bad") == 0)
+        return err_set(ERR_FAIL, "%s: refused", name);
+    return 0;
+}
+
+static const backend_cancel *counting_hook(void *impl)
+{
+    return &((counting *)impl)->cancel;
+}
+
+static const backend_ops counting_ops = {
+    .type = "counting",
+    .close = counting_close,
+    .remove = counting_remove,
+    .cancel_hook = counting_hook,
+};
+
+static void test_remove_many_cancelled(void **state)
+{
+    (void)state;
+    counting c = {.stop_after = 2};
+    c.cancel = (backend_cancel){counting_pending, &c};
+    backend *b = backend_wrap(&counting_ops, "nas", &c);
+    assert_non_null(b);
+    const char *names[] = {"x1", "bad", "x3", "x4"};
+    char *errors[4];
+    /* the hook is asked between objects: two tried, then the stop */
+    assert_int_equal(backend_remove_many(b, names, 4, errors), -1);
+    expect_prefixed(ERR_FAIL);
+    assert_non_null(strstr(err_msg(), "bad: interrupted by signal 15"));
+    assert_int_equal(c.removes, 2);
+    c.stop_after = 1;
+    c.removes = 0;
+    const char *good[] = {"x1", "x2", "x3"};
+    assert_int_equal(backend_remove_many(b, good, 3, errors), -1);
+    assert_non_null(strstr(err_msg(), "remote nas: x2: interrupted by signal 15"));
+    assert_int_equal(c.removes, 1);
+    for (int i = 0; i < 4; i++)
+        assert_null(errors[i]); /* the message of "bad" is not left behind */
+    /* without a stop: every name tried, the failure counted and named */
+    c.stop_after = 0;
+    c.removes = 0;
+    assert_int_equal(backend_remove_many(b, names, 4, errors), 1);
+    assert_int_equal(c.removes, 4);
+    assert_string_equal(errors[1], "remote nas: bad: refused");
+    free(errors[1]);
+    backend_close(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +509,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_all_and_stat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_offset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_all_max_exact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remove_many_one_by_one, setup, teardown),
+        cmocka_unit_test(test_remove_many_cancelled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

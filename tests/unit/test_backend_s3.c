@@ -3,8 +3,12 @@
  * tests/tools/s3_harness.sh; skipped when it is not installed): round trips,
  * never overwriting, paginated listings, names that would drive a terminal,
  * server errors and the probe; plus the part-size schedule, the credentials
- * rules and an unreachable server, which need no server.  A hostile server
- * is in test_s3_hostile.c. */
+ * rules and an unreachable server, which need no server; and
+ * backend_remove_many against a scripted server (fake_http.h): DeleteObjects
+ * batches of 1,000 keys with their Content-MD5 and escaped keys, per-key
+ * errors, answers not to be trusted, retries, the fallback to one DELETE
+ * per key on a server without DeleteObjects, and cancelling.  A hostile
+ * server is in test_s3_hostile.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -21,12 +25,17 @@
 #include <signal.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "backend.h"
 #include "remotes.h"
 #include "err.h"
+#include "fake_http.h"
+#include "s3/http.h"
 #include "s3/multipart.h"
+#include "s3/s3.h"
+#include "s3/sigv4.h"
 
 #define MIB    (1024u * 1024u)
 #define BUCKET "n4o-unit"
@@ -585,6 +594,399 @@ static void test_credentials(void **state)
     assert_int_equal(err_get_kind(), ERR_USAGE);
 }
 
+/* ---- remove_many: DeleteObjects against a scripted server (fake_http.h) -- */
+
+enum { DEL_OK, DEL_ANSWER, DEL_STATUS };
+
+/* What the scripted server does, and what it saw. */
+static struct {
+    int mode;           /* DEL_OK: an empty DeleteResult; DEL_ANSWER: ANSWER; DEL_STATUS */
+    const char *answer; /* body of a 200 (DEL_ANSWER) */
+    size_t answer_len;  /* when ANSWER is not a string */
+    int status;         /* DEL_STATUS: this status to every POST... */
+    const char *code;   /* ...with this S3 error code (NULL: a bare status) */
+    int fail_first;     /* the first FAIL_FIRST POSTs get 503 SlowDown */
+    int cancel_after;   /* the cancel hook answers SIGTERM from this POST on (0: never) */
+    int posts, deletes, others;
+    size_t keys[8]; /* <Key> elements of each POST */
+    int bad_md5;    /* POSTs whose Content-MD5 is not the body's */
+    int bad_sha;    /* POSTs whose x-amz-content-sha256 is not the body's */
+    char *first_body;
+} del;
+static atomic_int del_cancel;
+
+static void del_reset(void)
+{
+    free(del.first_body);
+    memset(&del, 0, sizeof del);
+    atomic_store(&del_cancel, 0);
+}
+
+static size_t count_of(const char *s, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(s, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+static int del_handler(fake_http *s, int fd, const fake_req *req)
+{
+    if (strcmp(req->method, "DELETE") == 0) {
+        pthread_mutex_lock(&s->mu);
+        del.deletes++;
+        pthread_mutex_unlock(&s->mu);
+        return fake_reply(fd, req, 204, NULL, NULL, 0);
+    }
+    if (strcmp(req->method, "POST") != 0 || !strstr(req->target, "?delete")) {
+        pthread_mutex_lock(&s->mu);
+        del.others++;
+        pthread_mutex_unlock(&s->mu);
+        return fake_s3_error(fd, req, 400, "InvalidRequest", "not expected here");
+    }
+    /* the Content-MD5 and the payload hash, recomputed from what arrived */
+    unsigned char d[16];
+    unsigned int dl = 0;
+    char md5[32], got[128], sha[65];
+    EVP_Digest(req->body, req->body_len, d, &dl, EVP_md5(), NULL);
+    EVP_EncodeBlock((unsigned char *)md5, d, 16);
+    sigv4_sha256_hex(req->body, req->body_len, sha);
+    pthread_mutex_lock(&s->mu);
+    int n = del.posts++;
+    if (n < 8)
+        del.keys[n] = count_of(req->body, "<Object><Key>");
+    if (!fake_header(req, "Content-MD5", got, sizeof got) || strcmp(got, md5) != 0)
+        del.bad_md5++;
+    if (!fake_header(req, "x-amz-content-sha256", got, sizeof got) || strcmp(got, sha) != 0)
+        del.bad_sha++;
+    if (!del.first_body)
+        del.first_body = strdup(req->body);
+    if (del.cancel_after && del.posts >= del.cancel_after)
+        atomic_store(&del_cancel, SIGTERM);
+    int mode = del.mode, fail = n < del.fail_first;
+    pthread_mutex_unlock(&s->mu);
+    if (fail)
+        return fake_s3_error(fd, req, 503, "SlowDown", "Please reduce your request rate.");
+    if (mode == DEL_STATUS && del.code)
+        return fake_s3_error(fd, req, del.status, del.code, "scripted");
+    if (mode == DEL_STATUS)
+        return fake_reply(fd, req, del.status, NULL, NULL, 0);
+    const char *body = mode == DEL_ANSWER ? del.answer
+                                          : "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                                            "<DeleteResult xmlns=\"http://s3.amazonaws.com/doc/"
+                                            "2006-03-01/\"></DeleteResult>";
+    size_t len = mode == DEL_ANSWER && del.answer_len ? del.answer_len : strlen(body);
+    return fake_reply(fd, req, 200, "Content-Type: application/xml\r\n", body, len);
+}
+
+static int del_pending(void *arg)
+{
+    (void)arg;
+    return atomic_load(&del_cancel);
+}
+
+static char del_endpoint[64];
+
+static backend *del_open(int retries)
+{
+    s3_params p;
+    memset(&p, 0, sizeof p);
+    p.name = "unit";
+    p.cancel.pending = del_pending;
+    p.endpoint = del_endpoint;
+    p.region = "us-east-1";
+    p.bucket = "b";
+    p.prefix = "pre";
+    p.url_style = "path";
+    p.credentials = "env";
+    p.retries = retries;
+    p.connect_timeout = 5;
+    p.io_timeout = 10;
+    backend *b = s3_backend_open(&p, 0);
+    assert_non_null(b);
+    return b;
+}
+
+static fake_http *del_start(void)
+{
+    del_reset();
+    fake_http *s = fake_http_start(del_handler, NULL);
+    assert_non_null(s);
+    snprintf(del_endpoint, sizeof del_endpoint, "http://127.0.0.1:%d", s->port);
+    return s;
+}
+
+/* N names "nNNNN.dump.enc" (malloc'd, free with free_names). */
+static char **make_names(size_t n)
+{
+    char **names = calloc(n, sizeof *names);
+    assert_non_null(names);
+    for (size_t i = 0; i < n; i++)
+        assert_true(asprintf(&names[i], "n%04zu.dump.enc", i) > 0);
+    return names;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+static void free_errors(char **errors, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(errors[i]);
+}
+
+static void test_remove_many_batches(void **state)
+{
+    (void)state;
+    fake_http *s = del_start();
+    backend *b = del_open(0);
+    enum { N = 2500 };
+    char **names = make_names(N);
+    free(names[7]);
+    names[7] = strdup("a&b<c>d\"e'f.dump");
+    static char *errors[N];
+    assert_int_equal(backend_remove_many(b, (const char *const *)names, N, errors), 0);
+    for (size_t i = 0; i < N; i++)
+        assert_null(errors[i]);
+    /* three requests of 1000, 1000 and 500 keys, each with its Content-MD5
+     * and payload hash; nothing sent one by one */
+    assert_int_equal(del.posts, 3);
+    assert_int_equal(del.keys[0], 1000);
+    assert_int_equal(del.keys[1], 1000);
+    assert_int_equal(del.keys[2], 500);
+    assert_int_equal(del.bad_md5, 0);
+    assert_int_equal(del.bad_sha, 0);
+    assert_int_equal(del.deletes + del.others, 0);
+    assert_int_equal(fake_count(s, "POST /b?delete"), 3);
+    /* Quiet, keys under the prefix, XML-escaped */
+    assert_non_null(del.first_body);
+    assert_int_equal(
+        strncmp(del.first_body, "<Delete><Quiet>true</Quiet><Object><Key>pre/n0000", 49), 0);
+    assert_non_null(strstr(del.first_body,
+                           "<Object><Key>pre/a&amp;b&lt;c&gt;d&quot;e&apos;f.dump</Key></Object>"));
+    assert_null(strstr(del.first_body, "a&b"));
+    /* ERRORS may be NULL */
+    assert_int_equal(backend_remove_many(b, (const char *const *)names, 10, NULL), 0);
+    assert_int_equal(del.posts, 4);
+    assert_int_equal(del.keys[3], 10);
+    /* a name the backend refuses: nothing is tried */
+    const char *bad[] = {"ok.dump", "x/y"};
+    errors[0] = (char *)"untouched";
+    assert_int_equal(backend_remove_many(b, bad, 2, errors), -1);
+    assert_int_equal(err_get_kind(), ERR_USAGE);
+    assert_non_null(strstr(err_msg(), "remote unit: "));
+    assert_null(errors[0]);
+    assert_int_equal(del.posts, 4);
+    free_names(names, N);
+    backend_close(b);
+    fake_http_stop(s);
+}
+
+static void test_remove_many_errors(void **state)
+{
+    (void)state;
+    fake_http *s = del_start();
+    backend *b = del_open(0);
+    char **names = make_names(5);
+    char *errors[5];
+    /* per-key errors (AWS's form), one quoting a C1 control; keys that were
+     * not asked for (without the prefix, another case, never named) */
+    del.mode = DEL_ANSWER;
+    del.answer = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult>"
+                 "<Error><Key>pre/n0003.dump.enc</Key><Code>InternalError</Code>"
+                 "<Message>We encountered an internal error. Please try again.</Message></Error>"
+                 "<Error><Key>n0000.dump.enc</Key><Code>AccessDenied</Code></Error>"
+                 "<Error><Key>PRE/n0002.dump.enc</Key><Code>AccessDenied</Code></Error>"
+                 "<Error><Key>pre/n0001.dump.enc</Key><Code>AccessDenied</Code>"
+                 "<Message>Access \xc2\x9b denied</Message></Error>"
+                 "<Error><Key>pre/never-asked</Key><Code>AccessDenied</Code></Error>"
+                 "<Deleted><Key>pre/n0004.dump.enc</Key></Deleted>"
+                 "</DeleteResult>";
+    assert_int_equal(backend_remove_many(b, (const char *const *)names, 5, errors), 2);
+    assert_null(errors[0]);
+    assert_non_null(errors[1]);
+    assert_string_equal(errors[1],
+                        "remote unit: pre/n0001.dump.enc: AccessDenied: Access \\xc2\\x9b denied");
+    assert_null(errors[2]);
+    assert_non_null(errors[3]);
+    assert_string_equal(errors[3], "remote unit: pre/n0003.dump.enc: InternalError: We "
+                                   "encountered an internal error. Please try again.");
+    assert_null(errors[4]);
+    free_errors(errors, 5);
+
+    /* only keys never asked for: everything was removed */
+    del.answer = "<DeleteResult><Error><Key>pre/n0001.dump.enc </Key><Code>AccessDenied</Code>"
+                 "</Error><Error><Code>AccessDenied</Code></Error>"
+                 "<Error><Key>pre/n0001.dump.enc/x</Key></Error></DeleteResult>";
+    assert_int_equal(backend_remove_many(b, (const char *const *)names, 5, errors), 0);
+    for (int i = 0; i < 5; i++)
+        assert_null(errors[i]);
+
+    /* answers that are no DeleteResult fail the whole batch, every key
+     * naming the cause */
+    static const struct {
+        const char *body, *why;
+    } bad[] = {
+        {"this is not XML <<<", "malformed S3 response"},
+        {"", "malformed S3 response"},
+        {"<ListBucketResult></ListBucketResult>", "S3 answered ListBucketResult to DeleteObjects"},
+        {"<Error><Code>InternalError</Code><Message>later</Message></Error>",
+         "S3 answered an error: InternalError: later"},
+        {"<!DOCTYPE x [<!ENTITY a \"aaaa\">]><DeleteResult>&a;</DeleteResult>", "DOCTYPE"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        del.answer = bad[k].body;
+        assert_int_equal(backend_remove_many(b, (const char *const *)names, 5, errors), 5);
+        for (int i = 0; i < 5; i++) {
+            assert_non_null(errors[i]);
+            char want[64];
+            snprintf(want, sizeof want, "remote unit: pre/n%04d.dump.enc: ", i);
+            if (strncmp(errors[i], want, strlen(want)) != 0 || !strstr(errors[i], bad[k].why))
+                fail_msg("answer %zu, key %d: %s", k, i, errors[i]);
+        }
+        free_errors(errors, 5);
+    }
+
+    /* more entries than keys can have (1,001), and an answer past 8 MiB */
+    strbuf big;
+    strbuf_init(&big, 0);
+    strbuf_puts(&big, "<DeleteResult>");
+    for (int i = 0; i <= 1000; i++)
+        strbuf_printf(&big, "<Error><Key>pre/n%04d.dump.enc</Key><Code>X</Code></Error>", i % 5);
+    strbuf_puts(&big, "</DeleteResult>");
+    del.answer = strbuf_str(&big);
+    assert_int_equal(backend_remove_many(b, (const char *const *)names, 5, errors), 5);
+    assert_non_null(strstr(errors[0], "more than 1000 entries"));
+    free_errors(errors, 5);
+    strbuf_free(&big);
+    size_t huge = S3HTTP_MAX_BODY + 1;
+    char *hb = malloc(huge);
+    assert_non_null(hb);
+    memset(hb, ' ', huge);
+    memcpy(hb, "<DeleteResult>", 14);
+    del.answer = hb;
+    del.answer_len = huge;
+    assert_int_equal(backend_remove_many(b, (const char *const *)names, 5, errors), 5);
+    assert_non_null(strstr(errors[4], "larger than"));
+    free_errors(errors, 5);
+    free(hb);
+    del.answer_len = 0;
+
+    /* an HTTP failure of the batch: every key gets it */
+    del.mode = DEL_STATUS;
+    del.status = 403;
+    del.code = "AccessDenied";
+    assert_int_equal(backend_remove_many(b, (const char *const *)names, 5, errors), 5);
+    for (int i = 0; i < 5; i++)
+        assert_non_null(strstr(errors[i], "HTTP 403 AccessDenied"));
+    free_errors(errors, 5);
+    assert_int_equal(del.deletes, 0);
+    free_names(names, 5);
+    backend_close(b);
+    fake_http_stop(s);
+}
+
+/* A DeleteObjects answered 503 is sent again, as every request is. */
+static void test_remove_many_retried(void **state)
+{
+    (void)state;
+    fake_http *s = del_start();
+    backend *b = del_open(2);
+    char **names = make_names(3);
+    char *errors[3];
+    del.fail_first = 2;
+    assert_int_equal(backend_remove_many(b, (const char *const *)names, 3, errors), 0);
+    assert_int_equal(del.posts, 3);
+    assert_int_equal(del.bad_md5, 0);
+    free_names(names, 3);
+    backend_close(b);
+    fake_http_stop(s);
+}
+
+/* A server without DeleteObjects: one DELETE per key, the batch not tried
+ * again on that remote. */
+static void test_remove_many_fallback(void **state)
+{
+    (void)state;
+    static const struct {
+        int status;
+        const char *code;
+    } answers[] = {
+        {501, "NotImplemented"}, {501, NULL}, {405, "MethodNotAllowed"}, {400, "NotImplemented"}};
+    char **names = make_names(5);
+    char *errors[5];
+    for (size_t k = 0; k < sizeof answers / sizeof answers[0]; k++) {
+        fake_http *s = del_start();
+        backend *b = del_open(0);
+        del.mode = DEL_STATUS;
+        del.status = answers[k].status;
+        del.code = answers[k].code;
+        assert_int_equal(backend_remove_many(b, (const char *const *)names, 5, errors), 0);
+        for (int i = 0; i < 5; i++)
+            assert_null(errors[i]);
+        assert_int_equal(del.posts, 1);
+        assert_int_equal(del.deletes, 5);
+        assert_int_equal(fake_count(s, "DELETE /b/pre/n0"), 5);
+        assert_int_equal(backend_remove_many(b, (const char *const *)names, 3, errors), 0);
+        assert_int_equal(del.posts, 1);
+        assert_int_equal(del.deletes, 8);
+        backend_close(b);
+        fake_http_stop(s);
+    }
+    /* another 400 is a failure of the batch, not a missing feature */
+    fake_http *s = del_start();
+    backend *b = del_open(0);
+    del.mode = DEL_STATUS;
+    del.status = 400;
+    del.code = "MalformedXML";
+    assert_int_equal(backend_remove_many(b, (const char *const *)names, 5, errors), 5);
+    assert_non_null(strstr(errors[2], "HTTP 400 MalformedXML"));
+    free_errors(errors, 5);
+    assert_int_equal(del.deletes, 0);
+    backend_close(b);
+    fake_http_stop(s);
+    free_names(names, 5);
+}
+
+/* A signal stops the run between batches: no request after it. */
+static void test_remove_many_cancelled(void **state)
+{
+    (void)state;
+    fake_http *s = del_start();
+    backend *b = del_open(0);
+    enum { N = 2500 };
+    char **names = make_names(N);
+    static char *errors[N];
+    del.cancel_after = 2;
+    assert_int_equal(backend_remove_many(b, (const char *const *)names, N, errors), -1);
+    assert_non_null(strstr(err_msg(), "remote unit: "));
+    assert_non_null(strstr(err_msg(), "interrupted by signal 15"));
+    assert_int_equal(del.posts, 2);
+    assert_int_equal(del.deletes, 0);
+    for (size_t i = 0; i < N; i++)
+        assert_null(errors[i]);
+    /* already pending: nothing is sent */
+    assert_int_equal(backend_remove_many(b, (const char *const *)names, N, errors), -1);
+    assert_int_equal(del.posts, 2);
+    /* the fallback stops too */
+    atomic_store(&del_cancel, 0);
+    del.cancel_after = 0;
+    del.mode = DEL_STATUS;
+    del.status = 501;
+    assert_int_equal(backend_remove_many(b, (const char *const *)names, 1, errors), 0);
+    assert_int_equal(del.deletes, 1);
+    atomic_store(&del_cancel, SIGTERM);
+    assert_int_equal(backend_remove_many(b, (const char *const *)names, 5, errors), -1);
+    assert_int_equal(del.deletes, 1);
+    free_names(names, N);
+    backend_close(b);
+    fake_http_stop(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -599,6 +1001,11 @@ int main(void)
         cmocka_unit_test(test_never_overwrites_and_abort),
         cmocka_unit_test(test_list_paginates),
         cmocka_unit_test(test_server_errors),
+        cmocka_unit_test(test_remove_many_batches),
+        cmocka_unit_test(test_remove_many_errors),
+        cmocka_unit_test(test_remove_many_retried),
+        cmocka_unit_test(test_remove_many_fallback),
+        cmocka_unit_test(test_remove_many_cancelled),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
