@@ -35,7 +35,7 @@ on_sftp() { # SUFFIX
     echo "ls -1 $SRV" | sshd_sftp main "$SSHD_PORT" 2>/dev/null | sed 's|.*/||' |
         grep -F -- "$1" | grep -v '^sftp>' | sed "s/$1\$//" | sort
 }
-on_dir() { find "$1" -maxdepth 1 -type f -name "*$2" -printf '%f\n' | sed "s/$2\$//" | sort; }
+on_dir() { find "$1" -maxdepth 1 -type f -name "haia_backup_*$2" -printf '%f\n' | sed "s/$2\$//" | sort; }
 
 # ---- ten dumps of an older script, 1 to 12 days old, and foreign files ----
 for d in 1 2 3 4 5 6 8 9 10 12; do
@@ -186,8 +186,9 @@ check "... nor locally" test "$(dir_state "$T/local")" = "$before_local"
 # ---- prune holds the run lock ----
 mkdir -p "$T/run"
 flock "$T/run/neo4j-offsite.lock" sleep 3 &
+holder=$!
 sleep 0.5
 run 6 prune --dry-run
-wait
+wait "$holder"
 
 e2e_finish
