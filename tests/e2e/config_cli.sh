@@ -60,11 +60,10 @@ check "nothing listed before a backup" grep -q "(no archives)" "$T/out"
 
 # --- help texts promise only what this version does (issue 11)
 bin 0 backup --help
-check "backup --help says retention is not applied" grep -q "^Retention is not applied by this version" "$T/out"
-check "backup --help promises no retention" bash -c "! grep -Eiq 'applies retention|skip retention' '$T/out'"
+check "backup --help says retention follows a successful run" grep -q "applies \[retention\]" "$T/out"
+check "backup --help: a failed run deletes nothing" grep -q "A failed" "$T/out"
 bin 0 --help
-check "the overview promises no retention" bash -c "! grep -Eiq 'enforces retention' '$T/out'"
-check "the overview says what is not built yet" grep -q "Retention and restore into" "$T/out"
+check "the overview says what is not built yet" grep -q "Restore into Neo4j is not built" "$T/out"
 
 # --- config mistakes: exit 2, file:line, key, the fix (issue 10)
 # config_error LINE PATTERN: the config in $T/conf fails list with LINE
@@ -120,8 +119,8 @@ write_config "[notify]
 ping_url = https://hc-ping.example/UUID"
 config_error 26 "\[notify\] ping_url: ping_url is not implemented in this version"
 write_config "[retention]
-keep_weekly = 4"
-config_error 26 "\[retention\] keep_weekly: keep_weekly is not implemented in this version \(retention is not applied yet: nothing is deleted\): remove the line or set it to 0"
+min_keep = 0"
+config_error 26 "\[retention\] min_keep: 0 is out of range \(allowed 1..100000\)"
 write_config
 sed -i 's|^lock_file = .*|&\nsyslog = yes|' "$T/conf"
 config_error 3 "\[general\] syslog: syslog is not implemented in this version"

@@ -1161,6 +1161,31 @@ static void test_duplicate_remotes(void **state)
 
 /* Keys nothing implements: refused unless left at their default (or unset),
  * so a config never asks for a feature that silently does not happen. */
+/* [retention] is read: values, defaults and limits */
+static void test_retention_keys(void **state)
+{
+    (void)state;
+    config *c = load_ok("[local]\ndirectory = /tmp\n[retention]\nkeep_days = 14\nmin_keep = 5\n"
+                        "keep_weekly = 4\nkeep_monthly = 6\n",
+                        CFG_CMD_PRUNE);
+    assert_int_equal(c->retention.keep_days, 14);
+    assert_int_equal(c->retention.min_keep, 5);
+    assert_int_equal(c->retention.keep_weekly, 4);
+    assert_int_equal(c->retention.keep_monthly, 6);
+    config_free(c);
+    c = load_ok("[local]\ndirectory = /tmp\n[retention]\n", CFG_CMD_PRUNE);
+    assert_int_equal(c->retention.keep_days, 7);
+    assert_int_equal(c->retention.min_keep, 3);
+    assert_int_equal(c->retention.keep_weekly, 0);
+    assert_int_equal(c->retention.keep_monthly, 0);
+    config_free(c);
+    /* never fewer than one good backup */
+    expect_err("[local]\ndirectory = /tmp\n[retention]\nmin_keep = 0\n", CFG_CMD_PRUNE,
+               ":4: [retention] min_keep: 0 is out of range (allowed 1..100000)");
+    expect_err("[local]\ndirectory = /tmp\n[retention]\nkeep_days = -1\n", CFG_CMD_PRUNE,
+               ":4: [retention] keep_days: -1 is out of range (allowed 0..36500)");
+}
+
 static void test_reserved_keys(void **state)
 {
     (void)state;
@@ -1173,18 +1198,6 @@ static void test_reserved_keys(void **state)
         {"version_command", "[neo4j]\nversion_command = neo4j-admin --version\n",
          ":2: [neo4j] version_command: version_command is not implemented in this version (the "
          "Neo4j version is neither recorded nor checked yet): remove the line"},
-        {"keep_days", "[retention]\nkeep_days = 14\n",
-         ":2: [retention] keep_days: keep_days is not implemented in this version (retention is "
-         "not applied yet: nothing is deleted): remove the line or set it to 7"},
-        {"min_keep", "[retention]\nmin_keep = 5\n",
-         ":2: [retention] min_keep: min_keep is not implemented in this version (retention is "
-         "not applied yet: nothing is deleted): remove the line or set it to 3"},
-        {"keep_weekly", "[retention]\nkeep_weekly = 4\n",
-         ":2: [retention] keep_weekly: keep_weekly is not implemented in this version (retention "
-         "is not applied yet: nothing is deleted): remove the line or set it to 0"},
-        {"keep_monthly", "[retention]\n\nkeep_monthly = 6\n",
-         ":3: [retention] keep_monthly: keep_monthly is not implemented in this version "
-         "(retention is not applied yet: nothing is deleted): remove the line or set it to 0"},
         {"ping_url", "[notify]\nping_url = https://hc-ping.example/UUID\n",
          ":2: [notify] ping_url: ping_url is not implemented in this version (no notification "
          "is sent yet): remove the line"},
@@ -1278,6 +1291,7 @@ int main(void)
         cmocka_unit_test(test_quotes_whole_value), cmocka_unit_test(test_templates_checked),
         cmocka_unit_test(test_insecure_http),      cmocka_unit_test(test_relative_paths),
         cmocka_unit_test(test_duplicate_remotes),  cmocka_unit_test(test_reserved_keys),
+        cmocka_unit_test(test_retention_keys),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
