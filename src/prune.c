@@ -14,6 +14,8 @@
 #include "log.h"
 #include "strbuf.h"
 
+#define NO_ITEM ((size_t)-1) /* an object of another database, or not judged */
+
 /* ---- the result ------------------------------------------------------- */
 
 static prune_item *add_item(prune_result *r, size_t *cap)
@@ -126,7 +128,7 @@ static int plan_archives(const prune_opts *o, const archive_info *list, size_t n
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        if (list[i].state == ARCHIVE_INCOMPLETE)
+        if (list[i].state == ARCHIVE_INCOMPLETE || item_of[i] == NO_ITEM)
             continue;
         ri[m] = (retention_item){list[i].database, list[i].created, RETENTION_ARCHIVE,
                                  list[i].state == ARCHIVE_COMPLETE ? RETENTION_COMPLETE
@@ -156,7 +158,8 @@ static int judge_archives(backend *b, const prune_opts *o, archive_info *list, s
             break;
         int again = 0;
         for (size_t i = 0; i < n && rc == 0; i++) {
-            if (checked[i] || list[i].state != ARCHIVE_COMPLETE || !r->items[item_of[i]].keep)
+            if (checked[i] || item_of[i] == NO_ITEM || list[i].state != ARCHIVE_COMPLETE ||
+                !r->items[item_of[i]].keep)
                 continue;
             checked[i] = 1;
             if (archives_check_sizes(b, &list[i], 1) < 0)
@@ -253,7 +256,7 @@ static void delete_remote(backend *b, const archive_info *list, size_t n, const 
     char object[CATALOG_NAME_MAX + 32];
     int oom = 0;
     for (size_t i = 0; i < n && !oom; i++) {
-        if (item_of[i] == (size_t)-1)
+        if (item_of[i] == NO_ITEM)
             continue;
         prune_item *it = &r->items[item_of[i]];
         if (it->keep || !list[i].has_manifest)
@@ -264,7 +267,7 @@ static void delete_remote(backend *b, const archive_info *list, size_t n, const 
     if (!oom && remove_objects(b, man.names, man.items, man.n) < 0)
         oom = 1;
     for (size_t i = 0; i < n && !oom; i++) {
-        if (item_of[i] == (size_t)-1)
+        if (item_of[i] == NO_ITEM)
             continue;
         prune_item *it = &r->items[item_of[i]];
         if (it->keep || it->error || !list[i].has_archive)
@@ -277,7 +280,7 @@ static void delete_remote(backend *b, const archive_info *list, size_t n, const 
     batch_free(&man);
     batch_free(&arc);
     for (size_t i = 0; i < nents; i++) {
-        prune_item *it = ent_item[i] == (size_t)-1 ? NULL : &r->items[ent_item[i]];
+        prune_item *it = ent_item[i] == NO_ITEM ? NULL : &r->items[ent_item[i]];
         if (!it || it->keep || it->error)
             continue;
         if (backend_remove_incomplete(b, &ents[i]) < 0)
@@ -329,7 +332,7 @@ int prune_remote(backend *b, const prune_opts *o, prune_result *out)
     }
     /* an item per archive of the databases asked for */
     for (size_t i = 0; i < n; i++) {
-        item_of[i] = (size_t)-1;
+        item_of[i] = NO_ITEM;
         const archive_info *a = &list[i];
         if (!wanted(o, a->database) || (a->state == ARCHIVE_INCOMPLETE && !a->has_archive))
             continue;
@@ -347,7 +350,7 @@ int prune_remote(backend *b, const prune_opts *o, prune_result *out)
     /* an item per temporary file or unfinished upload */
     for (size_t i = 0; i < nents; i++) {
         catalog_entry ce;
-        ent_item[i] = (size_t)-1;
+        ent_item[i] = NO_ITEM;
         if (!ents[i].incomplete || archives_parse_entry(o->prefix, &ents[i], &ce) < 0 ||
             !wanted(o, ce.database))
             continue;

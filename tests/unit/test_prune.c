@@ -164,6 +164,19 @@ static void test_remote_plan(void **state)
     assert_string_equal(item(&r, sys2)->why, "one of the min_keep newest complete backups");
     prune_result_free(&r);
 
+    /* one database at a time: the others are not even judged */
+    o.database = "system";
+    assert_int_equal(prune_remote(b, &o, &r), 0);
+    assert_int_equal(r.n, 2);
+    assert_int_equal(r.to_delete, 0);
+    prune_result_free(&r);
+    o.database = "neo4j";
+    assert_int_equal(prune_remote(b, &o, &r), 0);
+    assert_int_equal(r.n, 10);
+    assert_int_equal(r.to_delete, 4);
+    prune_result_free(&r);
+
+    o.database = NULL;
     o.dry_run = 0;
     assert_int_equal(prune_remote(b, &o, &r), 0);
     assert_int_equal(r.removed, 4);
