@@ -31,7 +31,7 @@ static const char *action(const prune_item *it, int dry_run)
         return "keep";
     if (dry_run)
         return "delete";
-    return it->removed ? "deleted" : "FAILED";
+    return it->removed ? "deleted" : it->soft ? "left" : "FAILED";
 }
 
 static void print_items(const prune_run *run, const prune_result *r)

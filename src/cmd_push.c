@@ -189,33 +189,30 @@ out:
     return rc;
 }
 
-/* Read remote R's manifest of D: 1 when it records the same plaintext as
- * PLAIN (size and BLAKE2b), 0 when not (said, a finding), -1 when it could
- * not be read (said). */
-static int same_content(push_ctx *ctx, size_t r, const local_dump *d,
-                        const pipeline_backup_result *plain)
+static void other_content(push_ctx *ctx, size_t r, const local_dump *d, const char *how)
 {
-    manifest m;
-    if (archives_load_manifest(ctx->remotes.b[r], d->name, ctx->trusted, ctx->n_trusted, &m) < 0) {
-        if (err_get_kind() != ERR_INTEGRITY) {
-            log_error("%s: %s", d->name, err_msg());
-            ctx->remote_failed[r] = 1;
-            return -1;
-        }
-        log_error("%s: remote %s holds an archive of this name whose manifest does not verify "
-                  "(%s): not overwritten",
-                  d->name, ctx->remotes.names[r], err_msg());
-        ctx->findings++;
-        return 0;
-    }
-    if (m.plaintext_size == plain->plain_size &&
-        sodium_memcmp(m.plaintext_blake2b, plain->plain_blake2b, 32) == 0)
-        return 1;
-    log_error("%s: remote %s holds an archive of this name with other content (plaintext "
-              "BLAKE2b differs from the local dump): not overwritten",
-              d->name, ctx->remotes.names[r]);
+    printf("%s: remote %s holds an archive of this name %s: not overwritten\n", d->name,
+           ctx->remotes.names[r], how);
+    log_error("%s: remote %s holds an archive of this name %s: not overwritten", d->name,
+              ctx->remotes.names[r], how);
     ctx->findings++;
-    return 0;
+}
+
+/* Read and verify remote R's manifest of D into M: 0, or -1 when it could
+ * not be read (the remote failed) or does not verify (a finding); said. */
+static int held_manifest(push_ctx *ctx, size_t r, const local_dump *d, manifest *m)
+{
+    if (archives_load_manifest(ctx->remotes.b[r], d->name, ctx->trusted, ctx->n_trusted, m) == 0)
+        return 0;
+    if (err_get_kind() != ERR_INTEGRITY) {
+        log_error("%s: %s", d->name, err_msg());
+        ctx->remote_failed[r] = 1;
+        return -1;
+    }
+    char why[ERR_MSG_MAX + 64];
+    snprintf(why, sizeof why, "whose manifest does not verify (%s)", err_msg());
+    other_content(ctx, r, d, why);
+    return -1;
 }
 
 static int open_dump(const push_ctx *ctx, const local_dump *d, char *path, size_t cap)
@@ -228,8 +225,9 @@ static int open_dump(const push_ctx *ctx, const local_dump *d, char *path, size_
     return fd;
 }
 
-/* Validate and hash D (the first read). */
-static int check_dump(push_ctx *ctx, const local_dump *d, pipeline_backup_result *plain)
+/* Hash D, and VALIDATE it (the first read). */
+static int check_dump(push_ctx *ctx, const local_dump *d, int validate,
+                      pipeline_backup_result *plain)
 {
     char path[4200], label[CATALOG_NAME_MAX + 16];
     int fd = open_dump(ctx, d, path, sizeof path);
@@ -238,7 +236,7 @@ static int check_dump(push_ctx *ctx, const local_dump *d, pipeline_backup_result
     snprintf(label, sizeof label, "check %s", d->name);
     pipeline_backup_job job = {.fd = fd,
                                .size_hint = d->size,
-                               .validate = 1,
+                               .validate = validate,
                                .archive_name = d->name,
                                .progress = ctx->g->progress,
                                .label = label};
@@ -326,12 +324,24 @@ report:
 static void push_one(push_ctx *ctx, size_t i)
 {
     const local_dump *d = &ctx->dumps[i];
-    size_t to[REMOTES_MAX], n_to = 0, n_held = 0;
+    size_t to[REMOTES_MAX], n_to = 0, n_cmp = 0;
+    int compare[REMOTES_MAX] = {0};
+    manifest *held = calloc(REMOTES_MAX, sizeof *held);
+    if (!held) {
+        log_error("%s: out of memory", d->name);
+        return;
+    }
     for (size_t r = 0; r < ctx->remotes.n; r++) {
         push_action a = ctx->act[r][i];
         if (a == PUSH_SHIP)
             to[n_to++] = r;
-        n_held += a == PUSH_HELD;
+        if (a == PUSH_HELD && held_manifest(ctx, r, d, &held[r]) == 0) {
+            /* another size is other content: no need to read the dump */
+            if (held[r].plaintext_size != d->size)
+                other_content(ctx, r, d, "with other content (another plaintext size)");
+            else
+                n_cmp += compare[r] = 1;
+        }
         if (a == PUSH_SKIP) {
             ctx->skipped++;
             printf("%s: not shipped to %s: retention would delete it there\n", d->name,
@@ -344,10 +354,13 @@ static void push_one(push_ctx *ctx, size_t i)
                       d->name, ctx->remotes.names[r]);
         }
     }
-    if (n_to == 0 && n_held == 0)
+    if (n_to == 0 && n_cmp == 0) {
+        free(held);
         return;
+    }
+    /* a dump only compared is hashed, not validated: it is not shipped */
     pipeline_backup_result *plain = calloc(1, sizeof *plain);
-    if (!plain || check_dump(ctx, d, plain) < 0) {
+    if (!plain || check_dump(ctx, d, n_to > 0, plain) < 0) {
         err_kind k = plain ? err_get_kind() : ERR_FAIL;
         if (k == ERR_INTEGRITY)
             ctx->findings++;
@@ -358,17 +371,24 @@ static void push_one(push_ctx *ctx, size_t i)
                k == ERR_INTEGRITY ? "INVALID dump" : "cannot read the dump", err_msg());
         log_error("%s: not shipped: %s", d->name, err_msg());
         free(plain);
+        free(held);
         return;
     }
-    for (size_t r = 0; r < ctx->remotes.n; r++)
-        if (ctx->act[r][i] == PUSH_HELD && same_content(ctx, r, d, plain) == 1) {
-            ctx->held++;
-            if (ctx->g->verbose > 0)
-                printf("%s: already on %s\n", d->name, ctx->remotes.names[r]);
+    for (size_t r = 0; r < ctx->remotes.n; r++) {
+        if (!compare[r])
+            continue;
+        if (sodium_memcmp(held[r].plaintext_blake2b, plain->plain_blake2b, 32) != 0) {
+            other_content(ctx, r, d, "with other content (plaintext BLAKE2b differs)");
+            continue;
         }
+        ctx->held++;
+        if (ctx->g->verbose > 0)
+            printf("%s: already on %s\n", d->name, ctx->remotes.names[r]);
+    }
     if (n_to > 0 && !signals_pending())
         ship_dump(ctx, d, plain, to, n_to);
     free(plain);
+    free(held);
 }
 
 /* Retention for the selected databases: the local directory, and each

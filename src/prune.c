@@ -283,8 +283,10 @@ static void delete_remote(backend *b, const archive_info *list, size_t n, const 
         prune_item *it = ent_item[i] == NO_ITEM ? NULL : &r->items[ent_item[i]];
         if (!it || it->keep || it->error)
             continue;
-        if (backend_remove_incomplete(b, &ents[i]) < 0)
+        if (backend_remove_incomplete(b, &ents[i]) < 0) {
             set_error(it, err_msg());
+            it->soft = 1; /* a server that cannot abort uploads: said, not a failure */
+        }
     }
     for (size_t i = 0; i < r->n; i++) {
         prune_item *it = &r->items[i];
@@ -293,7 +295,7 @@ static void delete_remote(backend *b, const archive_info *list, size_t n, const 
         if (oom && !it->error)
             set_error(it, err_msg());
         if (it->error)
-            r->failed++;
+            r->failed += !it->soft;
         else {
             it->removed = 1;
             r->removed++;
@@ -504,7 +506,11 @@ void prune_log_findings(const char *target, const prune_result *r)
             log_warn("%s: %s is empty: not counted as a backup", target, it->name);
         if (it->error) {
             strbuf_printable_copy(shown, sizeof shown, it->error);
-            log_error("%s: could not delete %s: %s", target, it->name, shown);
+            if (it->soft)
+                log_warn("%s: could not remove the incomplete upload %s: %s", target, it->name,
+                         shown);
+            else
+                log_error("%s: could not delete %s: %s", target, it->name, shown);
         }
     }
 }

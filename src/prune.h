@@ -49,6 +49,8 @@ typedef struct {
     int future;        /* dated in the future: warn */
     int removed;       /* deleted by this run */
     char *error;       /* why its deletion failed (malloc'd), else NULL */
+    int soft;          /* that failure is a warning: an incomplete upload the server would
+                          not remove (S3 servers that cannot abort uploads) */
 } prune_item;
 
 typedef struct {
@@ -57,7 +59,7 @@ typedef struct {
     size_t backups;  /* complete archives or dumps judged */
     size_t to_delete;
     size_t removed;
-    size_t failed;   /* deletions that failed */
+    size_t failed;   /* deletions that failed (not counting soft ones) */
     size_t missing;  /* integrity findings: manifests whose archive is missing or short */
     size_t future;
 } prune_result;

@@ -22,7 +22,7 @@ user = $SSHD_USER
 identity_file = $SSHD_BASE/user/id_ed25519
 known_hosts = $T/known_hosts
 path = $SRV
-connect_timeout = 5s
+connect_timeout = 20s
 io_timeout = 20s"
 keygen
 

@@ -26,7 +26,7 @@ user = $SSHD_USER
 identity_file = $U/id_ed25519
 known_hosts = $KH
 path = $SRV
-connect_timeout = 5s
+connect_timeout = 20s
 io_timeout = 10s"
 keygen
 mkdir -p "$SRV"
