@@ -298,9 +298,10 @@ int backend_remove_many(backend *b, const char *const *names, size_t n, char **e
 
 int backend_remove_incomplete(backend *b, const backend_entry *e)
 {
-    if (check_name(e->name, 1) < 0 || b->ops->remove_incomplete(b->impl, e) < 0)
+    int rc = check_name(e->name, 1) < 0 ? -1 : b->ops->remove_incomplete(b->impl, e);
+    if (rc < 0)
         return fail(b);
-    return 0;
+    return rc > 0 ? 1 : 0;
 }
 
 int backend_probe(backend *b)

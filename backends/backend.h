@@ -85,6 +85,8 @@ typedef struct {
      * out of memory (ERRORS may hold messages: backend.c frees them).
      * NULL: backend.c calls remove for one name after the other. */
     int (*remove_many)(void *impl, const char *const *names, size_t n, char **errors);
+    /* 0 removed (or gone), 1 the server cannot remove such uploads (S3
+     * servers without AbortMultipartUpload), -1 on error. */
     int (*remove_incomplete)(void *impl, const backend_entry *e);
     /* Check, cheaply and before any real work, that writing will be
      * accepted: create and remove a small temporary object where that is
@@ -141,6 +143,8 @@ int backend_remove(backend *b, const char *name);
  * once): a caller that needs an order, manifests before their archives,
  * makes one call per step. */
 int backend_remove_many(backend *b, const char *const *names, size_t n, char **errors);
+/* Remove an incomplete upload of a listing: 0 done, 1 the server cannot
+ * (not an error: the caller warns), -1 on error. */
 int backend_remove_incomplete(backend *b, const backend_entry *e);
 /* The backend's probe (see backend_ops); 0 when it has none. */
 int backend_probe(backend *b);

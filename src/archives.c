@@ -165,6 +165,7 @@ int archives_check_sizes(backend *b, archive_info *list, size_t n)
              * error */
             if (err_get_kind() != ERR_INTEGRITY && !manifest_vanished(b, object))
                 return -1;
+            a->bad_manifest = err_get_kind() == ERR_INTEGRITY; /* too large */
             err_clear();
             continue;
         }
@@ -172,6 +173,9 @@ int archives_check_sizes(backend *b, archive_info *list, size_t n)
             a->recorded_size = m.archive_size;
             if (a->size < m.archive_size)
                 a->state = ARCHIVE_MISSING;
+        } else {
+            a->bad_manifest = 1;
+            err_clear();
         }
         free(text);
     }

@@ -49,6 +49,7 @@ typedef enum {
     PUSH_SKIP,    /* retention would delete it there anyway */
     PUSH_BLOCKED, /* an archive object of that name without manifest is in the way */
     PUSH_UNKNOWN, /* the remote could not be listed (said once) */
+    PUSH_INVALID, /* the dump is not valid or cannot be read (said once) */
 } push_action;
 
 typedef struct {
@@ -65,6 +66,9 @@ typedef struct {
     size_t n_lists[REMOTES_MAX];
     push_action *act[REMOTES_MAX]; /* per dump */
     int remote_failed[REMOTES_MAX];
+    int list_failed[REMOTES_MAX]; /* what it holds is unknown: nothing is shipped there */
+    pipeline_backup_result **plain; /* per dump: its validated first read, once done */
+    char *invalid;                   /* per dump: 1 not a valid dump, 2 unreadable */
     size_t shipped, held, skipped, findings;
 } push_ctx;
 
@@ -97,7 +101,10 @@ static int scan_dumps(push_ctx *ctx, const char *only)
     size_t cap = 0;
     struct dirent *de;
     int rc = 0;
-    while ((de = readdir(d))) {
+    for (;;) {
+        errno = 0; /* readdir's end and its error look alike otherwise */
+        if (!(de = readdir(d)))
+            break;
         catalog_entry ce;
         struct stat st;
         if (catalog_parse(ctx->cfg->local.name_prefix, de->d_name, &ce) < 0 ||
@@ -122,6 +129,8 @@ static int scan_dumps(push_ctx *ctx, const char *only)
         ld->mtime = st.st_mtime;
         ld->size = (uint64_t)st.st_size;
     }
+    if (rc == 0 && errno)
+        rc = err_sys(ERR_FAIL, errno, "reading local directory %s", dir);
     closedir(d);
     if (ctx->n_dumps > 1)
         qsort(ctx->dumps, ctx->n_dumps, sizeof *ctx->dumps, dump_cmp);
@@ -142,6 +151,7 @@ static const archive_info *find_archive(const push_ctx *ctx, size_t r, const cha
 static int plan_remote(push_ctx *ctx, size_t r)
 {
     size_t n = ctx->n_dumps, nl = ctx->n_lists[r];
+    free(ctx->act[r]);
     ctx->act[r] = calloc(n ? n : 1, sizeof *ctx->act[r]);
     retention_item *ri = calloc(n + nl + 1, sizeof *ri);
     retention_decision *dec = calloc(n + nl + 1, sizeof *dec);
@@ -163,6 +173,10 @@ static int plan_remote(push_ctx *ctx, size_t r)
     }
     for (size_t i = 0; i < n; i++) {
         const archive_info *a = find_archive(ctx, r, ctx->dumps[i].name);
+        if (ctx->invalid[i]) { /* not a backup: neither shipped nor counted */
+            ctx->act[r][i] = PUSH_INVALID;
+            continue;
+        }
         if (a && a->has_manifest) {
             ctx->act[r][i] = PUSH_HELD;
             continue;
@@ -189,8 +203,10 @@ out:
     return rc;
 }
 
-static void other_content(push_ctx *ctx, size_t r, const local_dump *d, const char *how)
+static void other_content(push_ctx *ctx, size_t r, const local_dump *d, const char *what)
 {
+    char how[ERR_MSG_MAX + 64]; /* it may quote a manifest's bytes */
+    strbuf_printable_copy(how, sizeof how, what);
     printf("%s: remote %s holds an archive of this name %s: not overwritten\n", d->name,
            ctx->remotes.names[r], how);
     log_error("%s: remote %s holds an archive of this name %s: not overwritten", d->name,
@@ -314,7 +330,10 @@ report:
             ctx->findings++;
         strbuf_printable_copy(shown, sizeof shown, msgs ? msgs[k] : err_msg());
         printf("%s: remote %s FAILED (%s)\n", d->name, ctx->remotes.names[to[k]], shown);
-        log_error("%s: remote %s: %s", d->name, ctx->remotes.names[to[k]], shown);
+        if (strncmp(shown, "remote ", 7) == 0) /* the message names it already */
+            log_error("%s: %s", d->name, shown);
+        else
+            log_error("%s: remote %s: %s", d->name, ctx->remotes.names[to[k]], shown);
     }
     fflush(stdout);
     free(msgs);
@@ -358,21 +377,23 @@ static void push_one(push_ctx *ctx, size_t i)
         free(held);
         return;
     }
-    /* a dump only compared is hashed, not validated: it is not shipped */
-    pipeline_backup_result *plain = calloc(1, sizeof *plain);
-    if (!plain || check_dump(ctx, d, n_to > 0, plain) < 0) {
-        err_kind k = plain ? err_get_kind() : ERR_FAIL;
-        if (k == ERR_INTEGRITY)
-            ctx->findings++;
-        else
-            for (size_t t = 0; t < n_to; t++)
-                ctx->remote_failed[to[t]] = 1;
-        printf("%s: %s, not shipped: %s\n", d->name,
-               k == ERR_INTEGRITY ? "INVALID dump" : "cannot read the dump", err_msg());
-        log_error("%s: not shipped: %s", d->name, err_msg());
-        free(plain);
-        free(held);
-        return;
+    /* a dump to ship was validated while planning; one only compared is
+     * hashed here, not validated: it is not shipped */
+    pipeline_backup_result *plain = ctx->plain[i];
+    if (!plain) {
+        plain = calloc(1, sizeof *plain);
+        if (!plain || check_dump(ctx, d, 0, plain) < 0) {
+            char shown[ERR_MSG_MAX];
+            strbuf_printable_copy(shown, sizeof shown, plain ? err_msg() : "out of memory");
+            log_error("%s: cannot compare it with the remotes' archive: %s", d->name, shown);
+            for (size_t r = 0; r < ctx->remotes.n; r++)
+                if (compare[r])
+                    ctx->remote_failed[r] = 1;
+            free(plain);
+            free(held);
+            return;
+        }
+        ctx->plain[i] = plain;
     }
     for (size_t r = 0; r < ctx->remotes.n; r++) {
         if (!compare[r])
@@ -387,8 +408,58 @@ static void push_one(push_ctx *ctx, size_t i)
     }
     if (n_to > 0 && !signals_pending())
         ship_dump(ctx, d, plain, to, n_to);
-    free(plain);
     free(held);
+}
+
+/* Validate dump I (the first read), as the plan is about to ship it; an
+ * invalid or unreadable one is said and left out of the plan. */
+static void validate_dump(push_ctx *ctx, size_t i)
+{
+    const local_dump *d = &ctx->dumps[i];
+    pipeline_backup_result *plain = calloc(1, sizeof *plain);
+    if (plain && check_dump(ctx, d, 1, plain) == 0) {
+        ctx->plain[i] = plain;
+        return;
+    }
+    err_kind k = plain ? err_get_kind() : ERR_FAIL;
+    char shown[ERR_MSG_MAX];
+    strbuf_printable_copy(shown, sizeof shown, plain ? err_msg() : "out of memory");
+    free(plain);
+    ctx->invalid[i] = k == ERR_INTEGRITY ? 1 : 2;
+    if (k == ERR_INTEGRITY)
+        ctx->findings++;
+    else /* the remotes that lack it did not get it */
+        for (size_t r = 0; r < ctx->remotes.n; r++)
+            if (ctx->act[r][i] == PUSH_SHIP)
+                ctx->remote_failed[r] = 1;
+    printf("%s: %s, not shipped: %s\n", d->name,
+           k == ERR_INTEGRITY ? "INVALID dump" : "cannot read the dump", shown);
+    log_error("%s: not shipped: %s", d->name, shown);
+}
+
+/* Plan every remote; validate the oldest dump the plan ships that is not
+ * validated yet, and plan again without it when it is invalid (it must not
+ * count among the backups retention keeps), until every dump to ship is
+ * valid. */
+static int plan_and_validate(push_ctx *ctx)
+{
+    for (;;) {
+        for (size_t r = 0; r < ctx->remotes.n; r++) {
+            if (plan_remote(ctx, r) < 0)
+                return -1;
+            if (ctx->list_failed[r])
+                for (size_t i = 0; i < ctx->n_dumps; i++)
+                    ctx->act[r][i] = PUSH_UNKNOWN;
+        }
+        size_t next = ctx->n_dumps;
+        for (size_t i = 0; i < ctx->n_dumps && next == ctx->n_dumps; i++)
+            for (size_t r = 0; r < ctx->remotes.n; r++)
+                if (!ctx->plain[i] && ctx->act[r][i] == PUSH_SHIP)
+                    next = i;
+        if (next == ctx->n_dumps || signals_pending())
+            return 0;
+        validate_dump(ctx, next);
+    }
 }
 
 /* Retention for the selected databases: the local directory, and each
@@ -400,6 +471,13 @@ static err_kind push_retention(push_ctx *ctx, const char *only)
                     .policy = {cfg->retention.keep_days, cfg->retention.min_keep,
                                cfg->retention.keep_weekly, cfg->retention.keep_monthly},
                     .now = time(NULL)};
+    const char **invalid = calloc(ctx->n_dumps + 1, sizeof *invalid);
+    if (!invalid)
+        return ERR_PARTIAL;
+    for (size_t i = 0; i < ctx->n_dumps; i++)
+        if (ctx->invalid[i] == 1)
+            invalid[o.n_not_backups++] = ctx->dumps[i].file;
+    o.not_backups = invalid;
     err_kind found = ERR_NONE;
     char target[600];
     prune_result r;
@@ -426,7 +504,8 @@ static err_kind push_retention(push_ctx *ctx, const char *only)
         if (only)
             break;
     }
-    return found;
+    free(invalid);
+    return found == ERR_FAIL ? ERR_PARTIAL : found; /* the pushing itself is done */
 }
 
 static int load_trusted(push_ctx *ctx)
@@ -465,20 +544,25 @@ static int parse_options(int argc, char **argv, const char **database, const cha
 
 static err_kind run_push(push_ctx *ctx, const char *database)
 {
-    for (size_t r = 0; r < ctx->remotes.n; r++) {
+    ctx->plain = calloc(ctx->n_dumps + 1, sizeof *ctx->plain);
+    ctx->invalid = calloc(ctx->n_dumps + 1, 1);
+    if (!ctx->plain || !ctx->invalid) {
+        log_error("push: out of memory");
+        return ERR_FAIL;
+    }
+    for (size_t r = 0; r < ctx->remotes.n; r++)
         if (archives_list(ctx->remotes.b[r], ctx->cfg->local.name_prefix, &ctx->lists[r],
                           &ctx->n_lists[r]) < 0) {
             log_error("%s", err_msg());
-            ctx->remote_failed[r] = 1;
+            ctx->remote_failed[r] = ctx->list_failed[r] = 1;
         }
-        if (plan_remote(ctx, r) < 0)
-            return ERR_FAIL;
-        if (ctx->remote_failed[r]) /* what it holds is unknown: ship nothing there */
-            for (size_t i = 0; i < ctx->n_dumps; i++)
-                ctx->act[r][i] = PUSH_UNKNOWN;
+    if (plan_and_validate(ctx) < 0) {
+        log_error("push: %s", err_msg());
+        return ERR_FAIL;
     }
     for (size_t i = 0; i < ctx->n_dumps && !signals_pending(); i++)
-        push_one(ctx, i);
+        if (!ctx->invalid[i])
+            push_one(ctx, i);
     size_t failed = ctx->remotes.n_failed;
     for (size_t r = 0; r < ctx->remotes.n; r++)
         failed += ctx->remote_failed[r] != 0;
@@ -487,17 +571,18 @@ static err_kind run_push(push_ctx *ctx, const char *database)
            ctx->n_dumps, ctx->n_dumps == 1 ? "" : "s", ctx->shipped, ctx->shipped == 1 ? "" : "s",
            ctx->held, ctx->skipped, failed ? ", some remotes FAILED" : "");
     fflush(stdout);
+    /* whether the run failed is decided before its findings count: a run
+     * that shipped nowhere deletes nothing, whatever else it found */
     err_kind outcome = failed == 0 ? ERR_NONE : failed < total ? ERR_PARTIAL : ERR_FAIL;
     if (signals_pending())
         outcome = ERR_FAIL;
+    if (outcome != ERR_FAIL)
+        outcome = err_worse(outcome, push_retention(ctx, database));
+    else
+        log_info("retention skipped: the run failed, nothing is deleted");
     if (ctx->findings)
         outcome = err_worse(outcome, ERR_INTEGRITY);
-    if (outcome == ERR_FAIL) {
-        log_info("retention skipped: the run failed, nothing is deleted");
-        return outcome;
-    }
-    err_kind kept = push_retention(ctx, database);
-    return err_worse(outcome, kept == ERR_FAIL ? ERR_PARTIAL : kept);
+    return outcome;
 }
 
 int cmd_push(int argc, char **argv, const cli_globals *g)
@@ -541,6 +626,10 @@ out:
         free(ctx.lists[r]);
         free(ctx.act[r]);
     }
+    for (size_t i = 0; ctx.plain && i < ctx.n_dumps; i++)
+        free(ctx.plain[i]);
+    free(ctx.plain);
+    free(ctx.invalid);
     free(ctx.dumps);
     free(ctx.trusted);
     remote_set_close(&ctx.remotes);

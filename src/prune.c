@@ -12,6 +12,7 @@
 #include "archives.h"
 #include "err.h"
 #include "log.h"
+#include "signals.h"
 #include "strbuf.h"
 
 #define NO_ITEM ((size_t)-1) /* an object of another database, or not judged */
@@ -61,15 +62,27 @@ static int wanted(const prune_opts *o, const char *database)
     return !o->database || strcmp(o->database, database) == 0;
 }
 
-/* An incomplete upload is removed once it is stale: more than 24 h old by
- * its upload time, or named before the keep_days window (nothing keeps an
- * incomplete upload, and it cannot be one in flight: push ships nothing
- * retention would delete). */
-static int incomplete_is_stale(const prune_opts *o, time_t mtime, time_t created)
+/* An upload in progress or abandoned (a temporary file, an S3 multipart
+ * upload) is stale once more than 24 h old by its upload time (by the time
+ * in its name when the server gives none). */
+static int upload_is_stale(const prune_opts *o, time_t mtime, time_t created)
 {
-    if (mtime > 0 && mtime < o->now && o->now - mtime > PRUNE_STALE_SECONDS)
+    time_t t = mtime > 0 ? mtime : created;
+    return t < o->now && o->now - t > PRUNE_STALE_SECONDS;
+}
+
+/* An archive object without manifest is there for milliseconds between
+ * the commit of an upload and its manifest; longer, it is an upload or a
+ * deletion cut short.  Removed when stale as an upload, or once named
+ * before the keep_days window and more than an hour old (a deletion cut
+ * short is finished by the next prune). */
+static int orphan_is_stale(const prune_opts *o, time_t mtime, time_t created)
+{
+    if (upload_is_stale(o, mtime, created))
         return 1;
-    return created < o->now && o->now - created > (time_t)o->policy.keep_days * 86400;
+    int past_window = created < o->now && o->now - created > (time_t)o->policy.keep_days * 86400;
+    time_t t = mtime > 0 ? mtime : created;
+    return past_window && t < o->now && o->now - t > 3600;
 }
 
 /* Plan the items judged by the policy (every item with a retention state)
@@ -101,7 +114,7 @@ static void count(prune_result *r)
         const prune_item *it = &r->items[i];
         r->backups += strcmp(it->state, "complete") == 0 || strcmp(it->state, "dump") == 0;
         r->to_delete += !it->keep;
-        r->missing += strcmp(it->state, "missing") == 0;
+        r->missing += strcmp(it->state, "missing") == 0 || strcmp(it->state, "bad-manifest") == 0;
         r->future += it->future;
     }
 }
@@ -130,9 +143,10 @@ static int plan_archives(const prune_opts *o, const archive_info *list, size_t n
     for (size_t i = 0; i < n; i++) {
         if (list[i].state == ARCHIVE_INCOMPLETE || item_of[i] == NO_ITEM)
             continue;
+        /* a manifest that cannot be read promises nothing: not a backup */
+        int good = list[i].state == ARCHIVE_COMPLETE && !list[i].bad_manifest;
         ri[m] = (retention_item){list[i].database, list[i].created, RETENTION_ARCHIVE,
-                                 list[i].state == ARCHIVE_COMPLETE ? RETENTION_COMPLETE
-                                                                   : RETENTION_MISSING};
+                                 good ? RETENTION_COMPLETE : RETENTION_MISSING};
         idx[m++] = item_of[i];
     }
     rc = plan_items(o, r, ri, idx, m);
@@ -164,8 +178,8 @@ static int judge_archives(backend *b, const prune_opts *o, archive_info *list, s
             checked[i] = 1;
             if (archives_check_sizes(b, &list[i], 1) < 0)
                 rc = -1;
-            else if (list[i].state == ARCHIVE_MISSING) {
-                r->items[item_of[i]].state = "missing";
+            else if (list[i].state == ARCHIVE_MISSING || list[i].bad_manifest) {
+                r->items[item_of[i]].state = list[i].bad_manifest ? "bad-manifest" : "missing";
                 again = 1;
             }
         }
@@ -221,10 +235,11 @@ static int batch_add(object_batch *ob, size_t cap, const char *name, prune_item 
 
 static void batch_free(object_batch *ob)
 {
-    for (size_t i = 0; i < ob->n; i++)
+    for (size_t i = 0; i < ob->n && ob->names; i++)
         free((char *)ob->names[i]);
     free(ob->names);
     free(ob->items);
+    memset(ob, 0, sizeof *ob);
 }
 
 static int batch_init(object_batch *ob, size_t cap)
@@ -245,16 +260,9 @@ static void delete_remote(backend *b, const archive_info *list, size_t n, const 
                           const backend_entry *ents, const size_t *ent_item, size_t nents,
                           prune_result *r)
 {
-    object_batch man, arc;
-    if (batch_init(&man, n) < 0 || batch_init(&arc, n) < 0) {
-        batch_free(&man);
-        for (size_t i = 0; i < r->n; i++)
-            if (!r->items[i].keep)
-                set_error(&r->items[i], err_msg());
-        return;
-    }
+    object_batch man = {0}, arc = {0};
     char object[CATALOG_NAME_MAX + 32];
-    int oom = 0;
+    int oom = batch_init(&man, n) < 0 || batch_init(&arc, n) < 0;
     for (size_t i = 0; i < n && !oom; i++) {
         if (item_of[i] == NO_ITEM)
             continue;
@@ -283,9 +291,16 @@ static void delete_remote(backend *b, const archive_info *list, size_t n, const 
         prune_item *it = ent_item[i] == NO_ITEM ? NULL : &r->items[ent_item[i]];
         if (!it || it->keep || it->error)
             continue;
-        if (backend_remove_incomplete(b, &ents[i]) < 0) {
+        if (signals_pending()) {
+            set_error(it, "interrupted by a signal before its removal");
+            continue;
+        }
+        int rc = backend_remove_incomplete(b, &ents[i]);
+        if (rc < 0)
             set_error(it, err_msg());
-            it->soft = 1; /* a server that cannot abort uploads: said, not a failure */
+        if (rc > 0) { /* a server that cannot abort uploads: said, not a failure */
+            set_error(it, "the server cannot abort uploads");
+            it->soft = 1;
         }
     }
     for (size_t i = 0; i < r->n; i++) {
@@ -344,8 +359,8 @@ int prune_remote(backend *b, const prune_opts *o, prune_result *out)
         item_of[i] = out->n - 1;
         fill_item(it, a->name, a->database, a->created, archives_state_name(a->state));
         if (a->state == ARCHIVE_INCOMPLETE) { /* an archive without its manifest */
-            it->keep = !incomplete_is_stale(o, a->mtime, a->created);
-            it->why = it->keep ? "archive without manifest, less than 24 h old"
+            it->keep = !orphan_is_stale(o, a->mtime, a->created);
+            it->why = it->keep ? "archive without manifest, recent (an upload in progress?)"
                                : "archive without manifest (an upload or a deletion cut short)";
         }
     }
@@ -361,9 +376,9 @@ int prune_remote(backend *b, const prune_opts *o, prune_result *out)
             goto out;
         ent_item[i] = out->n - 1;
         fill_item(it, ents[i].name, ce.database, ce.created, "incomplete");
-        it->keep = !incomplete_is_stale(o, ents[i].mtime, ce.created);
+        it->keep = !upload_is_stale(o, ents[i].mtime, ce.created);
         it->why = it->keep ? "incomplete upload, less than 24 h old"
-                           : "incomplete upload older than 24 h or before the window";
+                           : "incomplete upload older than 24 h";
     }
     /* a list sorted by database then time holds the archives' items in
      * order: the size checks may now run */
@@ -387,13 +402,21 @@ out:
 
 /* ---- the local directory ---------------------------------------------- */
 
+static int ce_is_safety(const char *file, const char *prefix)
+{
+    catalog_entry ce;
+    return catalog_parse(prefix, file, &ce) == 0 && ce.kind == CATALOG_SAFETY_DUMP;
+}
+
 /* The dumps of DIR (open as D) that local retention may judge, into R. */
 static int scan_local(DIR *d, const char *dir, const prune_opts *o, prune_result *r)
 {
     size_t cap = 0;
     struct dirent *de;
-    errno = 0;
-    while ((de = readdir(d))) {
+    for (;;) {
+        errno = 0; /* readdir's end and its error look alike otherwise */
+        if (!(de = readdir(d)))
+            break;
         catalog_entry ce;
         struct stat st;
         if (catalog_parse(o->prefix, de->d_name, &ce) < 0 ||
@@ -411,8 +434,12 @@ static int scan_local(DIR *d, const char *dir, const prune_opts *o, prune_result
         if (!it)
             return -1;
         const char *state = ce.kind == CATALOG_SAFETY_DUMP ? "safety" : "dump";
-        fill_item(it, de->d_name, ce.database, ce.created, st.st_size == 0 ? "empty" : state);
-        errno = 0;
+        if (st.st_size == 0)
+            state = "empty";
+        for (size_t k = 0; k < o->n_not_backups; k++)
+            if (strcmp(o->not_backups[k], de->d_name) == 0)
+                state = "invalid";
+        fill_item(it, de->d_name, ce.database, ce.created, state);
     }
     if (errno)
         return err_sys(ERR_FAIL, errno, "reading directory %s", dir);
@@ -445,12 +472,13 @@ int prune_local(const char *dir, const prune_opts *o, prune_result *out)
     }
     for (size_t i = 0; i < out->n; i++) {
         const prune_item *it = &out->items[i];
-        int safety = strcmp(it->state, "safety") == 0;
-        /* an empty file is not a backup: judged like a missing archive */
+        int good = strcmp(it->state, "dump") == 0 || strcmp(it->state, "safety") == 0;
+        /* an empty or invalid file is not a backup: judged like a missing
+         * archive (a safety dump among them too) */
         ri[i] = (retention_item){it->database, it->created,
-                                 safety ? RETENTION_SAFETY : RETENTION_ARCHIVE,
-                                 strcmp(it->state, "empty") == 0 ? RETENTION_MISSING
-                                                                 : RETENTION_COMPLETE};
+                                 ce_is_safety(it->name, o->prefix) ? RETENTION_SAFETY
+                                                                   : RETENTION_ARCHIVE,
+                                 good ? RETENTION_COMPLETE : RETENTION_MISSING};
         idx[i] = i;
     }
     if (plan_items(o, out, ri, idx, out->n) < 0)
@@ -498,12 +526,21 @@ void prune_log_findings(const char *target, const prune_result *r)
         const prune_item *it = &r->items[i];
         if (it->future)
             log_warn("%s: %s is dated in the future (check the clock): kept", target, it->name);
+        const char *fate = it->keep      ? ""
+                           : it->removed ? "; past the window: deleted"
+                           : it->error   ? "; past the window, but its deletion failed"
+                                         : "; past the window: to be deleted";
         if (strcmp(it->state, "missing") == 0)
             log_error("%s: %s: its manifest is there but its archive is missing or shorter than "
                       "recorded (integrity finding: run verify)%s",
-                      target, it->name, it->keep ? "" : "; past the window: deleted");
-        if (strcmp(it->state, "empty") == 0)
-            log_warn("%s: %s is empty: not counted as a backup", target, it->name);
+                      target, it->name, fate);
+        if (strcmp(it->state, "bad-manifest") == 0)
+            log_error("%s: %s: its manifest cannot be read as one (integrity finding: run "
+                      "verify); not counted as a backup%s",
+                      target, it->name, fate);
+        if (strcmp(it->state, "empty") == 0 || strcmp(it->state, "invalid") == 0)
+            log_warn("%s: %s is %s: not counted as a backup", target, it->name,
+                     strcmp(it->state, "empty") == 0 ? "empty" : "not a valid dump");
         if (it->error) {
             strbuf_printable_copy(shown, sizeof shown, it->error);
             if (it->soft)

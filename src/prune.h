@@ -37,13 +37,18 @@ typedef struct {
     retention_policy policy;
     time_t now;
     int dry_run; /* plan only: nothing is read beyond manifests, nothing deleted */
+    /* local: file names known not to be valid dumps (push found them
+     * invalid): judged like an empty dump, never counted as a backup */
+    const char *const *not_backups;
+    size_t n_not_backups;
 } prune_opts;
 
 typedef struct {
     char name[CATALOG_NAME_MAX + 64]; /* archive name, local file name or incomplete object */
     char database[128];
     time_t created;    /* the time in its name */
-    const char *state; /* complete, missing, incomplete (remote); dump, safety, empty (local) */
+    const char *state; /* complete, missing, bad-manifest, incomplete (remote); dump, safety,
+                          empty, invalid (local) */
     int keep;          /* 1 kept, 0 to delete */
     const char *why;   /* the reason, in words */
     int future;        /* dated in the future: warn */

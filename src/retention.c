@@ -69,9 +69,11 @@ static void plan_database(const retention_item *items, const size_t *idx, size_t
     for (size_t k = 0; k < n; k++) {
         const retention_item *it = &items[idx[k]];
         if (it->kind == RETENTION_SAFETY) {
-            if (it->time <= now && (!any_safety || it->time > newest_safety))
+            /* the newest good one: an empty or invalid one keeps nothing */
+            int good = it->state == RETENTION_COMPLETE && it->time <= now;
+            if (good && (!any_safety || it->time > newest_safety))
                 newest_safety = it->time;
-            any_safety |= it->time <= now;
+            any_safety |= good;
             continue;
         }
         if (it->state == RETENTION_COMPLETE && it->time <= now)
@@ -87,7 +89,7 @@ static void plan_database(const retention_item *items, const size_t *idx, size_t
         if (it->time > now) {
             d->reason = RETENTION_KEEP_FUTURE;
         } else if (it->kind == RETENTION_SAFETY) {
-            if (it->time == newest_safety)
+            if (any_safety && it->time == newest_safety && it->state == RETENTION_COMPLETE)
                 d->reason = RETENTION_KEEP_NEWEST_SAFETY;
             else if (within)
                 d->reason = RETENTION_KEEP_WITHIN_DAYS;

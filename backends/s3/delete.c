@@ -127,9 +127,22 @@ static int map_errors(const s3_params *cfg, const char *const *keys, size_t n,
     if (unknown) {
         char shown[300];
         strbuf_printable_copy(shown, sizeof shown, first_unknown);
-        log_warn("remote %s: the answer to DeleteObjects names %zu key%s that %s not asked for "
-                 "(ignored), such as \"%s\"",
-                 cfg->name, unknown, unknown == 1 ? "" : "s", unknown == 1 ? "was" : "were", shown);
+        log_warn("remote %s: the answer to DeleteObjects names %zu error%s for key%s that %s "
+                 "not asked for, such as \"%s\"",
+                 cfg->name, unknown, unknown == 1 ? "" : "s", unknown == 1 ? "" : "s",
+                 unknown == 1 ? "was" : "were", shown);
+        /* Quiet answers list no deletions: an error that names no key of
+         * ours may be about any of them, so none is known to be gone (the
+         * next prune tries again; a manifest is never taken as removed
+         * before its archive goes) */
+        for (size_t i = 0; i < n; i++)
+            if (!errors[i] && asprintf(&errors[i],
+                                       "%s: not known to be deleted: the server answered an error "
+                                       "for a key it did not name as ours (\"%s\")",
+                                       keys[i], shown) < 0) {
+                errors[i] = NULL;
+                return err_set(ERR_FAIL, "out of memory");
+            }
     }
     int failed = 0;
     for (size_t i = 0; i < n; i++)

@@ -797,12 +797,15 @@ static int s3_remove_incomplete(void *impl, const backend_entry *e)
     char *key = s3http_key(r->c, e->name);
     if (!key)
         return -1;
-    static const long gone[] = {404, 0};
+    /* 501 / 405: a server that cannot abort uploads - said by the caller */
+    static const long gone[] = {404, 405, 501, 0};
     sigv4_param q = {"uploadId", e->upload_id};
     s3http_request req = {
         .method = "DELETE", .key = key, .query = &q, .n_query = 1, .accept = gone};
     s3http_response resp;
     int rc = shared_perform(r, &req, &resp);
+    if (rc == 0 && (resp.status == 405 || resp.status == 501))
+        rc = 1;
     s3http_response_free(&resp);
     free(key);
     return rc;

@@ -113,6 +113,7 @@ rm -f "$T/local/$bad_dump.dump" "$T/local/$newest.dump"
 # ---- archives without manifest: never a backup; cut-short deletions cleaned ----
 orphan=$(name "10 days")
 cp "$T/nas/$(name "2 days").dump.enc" "$T/nas/$orphan.dump.enc"
+touch -d '-2 hours' "$T/nas/$orphan.dump.enc" # its upload (or cut-short deletion) long past
 fresh_orphan=$(name "30 minutes")
 cp "$T/nas/$(name "2 days").dump.enc" "$T/nas/$fresh_orphan.dump.enc"
 run 0 list --remote nas
@@ -123,6 +124,7 @@ check "list --all: it is incomplete" test "$(grep "$orphan" "$T/out" | awk '{pri
 cut_short=$(name "9 days")
 cp "$T/nas/$(name "3 days").dump.enc" "$T/nas/$cut_short.dump.enc"
 echo "put $T/nas/$cut_short.dump.enc $SRV/$cut_short.dump.enc" | sshd_sftp main "$SSHD_PORT" >/dev/null 2>&1
+touch -d '-2 hours' "$T/nas/$cut_short.dump.enc" "$SRV/$cut_short.dump.enc"
 # stale and fresh temporary files of uploads (SFTP), by their mtime
 stale_tmp="$(name "1 days").dump.enc.0123456789abcdef.partial"
 fresh_tmp="$(name "1 hours").dump.enc.fedcba9876543210.partial"

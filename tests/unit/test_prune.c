@@ -299,7 +299,13 @@ static void test_remote_incomplete(void **state)
     const char *fresh = name_of("neo4j", now - 1 * HOUR, 0);
     put(with(fresh, ".dump.enc"), 100, now - 1 * HOUR);
     const char *expired = name_of("neo4j", now - 9 * DAY, 0);
-    put(with(expired, ".dump.enc"), 100, now - 60);
+    put(with(expired, ".dump.enc"), 100, now - 2 * HOUR);
+    /* ... but not one committed a moment ago, its manifest on the way */
+    const char *committing = name_of("neo4j", now - 9 * DAY - 600, 0);
+    put(with(committing, ".dump.enc"), 100, now - 60);
+    /* an upload in flight of an old dump (push, another host) is left */
+    const char *t3 = with(name_of("neo4j", now - 9 * DAY - 1200, 0), ".dump.enc.0123456789abcdee.partial");
+    put(t3, 10, now - 60);
     /* temporary files of uploads */
     const char *t1 = with(name_of("neo4j", now - 3 * HOUR, 0), ".dump.enc.0123456789abcdef.partial");
     put(t1, 10, now - 30 * HOUR);
@@ -319,8 +325,10 @@ static void test_remote_incomplete(void **state)
     assert_false(exists(with(stale, ".dump.enc")));
     assert_true(exists(with(fresh, ".dump.enc")));
     assert_false(exists(with(expired, ".dump.enc")));
+    assert_true(exists(with(committing, ".dump.enc")));
     assert_false(exists(t1));
     assert_true(exists(t2));
+    assert_true(exists(t3));
     assert_true(exists(other));
     assert_true(exists("foreign.dump.enc.0123456789abcdef.partial"));
     assert_string_equal(item(&r, fresh)->state, "incomplete");
@@ -359,9 +367,9 @@ static void test_local(void **state)
 {
     (void)state;
     fresh_dir();
-    const char *d[5];
+    static char d[5][CATALOG_NAME_MAX + 64]; /* with() reuses its buffers */
     for (int i = 0; i < 5; i++) {
-        d[i] = with(name_of("neo4j", now - (20 + i) * DAY, 0), ".dump");
+        snprintf(d[i], sizeof d[i], "%s", with(name_of("neo4j", now - (20 + i) * DAY, 0), ".dump"));
         put(d[i], 10, 0);
     }
     const char *empty = with(name_of("neo4j", now - 19 * DAY, 0), ".dump");
@@ -407,6 +415,31 @@ static void test_local(void **state)
     assert_false(exists(s_old));
     assert_string_equal(item(&r, s_new)->why, "the newest safety dump");
     prune_result_free(&r);
+
+    /* an empty safety dump is not the newest good one */
+    const char *s_empty = with(name_of("neo4j", now - 29 * DAY, 1), ".dump");
+    put(s_empty, 0, 0);
+    assert_int_equal(prune_local(dir, &o, &r), 0);
+    assert_true(exists(s_new));
+    assert_false(exists(s_empty));
+    prune_result_free(&r);
+
+    /* a dump push found invalid is not a backup: min_keep keeps older ones */
+    fresh_dir();
+    for (int i = 0; i < 4; i++)
+        put(d[i], 10, 0);
+    const char *not_backups[] = {d[0]};
+    o.not_backups = not_backups;
+    o.n_not_backups = 1;
+    assert_int_equal(prune_local(dir, &o, &r), 0);
+    assert_string_equal(item(&r, d[0])->state, "invalid");
+    assert_int_equal(r.backups, 3);
+    assert_false(exists(d[0])); /* past the window, and no backup */
+    for (int i = 1; i < 4; i++)
+        assert_true(exists(d[i]));
+    prune_result_free(&r);
+    o.not_backups = NULL;
+    o.n_not_backups = 0;
 
     /* a directory that is not there */
     assert_int_equal(prune_local("/nonexistent/n4o", &o, &r), -1);
