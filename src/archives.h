@@ -28,7 +28,7 @@ typedef struct {
     archive_state state;
     int has_archive, has_manifest;
     uint64_t recorded_size; /* from the (unverified) manifest; set by archives_check_sizes */
-    time_t mtime; /* the newest modification (S3: upload start) time of its objects */
+    time_t mtime;           /* the newest modification (S3: upload start) time of its objects */
     int bad_manifest; /* its manifest cannot be parsed or is too large (archives_check_sizes) */
 } archive_info;
 

@@ -397,8 +397,7 @@ static int check_signer_trusted(const config *cfg, const keys_secret *signer)
 static err_kind apply_retention(backup_ctx *ctx, err_kind outcome)
 {
     const config *cfg = ctx->cfg;
-    if ((outcome != ERR_NONE && outcome != ERR_PARTIAL) || ctx->start_failed ||
-        signals_pending()) {
+    if ((outcome != ERR_NONE && outcome != ERR_PARTIAL) || ctx->start_failed || signals_pending()) {
         log_info("retention skipped: the run failed, nothing is deleted");
         return outcome;
     }

@@ -63,8 +63,8 @@ static json_t *items_json(const prune_run *run, const prune_result *r)
                               it->keep ? "keep" : "delete", "reason", it->why ? it->why : "",
                               "deleted", it->removed);
         if (it->error)
-            json_object_set_new(
-                o, "error", json_string(strbuf_printable_copy(shown, sizeof shown, it->error)));
+            json_object_set_new(o, "error",
+                                json_string(strbuf_printable_copy(shown, sizeof shown, it->error)));
         json_array_append_new(items, o);
     }
     (void)run;
@@ -75,20 +75,20 @@ static json_t *items_json(const prune_run *run, const prune_result *r)
 static void report(prune_run *run, const char *kind, const char *target, const prune_result *r)
 {
     char label[600];
-    snprintf(label, sizeof label, "%s %s", strcmp(kind, "local") == 0 ? "local directory" : "remote",
-             target);
+    snprintf(label, sizeof label, "%s %s",
+             strcmp(kind, "local") == 0 ? "local directory" : "remote", target);
     if (r->failed)
         run->failed++;
     else
         run->ok++;
     run->findings += r->missing;
     if (run->g->json) {
-        json_array_append_new(
-            run->targets,
-            json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I}", "type", kind, "target", target,
-                      "items", items_json(run, r), "to_delete", (json_int_t)r->to_delete,
-                      "deleted", (json_int_t)r->removed, "failed", (json_int_t)r->failed,
-                      "missing", (json_int_t)r->missing));
+        json_array_append_new(run->targets,
+                              json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I}", "type", kind,
+                                        "target", target, "items", items_json(run, r), "to_delete",
+                                        (json_int_t)r->to_delete, "deleted", (json_int_t)r->removed,
+                                        "failed", (json_int_t)r->failed, "missing",
+                                        (json_int_t)r->missing));
     } else {
         printf("%s: %zu backup%s, %s %zu, keep %zu%s\n", label, r->backups,
                r->backups == 1 ? "" : "s", run->dry_run ? "would delete" : "deleted",
@@ -129,11 +129,10 @@ static void print_json(const prune_run *run, const prune_opts *o, const char *er
     if (error)
         json_array_append_new(errors, json_pack("{s:n, s:s}", "target", "message",
                                                 strbuf_printable_copy(shown, sizeof shown, error)));
-    json_t *doc = json_pack("{s:b, s:{s:i, s:i, s:i, s:i}, s:O, s:o}", "dry_run", run->dry_run,
-                            "policy", "keep_days", o->policy.keep_days, "min_keep",
-                            o->policy.min_keep, "keep_weekly", o->policy.keep_weekly,
-                            "keep_monthly", o->policy.keep_monthly, "targets", run->targets,
-                            "errors", errors);
+    json_t *doc = json_pack(
+        "{s:b, s:{s:i, s:i, s:i, s:i}, s:O, s:o}", "dry_run", run->dry_run, "policy", "keep_days",
+        o->policy.keep_days, "min_keep", o->policy.min_keep, "keep_weekly", o->policy.keep_weekly,
+        "keep_monthly", o->policy.keep_monthly, "targets", run->targets, "errors", errors);
     json_dumpf(doc, stdout, JSON_INDENT(2));
     printf("\n");
     json_decref(doc);

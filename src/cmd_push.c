@@ -66,9 +66,9 @@ typedef struct {
     size_t n_lists[REMOTES_MAX];
     push_action *act[REMOTES_MAX]; /* per dump */
     int remote_failed[REMOTES_MAX];
-    int list_failed[REMOTES_MAX]; /* what it holds is unknown: nothing is shipped there */
+    int list_failed[REMOTES_MAX];   /* what it holds is unknown: nothing is shipped there */
     pipeline_backup_result **plain; /* per dump: its validated first read, once done */
-    char *invalid;                   /* per dump: 1 not a valid dump, 2 unreadable */
+    char *invalid;                  /* per dump: 1 not a valid dump, 2 unreadable */
     size_t shipped, held, skipped, findings;
 } push_ctx;
 
@@ -166,9 +166,9 @@ static int plan_remote(push_ctx *ctx, size_t r)
         const archive_info *a = &ctx->lists[r][i];
         if (a->state == ARCHIVE_INCOMPLETE)
             continue;
-        ri[m] = (retention_item){a->database, a->created, RETENTION_ARCHIVE,
-                                 a->state == ARCHIVE_COMPLETE ? RETENTION_COMPLETE
-                                                              : RETENTION_MISSING};
+        ri[m] =
+            (retention_item){a->database, a->created, RETENTION_ARCHIVE,
+                             a->state == ARCHIVE_COMPLETE ? RETENTION_COMPLETE : RETENTION_MISSING};
         dump_of[m++] = (size_t)-1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -186,11 +186,11 @@ static int plan_remote(push_ctx *ctx, size_t r)
                                  RETENTION_COMPLETE};
         dump_of[m++] = i;
     }
-    if (retention_plan(ri, m, time(NULL), &(retention_policy){ctx->cfg->retention.keep_days,
-                                                               ctx->cfg->retention.min_keep,
-                                                               ctx->cfg->retention.keep_weekly,
-                                                               ctx->cfg->retention.keep_monthly},
-                       dec) < 0)
+    if (retention_plan(
+            ri, m, time(NULL),
+            &(retention_policy){ctx->cfg->retention.keep_days, ctx->cfg->retention.min_keep,
+                                ctx->cfg->retention.keep_weekly, ctx->cfg->retention.keep_monthly},
+            dec) < 0)
         goto out;
     for (size_t k = 0; k < m; k++)
         if (dump_of[k] != (size_t)-1 && !dec[k].keep)
@@ -514,8 +514,8 @@ static int load_trusted(push_ctx *ctx)
     keys_public *more = NULL;
     size_t n_more = 0;
     if (cfg->keys.n_verify_keys > 0 &&
-        archives_load_verify_keys(cfg->keys.verify_keys, cfg->keys.n_verify_keys, &more,
-                                  &n_more) < 0)
+        archives_load_verify_keys(cfg->keys.verify_keys, cfg->keys.n_verify_keys, &more, &n_more) <
+            0)
         return -1;
     ctx->trusted = calloc(n_more + 1, sizeof *ctx->trusted);
     if (!ctx->trusted) {

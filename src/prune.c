@@ -420,8 +420,7 @@ static int scan_local(DIR *d, const char *dir, const prune_opts *o, prune_result
         catalog_entry ce;
         struct stat st;
         if (catalog_parse(o->prefix, de->d_name, &ce) < 0 ||
-            (ce.kind != CATALOG_DUMP && ce.kind != CATALOG_SAFETY_DUMP) ||
-            !wanted(o, ce.database))
+            (ce.kind != CATALOG_DUMP && ce.kind != CATALOG_SAFETY_DUMP) || !wanted(o, ce.database))
             continue;
         if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
             if (errno == ENOENT)

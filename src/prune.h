@@ -61,11 +61,11 @@ typedef struct {
 typedef struct {
     prune_item *items; /* by database, then time */
     size_t n;
-    size_t backups;  /* complete archives or dumps judged */
+    size_t backups; /* complete archives or dumps judged */
     size_t to_delete;
     size_t removed;
-    size_t failed;   /* deletions that failed (not counting soft ones) */
-    size_t missing;  /* integrity findings: manifests whose archive is missing or short */
+    size_t failed;  /* deletions that failed (not counting soft ones) */
+    size_t missing; /* integrity findings: manifests whose archive is missing or short */
     size_t future;
 } prune_result;
 

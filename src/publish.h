@@ -15,8 +15,8 @@
 
 typedef struct {
     const char *database;
-    const char *name;       /* the archive name */
-    time_t started, ended;  /* of the dump */
+    const char *name;                     /* the archive name */
+    time_t started, ended;                /* of the dump */
     const pipeline_backup_result *plain;  /* the pass that read and validated the dump */
     const pipeline_backup_result *upload; /* the pass that fed the remotes (may be PLAIN) */
     const keys_public *recipient;

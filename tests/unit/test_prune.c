@@ -304,15 +304,19 @@ static void test_remote_incomplete(void **state)
     const char *committing = name_of("neo4j", now - 9 * DAY - 600, 0);
     put(with(committing, ".dump.enc"), 100, now - 60);
     /* an upload in flight of an old dump (push, another host) is left */
-    const char *t3 = with(name_of("neo4j", now - 9 * DAY - 1200, 0), ".dump.enc.0123456789abcdee.partial");
+    const char *t3 =
+        with(name_of("neo4j", now - 9 * DAY - 1200, 0), ".dump.enc.0123456789abcdee.partial");
     put(t3, 10, now - 60);
     /* temporary files of uploads */
-    const char *t1 = with(name_of("neo4j", now - 3 * HOUR, 0), ".dump.enc.0123456789abcdef.partial");
+    const char *t1 =
+        with(name_of("neo4j", now - 3 * HOUR, 0), ".dump.enc.0123456789abcdef.partial");
     put(t1, 10, now - 30 * HOUR);
-    const char *t2 = with(name_of("neo4j", now - 2 * HOUR, 0), ".dump.enc.fedcba9876543210.partial");
+    const char *t2 =
+        with(name_of("neo4j", now - 2 * HOUR, 0), ".dump.enc.fedcba9876543210.partial");
     put(t2, 10, now - 2 * HOUR);
     /* another database's stale upload is left to its own prune */
-    const char *other = with(name_of("system", now - 2 * HOUR, 0), ".dump.enc.00000000000000aa.partial");
+    const char *other =
+        with(name_of("system", now - 2 * HOUR, 0), ".dump.enc.00000000000000aa.partial");
     put(other, 10, now - 30 * HOUR);
     put("foreign.dump.enc.0123456789abcdef.partial", 10, now - 30 * HOUR);
 
@@ -481,9 +485,9 @@ static int group_teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_remote_plan),         cmocka_unit_test(test_remote_short_archive),
+        cmocka_unit_test(test_remote_plan),           cmocka_unit_test(test_remote_short_archive),
         cmocka_unit_test(test_remote_manifest_first), cmocka_unit_test(test_remote_incomplete),
-        cmocka_unit_test(test_remote_future),       cmocka_unit_test(test_local),
+        cmocka_unit_test(test_remote_future),         cmocka_unit_test(test_local),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
