@@ -34,7 +34,7 @@ static const char *action(const prune_item *it, int dry_run)
     return it->removed ? "deleted" : it->soft ? "left" : "FAILED";
 }
 
-static void print_items(const prune_run *run, const prune_result *r)
+static void print_items(const prune_run *run, const char *label, const prune_result *r)
 {
     char created[32], shown[ERR_MSG_MAX];
     for (size_t i = 0; i < r->n; i++) {
@@ -46,7 +46,7 @@ static void print_items(const prune_run *run, const prune_result *r)
         printf("  %-7s %-52s %-10s %-20s %s", action(it, run->dry_run), it->name, it->state,
                created, it->why ? it->why : "");
         if (it->error)
-            printf(": %s", strbuf_printable_copy(shown, sizeof shown, it->error));
+            printf(": %s", strbuf_printable_copy(shown, sizeof shown, prune_error_text(label, it)));
         printf("\n");
     }
 }
@@ -94,7 +94,7 @@ static void report(prune_run *run, const char *kind, const char *target, const p
                r->backups == 1 ? "" : "s", run->dry_run ? "would delete" : "deleted",
                run->dry_run ? r->to_delete : r->removed, r->n - r->to_delete,
                r->failed ? " (some deletions FAILED)" : "");
-        print_items(run, r);
+        print_items(run, label, r);
     }
     prune_log_findings(label, r);
 }

@@ -511,6 +511,16 @@ out:
 
 /* ---- the log ---------------------------------------------------------- */
 
+const char *prune_error_text(const char *target, const prune_item *it)
+{
+    const char *e = it->error ? it->error : "";
+    size_t tl = strlen(target);
+    /* the backend names the remote already: say it once */
+    if (strncmp(e, target, tl) == 0 && e[tl] == ':' && e[tl + 1] == ' ')
+        e += tl + 2;
+    return e;
+}
+
 err_kind prune_outcome(const prune_result *r)
 {
     if (r->missing)
@@ -541,7 +551,7 @@ void prune_log_findings(const char *target, const prune_result *r)
             log_warn("%s: %s is %s: not counted as a backup", target, it->name,
                      strcmp(it->state, "empty") == 0 ? "empty" : "not a valid dump");
         if (it->error) {
-            strbuf_printable_copy(shown, sizeof shown, it->error);
+            strbuf_printable_copy(shown, sizeof shown, prune_error_text(target, it));
             if (it->soft)
                 log_warn("%s: could not remove the incomplete upload %s: %s", target, it->name,
                          shown);

@@ -76,6 +76,8 @@ int prune_remote(backend *b, const prune_opts *o, prune_result *out);
 int prune_local(const char *dir, const prune_opts *o, prune_result *out);
 void prune_result_free(prune_result *r);
 
+/* IT's error without the "TARGET: " its backend put in front. */
+const char *prune_error_text(const char *target, const prune_item *it);
 /* ERR_INTEGRITY when R found a missing archive, ERR_FAIL when a deletion
  * failed, else ERR_NONE. */
 err_kind prune_outcome(const prune_result *r);
