@@ -106,13 +106,14 @@ run 0 verify --all
 
 # --- 3b. two backups into one local remote in the same second (two hosts,
 #         one NAS): distinct verifiable archives, or one clean failure
+#         (--no-prune: counting archives, nothing may go meanwhile)
 sed -e "s#$T/run/#$T/run2/#" -e "s#directory   = $T/local#directory   = $T/local2#" \
     "$T/conf" >"$T/conf2"
 mkdir -p "$T/local2"
 before=$(ls "$T/nas"/*.dump.enc | wc -l)
-"$N4O_BIN" -c "$T/conf" --no-progress backup >"$T/o1" 2>"$T/e1" &
+"$N4O_BIN" -c "$T/conf" --no-progress backup --no-prune >"$T/o1" 2>"$T/e1" &
 p1=$!
-"$N4O_BIN" -c "$T/conf2" --no-progress backup >"$T/o2" 2>"$T/e2" &
+"$N4O_BIN" -c "$T/conf2" --no-progress backup --no-prune >"$T/o2" 2>"$T/e2" &
 p2=$!
 wait $p1
 r1=$?

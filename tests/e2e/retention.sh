@@ -193,4 +193,20 @@ sleep 0.5
 run 6 prune --dry-run
 wait "$holder"
 
+# ---- a remote that failed is not pruned; the others are ----
+mkdir -p "$T/nas2"
+mount -t tmpfs -o size=96k tmpfs "$T/nas2"
+for d in 20 21 22 23; do # expired archives there: retention would delete one
+    head -c 2000 /dev/urandom >"$T/nas2/$(name "$d days").dump.enc"
+    echo "{}" >"$T/nas2/$(name "$d days").dump.manifest"
+done
+printf '[remote "nas2"]\ntype = local\npath = %s\n' "$T/nas2" >>"$T/conf"
+before_nas2=$(on_dir "$T/nas2" .dump.manifest)
+gen_dump "$T/db.dump" 400K 10
+seed_db neo4j "$T/db.dump"
+run 3 backup
+expect_in "$T/out" "nas2 FAILED"
+check "the failed remote is not pruned" test "$(on_dir "$T/nas2" .dump.manifest)" = "$before_nas2"
+check "... while the others are (3 left on nas)" test "$(on_dir "$T/nas" .dump.manifest | wc -l)" = 3
+
 e2e_finish
