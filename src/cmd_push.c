@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "archives.h"
@@ -70,7 +71,41 @@ typedef struct {
     pipeline_backup_result **plain; /* per dump: its validated first read, once done */
     char *invalid;                  /* per dump: 1 not a valid dump, 2 unreadable */
     size_t shipped, held, skipped, findings;
+    json_t *events, *errors; /* --json: what happened to each dump; remotes that failed */
 } push_ctx;
+
+/* What happened to dump D on REMOTE (NULL: on none in particular): a line
+ * on stdout, or with --json an event {name, database, remote, action,
+ * message}.  MSG may quote a server or a manifest: escaped here. */
+static void say(push_ctx *ctx, const local_dump *d, const char *remote, const char *action,
+                const char *msg)
+{
+    char shown[ERR_MSG_MAX + 64];
+    strbuf_printable_copy(shown, sizeof shown, msg ? msg : "");
+    if (ctx->g->json) {
+        json_array_append_new(ctx->events,
+                              json_pack("{s:s, s:s, s:s?, s:s, s:s?}", "name", d->name, "database",
+                                        d->database, "remote", remote, "action", action, "message",
+                                        msg ? shown : NULL));
+        return;
+    }
+    if (strcmp(action, "shipped") == 0)
+        printf("%s: shipped to %s\n", d->name, remote);
+    else if (strcmp(action, "failed") == 0)
+        printf("%s: remote %s FAILED (%s)\n", d->name, remote, shown);
+    else if (strcmp(action, "skipped") == 0)
+        printf("%s: not shipped to %s: retention would delete it there\n", d->name, remote);
+    else if (strcmp(action, "present") == 0 && ctx->g->verbose > 0)
+        printf("%s: already on %s\n", d->name, remote);
+    else if (strcmp(action, "other-content") == 0)
+        printf("%s: remote %s holds an archive of this name %s: not overwritten\n", d->name, remote,
+               shown);
+    else if (strcmp(action, "invalid") == 0)
+        printf("%s: INVALID dump, not shipped: %s\n", d->name, shown);
+    else if (strcmp(action, "unreadable") == 0)
+        printf("%s: cannot read the dump, not shipped: %s\n", d->name, shown);
+    fflush(stdout);
+}
 
 static int dump_cmp(const void *pa, const void *pb)
 {
@@ -207,8 +242,7 @@ static void other_content(push_ctx *ctx, size_t r, const local_dump *d, const ch
 {
     char how[ERR_MSG_MAX + 64]; /* it may quote a manifest's bytes */
     strbuf_printable_copy(how, sizeof how, what);
-    printf("%s: remote %s holds an archive of this name %s: not overwritten\n", d->name,
-           ctx->remotes.names[r], how);
+    say(ctx, d, ctx->remotes.names[r], "other-content", what);
     log_error("%s: remote %s holds an archive of this name %s: not overwritten", d->name,
               ctx->remotes.names[r], how);
     ctx->findings++;
@@ -322,14 +356,14 @@ report:
     for (size_t k = 0; k < n_to; k++) {
         if (errs[k] == ERR_NONE) {
             ctx->shipped++;
-            printf("%s: shipped to %s\n", d->name, ctx->remotes.names[to[k]]);
+            say(ctx, d, ctx->remotes.names[to[k]], "shipped", NULL);
             continue;
         }
         ctx->remote_failed[to[k]] = 1;
         if (errs[k] == ERR_INTEGRITY)
             ctx->findings++;
         strbuf_printable_copy(shown, sizeof shown, msgs ? msgs[k] : err_msg());
-        printf("%s: remote %s FAILED (%s)\n", d->name, ctx->remotes.names[to[k]], shown);
+        say(ctx, d, ctx->remotes.names[to[k]], "failed", shown);
         if (strncmp(shown, "remote ", 7) == 0) /* the message names it already */
             log_error("%s: %s", d->name, shown);
         else
@@ -339,6 +373,10 @@ report:
     free(msgs);
     free(up);
 }
+
+#define BLOCKED_WHY                                                                                \
+    "an archive of this name without manifest is in the way (an upload or a deletion cut short; "  \
+    "prune removes it)"
 
 static void push_one(push_ctx *ctx, size_t i)
 {
@@ -363,14 +401,12 @@ static void push_one(push_ctx *ctx, size_t i)
         }
         if (a == PUSH_SKIP) {
             ctx->skipped++;
-            printf("%s: not shipped to %s: retention would delete it there\n", d->name,
-                   ctx->remotes.names[r]);
+            say(ctx, d, ctx->remotes.names[r], "skipped", NULL);
         }
         if (a == PUSH_BLOCKED) {
             ctx->remote_failed[r] = 1;
-            log_error("%s: remote %s: an archive of this name without manifest is in the way (an "
-                      "upload cut short; prune removes it once it is 24 h old)",
-                      d->name, ctx->remotes.names[r]);
+            log_error("%s: remote %s: %s", d->name, ctx->remotes.names[r], BLOCKED_WHY);
+            say(ctx, d, ctx->remotes.names[r], "blocked", BLOCKED_WHY);
         }
     }
     if (n_to == 0 && n_cmp == 0) {
@@ -387,8 +423,10 @@ static void push_one(push_ctx *ctx, size_t i)
             strbuf_printable_copy(shown, sizeof shown, plain ? err_msg() : "out of memory");
             log_error("%s: cannot compare it with the remotes' archive: %s", d->name, shown);
             for (size_t r = 0; r < ctx->remotes.n; r++)
-                if (compare[r])
+                if (compare[r]) {
                     ctx->remote_failed[r] = 1;
+                    say(ctx, d, ctx->remotes.names[r], "failed", shown);
+                }
             free(plain);
             free(held);
             return;
@@ -403,8 +441,7 @@ static void push_one(push_ctx *ctx, size_t i)
             continue;
         }
         ctx->held++;
-        if (ctx->g->verbose > 0)
-            printf("%s: already on %s\n", d->name, ctx->remotes.names[r]);
+        say(ctx, d, ctx->remotes.names[r], "present", NULL);
     }
     if (n_to > 0 && !signals_pending())
         ship_dump(ctx, d, plain, to, n_to);
@@ -432,8 +469,7 @@ static void validate_dump(push_ctx *ctx, size_t i)
         for (size_t r = 0; r < ctx->remotes.n; r++)
             if (ctx->act[r][i] == PUSH_SHIP)
                 ctx->remote_failed[r] = 1;
-    printf("%s: %s, not shipped: %s\n", d->name,
-           k == ERR_INTEGRITY ? "INVALID dump" : "cannot read the dump", shown);
+    say(ctx, d, NULL, k == ERR_INTEGRITY ? "invalid" : "unreadable", shown);
     log_error("%s: not shipped: %s", d->name, shown);
 }
 
@@ -542,6 +578,15 @@ static int parse_options(int argc, char **argv, const char **database, const cha
     return rc;
 }
 
+static void push_error(push_ctx *ctx, const char *remote, const char *msg)
+{
+    char shown[ERR_MSG_MAX];
+    if (ctx->g->json)
+        json_array_append_new(ctx->errors,
+                              json_pack("{s:s?, s:s}", "remote", remote, "message",
+                                        strbuf_printable_copy(shown, sizeof shown, msg)));
+}
+
 static err_kind run_push(push_ctx *ctx, const char *database)
 {
     ctx->plain = calloc(ctx->n_dumps + 1, sizeof *ctx->plain);
@@ -554,6 +599,7 @@ static err_kind run_push(push_ctx *ctx, const char *database)
         if (archives_list(ctx->remotes.b[r], ctx->cfg->local.name_prefix, &ctx->lists[r],
                           &ctx->n_lists[r]) < 0) {
             log_error("%s", err_msg());
+            push_error(ctx, ctx->remotes.names[r], err_msg());
             ctx->remote_failed[r] = ctx->list_failed[r] = 1;
         }
     if (plan_and_validate(ctx) < 0) {
@@ -567,9 +613,11 @@ static err_kind run_push(push_ctx *ctx, const char *database)
     for (size_t r = 0; r < ctx->remotes.n; r++)
         failed += ctx->remote_failed[r] != 0;
     size_t total = ctx->remotes.n + ctx->remotes.n_failed;
-    printf("push: %zu local dump%s, %zu upload%s, %zu already there, %zu left to retention%s\n",
-           ctx->n_dumps, ctx->n_dumps == 1 ? "" : "s", ctx->shipped, ctx->shipped == 1 ? "" : "s",
-           ctx->held, ctx->skipped, failed ? ", some remotes FAILED" : "");
+    if (!ctx->g->json)
+        printf("push: %zu local dump%s, %zu upload%s, %zu already there, %zu left to retention%s\n",
+               ctx->n_dumps, ctx->n_dumps == 1 ? "" : "s", ctx->shipped,
+               ctx->shipped == 1 ? "" : "s", ctx->held, ctx->skipped,
+               failed ? ", some remotes FAILED" : "");
     fflush(stdout);
     /* whether the run failed is decided before its findings count: a run
      * that shipped nowhere deletes nothing, whatever else it found */
@@ -595,6 +643,8 @@ int cmd_push(int argc, char **argv, const cli_globals *g)
     push_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.g = g;
+    ctx.events = json_array();
+    ctx.errors = json_array();
     run_lock *lock = NULL;
     err_kind outcome;
     config *cfg = config_load(g->config_path, CFG_CMD_PUSH);
@@ -616,12 +666,27 @@ int cmd_push(int argc, char **argv, const cli_globals *g)
                 ctx.remotes.n_failed ? ctx.remotes.failed_msgs[0] : "none selected");
         goto fail;
     }
+    for (size_t i = 0; i < ctx.remotes.n_failed; i++)
+        push_error(&ctx, ctx.remotes.failed_names[i], ctx.remotes.failed_msgs[i]);
     outcome = run_push(&ctx, database);
     goto out;
 fail:
     outcome = err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind();
     log_error("push: %s", err_msg());
+    push_error(&ctx, NULL, err_msg());
 out:
+    if (g->json) { /* also for a run that failed: one valid document */
+        json_t *doc =
+            json_pack("{s:O, s:{s:I, s:I, s:I, s:I, s:I}, s:O}", "dumps", ctx.events, "summary",
+                      "local_dumps", (json_int_t)ctx.n_dumps, "shipped", (json_int_t)ctx.shipped,
+                      "present", (json_int_t)ctx.held, "skipped", (json_int_t)ctx.skipped,
+                      "findings", (json_int_t)ctx.findings, "errors", ctx.errors);
+        json_dumpf(doc, stdout, JSON_INDENT(2));
+        printf("\n");
+        json_decref(doc);
+    }
+    json_decref(ctx.events);
+    json_decref(ctx.errors);
     for (size_t r = 0; r < REMOTES_MAX; r++) {
         free(ctx.lists[r]);
         free(ctx.act[r]);

@@ -88,6 +88,20 @@ run 0 verify --remote off --all
 check "verify: the 6 pushed archives verify on sftp" test "$(grep -c '^OK' "$T/out")" = 6
 run 0 push
 check "push again: nothing shipped" test "$(grep -c ': shipped to ' "$T/out")" = 0
+"$N4O_BIN" -c "$T/conf" --json push >"$T/json" 2>/dev/null
+check "push --json: each dump present on each remote, nothing else" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["summary"] == {"local_dumps": 6, "shipped": 0, "present": 12, "skipped": 0, "findings": 0}, d["summary"]
+assert sorted({e["action"] for e in d["dumps"]}) == ["present"] and len(d["dumps"]) == 12, d["dumps"]
+assert d["errors"] == []
+' "$T/json"
+"$N4O_BIN" -c "$T/nonexistent.conf" --json push >"$T/json" 2>/dev/null
+check "push --json, a run that fails: one valid document holding its error" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["dumps"] == [] and "nonexistent.conf" in d["errors"][0]["message"], d
+' "$T/json"
 
 # ---- a same-named archive with other content is reported, never overwritten ----
 newest=$(name "1 days")
