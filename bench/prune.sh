@@ -19,7 +19,33 @@
 # sftp-server -l DEBUG3, one "request N: KIND" line per request) and, for
 # neo4j-offsite on S3, as its own -v log says ("s3: METHOD URL" per
 # attempt); after each run the remote must hold exactly the 7 recent pairs.
+#
+#   bench/prune.sh BUILD_DIR N_ARCHIVES RUNS --prepare DIR
+# leaves the timing to an outside harness: it starts the same servers, seeds
+# RUNS+1 independent targets per tool per store (S3 prefixes a1/..aK/ for
+# neo4j-offsite and b1/..bK/ for rclone, K = RUNS+1, and as many SFTP
+# directories), each with the 7 recent pairs and the N expired ones, writes
+# a configuration per target and four wrappers, DIR/ours-s3,
+# DIR/rclone-s3, DIR/ours-sftp and DIR/rclone-sftp: plain sh, each takes the
+# next unused target of its kind (counter DIR/KIND.used) and execs the tool
+# on it, its output to DIR/logs/KIND-I.  When all is seeded it creates
+# DIR/ready, then keeps the servers up until DIR/stop exists (at most
+# PREPARE_MAX_WAIT seconds, default 7200); then every used target must
+# hold exactly the 7 recent pairs: the verdict goes to stdout and to
+# DIR/verdict, and the script's status is 0 only if all used targets pass.
+# A harness that runs each command RUNS times after one warm-up uses all
+# K targets of each kind.
 set -uo pipefail
+PREP=
+if [ $# -ge 5 ] && [ "$4" = --prepare ]; then
+    PREP=$5
+    mkdir -p "$PREP" || exit 1
+    PREP=$(cd "$PREP" && pwd)
+    rm -f "$PREP/ready" "$PREP/stop" "$PREP/verdict"
+elif [ $# -gt 3 ]; then
+    echo "usage: $0 [BUILD_DIR] [N_ARCHIVES] [RUNS] [--prepare DIR]" >&2
+    exit 2
+fi
 B=$(cd "${1:-build}" && pwd)
 N=${2:-1000}
 RUNS=${3:-3}
@@ -158,6 +184,89 @@ ARCH_BYTES=$(stat -c %s "$SRV/$REAL.dump.enc")
 python3 "$HELP" s3-seed "$EP" "$BUCKET" "$PREFIX" "$REAL" "$W/recent" || exit 1
 python3 "$HELP" fs-seed "$SRV" "$REAL" "$W/recent" || exit 1
 echo "seeding took $(($(date +%s) - T0)) s so far (radosgw and sshd started, 1 archive of $ARCH_BYTES bytes pushed)"
+
+# ---- --prepare: seeded targets and wrappers for an outside timer ----
+if [ -n "$PREP" ]; then
+    K=$((RUNS + 1))
+    cat "$W/real" "$W/recent" "$W/old" >"$W/all"
+    mkdir -p "$PREP/logs" "$SSHD_BASE/t" "$W/t"
+    for i in $(seq 1 "$K"); do
+        for side in a b; do # a: neo4j-offsite, b: rclone
+            python3 "$HELP" s3-seed "$EP" "$BUCKET" "$side$i/" "$REAL" "$W/all" "$PREFIX" || exit 1
+            mkdir -p "$SSHD_BASE/t/$side$i"
+            python3 "$HELP" fs-seed "$SSHD_BASE/t/$side$i" "$REAL" "$W/all" "$SRV" || exit 1
+        done
+        for store in s3 sftp; do
+            sed -e "s|^lock_file = .*|lock_file = $W/t/lock-$store-$i|" \
+                -e "s|^prefix = .*|prefix = a$i/|" -e "s|^path = .*|path = $SSHD_BASE/t/a$i|" \
+                "$W/conf" >"$W/t/ours-$store-$i.conf"
+        done
+        awk '/^\[/ {on = ($0 == "[rgw]")} on' "$W/rclone.conf" >"$W/t/rclone-s3-$i.conf"
+        awk '/^\[/ {on = ($0 == "[sftp]")} on' "$W/rclone.conf" >"$W/t/rclone-sftp-$i.conf"
+    done
+    # wrapper KIND COMMAND...: the command with @I@ for the target's number
+    wrapper() {
+        local kind=$1
+        shift
+        echo 0 >"$PREP/$kind.used"
+        cat >"$PREP/$kind" <<SH
+#!/bin/sh
+# $kind: the next unused target of $K seeded by bench/prune.sh --prepare
+read i <"$PREP/$kind.used" || exit 1
+i=\$((i + 1))
+[ "\$i" -le $K ] || { echo "$kind: all $K targets are used" >&2; exit 1; }
+echo "\$i" >"$PREP/$kind.used"
+export AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY
+unset AWS_CA_BUNDLE
+exec $* >"$PREP/logs/$kind-\$i" 2>&1
+SH
+        sed -i 's/@I@/$i/g' "$PREP/$kind"
+        chmod +x "$PREP/$kind"
+    }
+    wrapper ours-s3 "$BIN" -c "$W/t/ours-s3-@I@.conf" --no-progress prune --remote s3
+    wrapper ours-sftp "$BIN" -c "$W/t/ours-sftp-@I@.conf" --no-progress prune --remote off
+    wrapper rclone-s3 rclone --config "$W/t/rclone-s3-@I@.conf" delete --min-age 7d "rgw:$BUCKET/b@I@/"
+    wrapper rclone-sftp rclone --config "$W/t/rclone-sftp-@I@.conf" delete --min-age 7d "sftp:$SSHD_BASE/t/b@I@"
+    echo "prepared $K targets per tool per store in $(($(date +%s) - T0)) s: $PREP/{ours,rclone}-{s3,sftp};" \
+        "waiting for $PREP/stop"
+    touch "$PREP/ready"
+    waited=0
+    while [ ! -e "$PREP/stop" ] && [ "$waited" -lt "${PREPARE_MAX_WAIT:-7200}" ]; do
+        sleep 2
+        waited=$((waited + 2))
+    done
+    [ -e "$PREP/stop" ] || echo "no $PREP/stop after ${PREPARE_MAX_WAIT:-7200} s: verifying and stopping" >&2
+    bad=0
+    {
+        for kind in ours-s3 rclone-s3 ours-sftp rclone-sftp; do
+            read -r used <"$PREP/$kind.used"
+            echo "$kind: $used of $K targets used"
+            [ "$used" -gt 0 ] || bad=$((bad + 1))
+            for i in $(seq 1 "$used"); do
+                case $kind in
+                ours-s3) got=$(python3 "$HELP" s3-list "$EP" "$BUCKET" "a$i/" | sort) ;;
+                rclone-s3) got=$(python3 "$HELP" s3-list "$EP" "$BUCKET" "b$i/" | sort) ;;
+                ours-sftp) got=$(ls -1 "$SSHD_BASE/t/a$i" | sort) ;;
+                rclone-sftp) got=$(ls -1 "$SSHD_BASE/t/b$i" | sort) ;;
+                esac
+                if [ "$got" != "$(cat "$W/kept.objects")" ]; then
+                    echo "  ANOMALY: $kind target $i does not hold exactly the 7 recent pairs" \
+                        "($(grep -c . <<<"$got") objects, $(grep -cvxFf "$W/kept.objects" <<<"$got") unexpected," \
+                        "$(grep -cxFf "$W/kept.objects" <<<"$got") of the 14 kept)"
+                    bad=$((bad + 1))
+                fi
+                [ -s "$PREP/logs/$kind-$i" ] && echo "  $kind $i: $(head -1 "$PREP/logs/$kind-$i")"
+            done
+        done
+        if [ "$bad" = 0 ]; then
+            echo "checks: every used target holds exactly the 7 recent pairs"
+        else
+            echo "$bad anomalies"
+        fi
+    } | tee "$PREP/verdict"
+    grep -q '^checks: every used target' "$PREP/verdict"
+    exit $?
+fi
 
 # ---- measuring ----
 PROBLEMS=0

@@ -2,15 +2,16 @@
 """Seeding and counting for bench/prune.sh (boto3 and the standard library,
 not our code).
 
-    prune_seed.py s3-seed ENDPOINT BUCKET PREFIX SOURCE NAMES
-        server-side copies (CopyObject) of PREFIX+SOURCE.dump.enc and
+    prune_seed.py s3-seed ENDPOINT BUCKET PREFIX SOURCE NAMES [SOURCE_PREFIX]
+        server-side copies (CopyObject) of SOURCE_PREFIX+SOURCE.dump.enc and
         .dump.manifest to PREFIX+NAME.dump.enc / .dump.manifest for each
         "NAME EPOCH" line of the file NAMES, with x-amz-meta-mtime = EPOCH
-        (the modification time rclone reads)
+        (the modification time rclone reads); SOURCE_PREFIX defaults to PREFIX
     prune_seed.py s3-list ENDPOINT BUCKET PREFIX
         the keys under PREFIX, one a line, without PREFIX
-    prune_seed.py fs-seed DIR SOURCE NAMES
-        the same as plain file copies in DIR, mtime = EPOCH
+    prune_seed.py fs-seed DIR SOURCE NAMES [SOURCE_DIR]
+        the same as plain file copies from SOURCE_DIR (default DIR) into
+        DIR, mtime = EPOCH
     prune_seed.py count-tool LOG      our -v log: "s3: METHOD URL" lines
     prune_seed.py count-rgw LOG       radosgw's beast access lines
     prune_seed.py count-sftp LOG      sftp-server's request log (DEBUG3)
@@ -43,13 +44,15 @@ def names(path):
         return [(n, int(e)) for n, e in (line.split() for line in f if line.strip())]
 
 
-def s3_seed(endpoint, bucket, prefix, source, names_file):
+def s3_seed(endpoint, bucket, prefix, source, names_file, source_prefix=None):
     s3 = client(endpoint)
+    if source_prefix is None:
+        source_prefix = prefix
 
     def one(job):
         name, epoch, suffix = job
         s3.copy_object(Bucket=bucket, Key=prefix + name + suffix,
-                       CopySource={"Bucket": bucket, "Key": prefix + source + suffix},
+                       CopySource={"Bucket": bucket, "Key": source_prefix + source + suffix},
                        Metadata={"mtime": "%d.000000000" % epoch}, MetadataDirective="REPLACE")
 
     jobs = [(n, e, s) for n, e in names(names_file) for s in SUFFIXES]
@@ -67,11 +70,13 @@ def s3_list(endpoint, bucket, prefix):
     return 0
 
 
-def fs_seed(directory, source, names_file):
+def fs_seed(directory, source, names_file, source_dir=None):
+    if source_dir is None:
+        source_dir = directory
     for name, epoch in names(names_file):
         for s in SUFFIXES:
             dst = os.path.join(directory, name + s)
-            shutil.copyfile(os.path.join(directory, source + s), dst)
+            shutil.copyfile(os.path.join(source_dir, source + s), dst)
             os.utime(dst, (epoch, epoch))
     return 0
 
@@ -164,10 +169,12 @@ def count_sftp(log):
 
 
 def main(argv):
-    cmds = {"s3-seed": (s3_seed, 5), "s3-list": (s3_list, 3), "fs-seed": (fs_seed, 3),
-            "count-tool": (count_tool, 1), "count-rgw": (count_rgw, 1),
-            "count-sftp": (count_sftp, 1), "rgw-seconds": (rgw_seconds, 1)}
-    if len(argv) < 2 or argv[1] not in cmds or len(argv) != 2 + cmds[argv[1]][1]:
+    # name: (function, required arguments, optional arguments)
+    cmds = {"s3-seed": (s3_seed, 5, 1), "s3-list": (s3_list, 3, 0), "fs-seed": (fs_seed, 3, 1),
+            "count-tool": (count_tool, 1, 0), "count-rgw": (count_rgw, 1, 0),
+            "count-sftp": (count_sftp, 1, 0), "rgw-seconds": (rgw_seconds, 1, 0)}
+    if len(argv) < 2 or argv[1] not in cmds or not (
+            cmds[argv[1]][1] <= len(argv) - 2 <= cmds[argv[1]][1] + cmds[argv[1]][2]):
         sys.exit(__doc__)
     return cmds[argv[1]][0](*argv[2:])
 
