@@ -46,7 +46,7 @@ static void fresh_dir(void)
 
 static void put(const char *name, size_t size, time_t mtime)
 {
-    char p[512];
+    char p[2048];
     snprintf(p, sizeof p, "%s/%s", dir, name);
     FILE *f = fopen(p, "wb");
     assert_non_null(f);
@@ -61,7 +61,7 @@ static void put(const char *name, size_t size, time_t mtime)
 
 static int exists(const char *name)
 {
-    char p[512];
+    char p[2048];
     struct stat st;
     snprintf(p, sizeof p, "%s/%s", dir, name);
     return lstat(p, &st) == 0;
@@ -104,7 +104,7 @@ static void put_archive(const char *name, const char *db, size_t size, size_t re
     size_t len;
     char *text = manifest_sign(&m, signer, &len);
     assert_non_null(text);
-    char p[512];
+    char p[2048];
     snprintf(p, sizeof p, "%s/%s", dir, with(name, CATALOG_MANIFEST_SUFFIX));
     FILE *f = fopen(p, "wb");
     assert_non_null(f);
