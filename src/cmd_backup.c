@@ -407,32 +407,29 @@ static err_kind apply_retention(backup_ctx *ctx, err_kind outcome)
                     .now = time(NULL)};
     err_kind found = ERR_NONE;
     char target[600];
-    prune_result r;
-    for (size_t i = 0; i < ctx->n_dbs; i++) {
-        const db_run *d = &ctx->dbs[i];
-        if (!d->dumped)
-            continue;
-        o.database = d->database;
-        for (size_t k = 0; k <= ctx->remotes.n; k++) {
-            int local = k == ctx->remotes.n;
-            if (local ? !ctx->local_copy : d->remote_err[k] != ERR_NONE)
-                continue;
-            if (local)
-                snprintf(target, sizeof target, "local directory %s", cfg->local.directory);
-            else
-                snprintf(target, sizeof target, "remote %s", ctx->remotes.names[k]);
-            int rc = local ? prune_local(cfg->local.directory, &o, &r)
-                           : prune_remote(ctx->remotes.b[k], &o, &r);
-            if (rc < 0) {
-                log_error("%s: retention of %s: %s", target, d->database, err_msg());
-                found = err_worse(found, ERR_FAIL);
-                continue;
-            }
-            prune_log(target, &r);
-            found = err_worse(found, prune_outcome(&r));
-            prune_result_free(&r);
+    const char **dbs = calloc(ctx->n_dbs + 1, sizeof *dbs);
+    if (!dbs)
+        return err_worse(outcome, ERR_PARTIAL);
+    /* one listing a target: the databases backed up there */
+    for (size_t k = 0; k <= ctx->remotes.n; k++) {
+        int local = k == ctx->remotes.n;
+        o.n_databases = 0;
+        for (size_t i = 0; i < ctx->n_dbs; i++) {
+            const db_run *d = &ctx->dbs[i];
+            if (d->dumped && (local ? ctx->local_copy : d->remote_err[k] == ERR_NONE))
+                dbs[o.n_databases++] = d->database;
         }
+        if (o.n_databases == 0)
+            continue;
+        o.databases = dbs;
+        if (local)
+            snprintf(target, sizeof target, "local directory %s", cfg->local.directory);
+        else
+            snprintf(target, sizeof target, "remote %s", ctx->remotes.names[k]);
+        found = err_worse(
+            found, prune_apply(local ? NULL : ctx->remotes.b[k], cfg->local.directory, target, &o));
     }
+    free(dbs);
     if (found == ERR_FAIL)
         found = ERR_PARTIAL; /* the backup itself is done */
     return err_worse(outcome, found);

@@ -514,31 +514,26 @@ static err_kind push_retention(push_ctx *ctx, const char *only)
         if (ctx->invalid[i] == 1)
             invalid[o.n_not_backups++] = ctx->dumps[i].file;
     o.not_backups = invalid;
+    /* one listing a target: every database selected */
+    if (only) {
+        o.databases = &only;
+        o.n_databases = 1;
+    } else {
+        o.databases = (const char *const *)cfg->neo4j.databases;
+        o.n_databases = cfg->neo4j.n_databases;
+    }
     err_kind found = ERR_NONE;
     char target[600];
-    prune_result r;
-    for (size_t db = 0; db < cfg->neo4j.n_databases || (only && db == 0); db++) {
-        o.database = only ? only : cfg->neo4j.databases[db];
-        for (size_t k = 0; k <= ctx->remotes.n; k++) {
-            int local = k == ctx->remotes.n;
-            if (!local && ctx->remote_failed[k])
-                continue;
-            if (local)
-                snprintf(target, sizeof target, "local directory %s", cfg->local.directory);
-            else
-                snprintf(target, sizeof target, "remote %s", ctx->remotes.names[k]);
-            if ((local ? prune_local(cfg->local.directory, &o, &r)
-                       : prune_remote(ctx->remotes.b[k], &o, &r)) < 0) {
-                log_error("%s: retention of %s: %s", target, o.database, err_msg());
-                found = err_worse(found, ERR_FAIL);
-                continue;
-            }
-            prune_log(target, &r);
-            found = err_worse(found, prune_outcome(&r));
-            prune_result_free(&r);
-        }
-        if (only)
-            break;
+    for (size_t k = 0; k <= ctx->remotes.n; k++) {
+        int local = k == ctx->remotes.n;
+        if (!local && ctx->remote_failed[k])
+            continue;
+        if (local)
+            snprintf(target, sizeof target, "local directory %s", cfg->local.directory);
+        else
+            snprintf(target, sizeof target, "remote %s", ctx->remotes.names[k]);
+        found = err_worse(
+            found, prune_apply(local ? NULL : ctx->remotes.b[k], cfg->local.directory, target, &o));
     }
     free(invalid);
     return found == ERR_FAIL ? ERR_PARTIAL : found; /* the pushing itself is done */

@@ -59,7 +59,14 @@ static int item_cmp(const void *pa, const void *pb)
 
 static int wanted(const prune_opts *o, const char *database)
 {
-    return !o->database || strcmp(o->database, database) == 0;
+    if (o->database && strcmp(o->database, database) != 0)
+        return 0;
+    if (o->n_databases == 0)
+        return 1;
+    for (size_t i = 0; i < o->n_databases; i++)
+        if (strcmp(o->databases[i], database) == 0)
+            return 1;
+    return 0;
 }
 
 /* An upload in progress or abandoned (a temporary file, an S3 multipart
@@ -559,6 +566,21 @@ void prune_log_findings(const char *target, const prune_result *r)
                 log_error("%s: could not delete %s: %s", target, it->name, shown);
         }
     }
+}
+
+err_kind prune_apply(backend *b, const char *dir, const char *target, const prune_opts *o)
+{
+    prune_result r;
+    if ((b ? prune_remote(b, o, &r) : prune_local(dir, o, &r)) < 0) {
+        char shown[ERR_MSG_MAX];
+        log_error("%s: retention: %s", target,
+                  strbuf_printable_copy(shown, sizeof shown, err_msg()));
+        return ERR_FAIL;
+    }
+    prune_log(target, &r);
+    err_kind k = prune_outcome(&r);
+    prune_result_free(&r);
+    return k;
 }
 
 void prune_log(const char *target, const prune_result *r)

@@ -32,8 +32,10 @@
 #define PRUNE_STALE_SECONDS (24 * 3600) /* an incomplete upload older: removed */
 
 typedef struct {
-    const char *prefix;   /* [local] name_prefix */
-    const char *database; /* only this database; NULL: every one found */
+    const char *prefix;           /* [local] name_prefix */
+    const char *database;         /* only this database; NULL: every one found (or DATABASES) */
+    const char *const *databases; /* with N_DATABASES > 0: only these */
+    size_t n_databases;
     retention_policy policy;
     time_t now;
     int dry_run; /* plan only: nothing is read beyond manifests, nothing deleted */
@@ -87,5 +89,10 @@ err_kind prune_outcome(const prune_result *r);
 void prune_log_findings(const char *target, const prune_result *r);
 /* prune_log_findings, each deletion, and one summary line. */
 void prune_log(const char *target, const prune_result *r);
+/* Prune remote B (or, B NULL, the local directory DIR) with O, logged as
+ * TARGET: what backup and push do after their work.  The outcome kind:
+ * ERR_FAIL when it could not be done or a deletion failed, ERR_INTEGRITY
+ * for a finding, else ERR_NONE. */
+err_kind prune_apply(backend *b, const char *dir, const char *target, const prune_opts *o);
 
 #endif

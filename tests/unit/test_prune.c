@@ -175,6 +175,21 @@ static void test_remote_plan(void **state)
     assert_int_equal(r.n, 10);
     assert_int_equal(r.to_delete, 4);
     prune_result_free(&r);
+    /* a list of databases, as backup and push judge a target at once */
+    const char *both[] = {"system", "neo4j"}, *other[] = {"graph"};
+    o.database = NULL;
+    o.databases = both;
+    o.n_databases = 2;
+    assert_int_equal(prune_remote(b, &o, &r), 0);
+    assert_int_equal(r.n, 12);
+    prune_result_free(&r);
+    o.databases = other;
+    o.n_databases = 1;
+    assert_int_equal(prune_remote(b, &o, &r), 0);
+    assert_int_equal(r.n, 0);
+    prune_result_free(&r);
+    o.databases = NULL;
+    o.n_databases = 0;
 
     o.database = NULL;
     o.dry_run = 0;
