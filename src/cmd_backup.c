@@ -401,12 +401,8 @@ static err_kind apply_retention(backup_ctx *ctx, err_kind outcome)
         log_info("retention skipped: the run failed, nothing is deleted");
         return outcome;
     }
-    prune_opts o = {.prefix = cfg->local.name_prefix,
-                    .policy = {cfg->retention.keep_days, cfg->retention.min_keep,
-                               cfg->retention.keep_weekly, cfg->retention.keep_monthly},
-                    .now = time(NULL)};
+    prune_opts o = {.prefix = cfg->local.name_prefix, .policy = cfg->retention, .now = time(NULL)};
     err_kind found = ERR_NONE;
-    char target[600];
     const char **dbs = calloc(ctx->n_dbs + 1, sizeof *dbs);
     if (!dbs)
         return err_worse(outcome, ERR_PARTIAL);
@@ -422,12 +418,9 @@ static err_kind apply_retention(backup_ctx *ctx, err_kind outcome)
         if (o.n_databases == 0)
             continue;
         o.databases = dbs;
-        if (local)
-            snprintf(target, sizeof target, "local directory %s", cfg->local.directory);
-        else
-            snprintf(target, sizeof target, "remote %s", ctx->remotes.names[k]);
-        found = err_worse(
-            found, prune_apply(local ? NULL : ctx->remotes.b[k], cfg->local.directory, target, &o));
+        found = err_worse(found, prune_apply(local ? NULL : ctx->remotes.b[k],
+                                             local ? NULL : ctx->remotes.names[k],
+                                             cfg->local.directory, &o));
     }
     free(dbs);
     if (found == ERR_FAIL)

@@ -156,8 +156,7 @@ int cmd_prune(int argc, char **argv, const cli_globals *g)
     if (!cfg)
         goto fail;
     o.prefix = cfg->local.name_prefix;
-    o.policy = (retention_policy){cfg->retention.keep_days, cfg->retention.min_keep,
-                                  cfg->retention.keep_weekly, cfg->retention.keep_monthly};
+    o.policy = cfg->retention;
     int do_local = local || (!remote && cfg->local.directory);
     if (local && !cfg->local.directory) {
         err_set(ERR_USAGE, "%s: --local: [local] directory is not set", cfg->path);

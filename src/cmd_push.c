@@ -503,10 +503,7 @@ static int plan_and_validate(push_ctx *ctx)
 static err_kind push_retention(push_ctx *ctx, const char *only)
 {
     const config *cfg = ctx->cfg;
-    prune_opts o = {.prefix = cfg->local.name_prefix,
-                    .policy = {cfg->retention.keep_days, cfg->retention.min_keep,
-                               cfg->retention.keep_weekly, cfg->retention.keep_monthly},
-                    .now = time(NULL)};
+    prune_opts o = {.prefix = cfg->local.name_prefix, .policy = cfg->retention, .now = time(NULL)};
     const char **invalid = calloc(ctx->n_dumps + 1, sizeof *invalid);
     if (!invalid)
         return ERR_PARTIAL;
@@ -523,17 +520,13 @@ static err_kind push_retention(push_ctx *ctx, const char *only)
         o.n_databases = cfg->neo4j.n_databases;
     }
     err_kind found = ERR_NONE;
-    char target[600];
     for (size_t k = 0; k <= ctx->remotes.n; k++) {
         int local = k == ctx->remotes.n;
         if (!local && ctx->remote_failed[k])
             continue;
-        if (local)
-            snprintf(target, sizeof target, "local directory %s", cfg->local.directory);
-        else
-            snprintf(target, sizeof target, "remote %s", ctx->remotes.names[k]);
-        found = err_worse(
-            found, prune_apply(local ? NULL : ctx->remotes.b[k], cfg->local.directory, target, &o));
+        found = err_worse(found, prune_apply(local ? NULL : ctx->remotes.b[k],
+                                             local ? NULL : ctx->remotes.names[k],
+                                             cfg->local.directory, &o));
     }
     free(invalid);
     return found == ERR_FAIL ? ERR_PARTIAL : found; /* the pushing itself is done */

@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "retention.h"
 #include <stdio.h>
 
 /* Commands, as a bitmask: the key table says which of them need a key. */
@@ -49,9 +51,7 @@ typedef struct {
     char *name_prefix; /* default "haia_backup" */
 } config_local;
 
-typedef struct {
-    int keep_days, min_keep, keep_weekly, keep_monthly;
-} config_retention;
+typedef retention_policy config_retention; /* [retention] is the policy, as read */
 
 typedef struct {
     char *public_key, *signing_key, *secret_key;

@@ -135,7 +135,7 @@ static int check_credentials(const char *v, char *why, size_t n)
 }
 
 /* Why the reserved keys are refused (config_key.reserved). */
-#define NOTIFY_LATER    "no notification is sent yet"
+#define NOTIFY_LATER "no notification is sent yet"
 
 #define F(field) offsetof(config, field)
 #define R(field) offsetof(config_remote, field)

@@ -568,8 +568,13 @@ void prune_log_findings(const char *target, const prune_result *r)
     }
 }
 
-err_kind prune_apply(backend *b, const char *dir, const char *target, const prune_opts *o)
+err_kind prune_apply(backend *b, const char *remote, const char *dir, const prune_opts *o)
 {
+    char target[600];
+    if (b)
+        snprintf(target, sizeof target, "remote %s", remote);
+    else
+        snprintf(target, sizeof target, "local directory %s", dir);
     prune_result r;
     if ((b ? prune_remote(b, o, &r) : prune_local(dir, o, &r)) < 0) {
         char shown[ERR_MSG_MAX];

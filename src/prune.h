@@ -89,10 +89,10 @@ err_kind prune_outcome(const prune_result *r);
 void prune_log_findings(const char *target, const prune_result *r);
 /* prune_log_findings, each deletion, and one summary line. */
 void prune_log(const char *target, const prune_result *r);
-/* Prune remote B (or, B NULL, the local directory DIR) with O, logged as
- * TARGET: what backup and push do after their work.  The outcome kind:
- * ERR_FAIL when it could not be done or a deletion failed, ERR_INTEGRITY
- * for a finding, else ERR_NONE. */
-err_kind prune_apply(backend *b, const char *dir, const char *target, const prune_opts *o);
+/* Prune remote B named REMOTE (or, B NULL, the local directory DIR) with
+ * O, and log it: what backup and push do after their work.  The outcome
+ * kind: ERR_FAIL when it could not be done or a deletion failed,
+ * ERR_INTEGRITY for a finding, else ERR_NONE. */
+err_kind prune_apply(backend *b, const char *remote, const char *dir, const prune_opts *o);
 
 #endif
