@@ -353,7 +353,7 @@ const config_key config_key_table[] = {
      .help = "Days added to keep_days for the lock of each archive."},
     {.section = CONFIG_SEC_REMOTE, .name = "prune_credentials", .type = CONFIG_T_STRING,
      .remote_types = CONFIG_RT_S3, .offset = R(prune_credentials),
-     .reserved = "nothing is pruned yet",
+     .reserved = "prune deletes with the remote's own credentials until Object Lock is built",
      .help = "Optional second credentials (file + profile) used only to delete and to extend "
              "locks."},
 };

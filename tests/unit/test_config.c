@@ -849,6 +849,8 @@ static void test_examples(void **state)
                         "docker exec haia-neo4j sh -c 'sleep 20 ; neo4j status'");
     assert_string_equal(c->local.directory, "/var/lib/docker/volumes/haia_neo4j-backups/_data");
     assert_null(c->keys.secret_key);
+    assert_int_equal(c->retention.keep_weekly, 4);
+    assert_int_equal(c->retention.keep_monthly, 6);
     assert_int_equal(c->n_remotes, 3);
     assert_string_equal(c->remotes[0].type, "local");
     assert_string_equal(c->remotes[1].type, "sftp");
@@ -876,7 +878,8 @@ static void test_examples(void **state)
                         "runuser -u neo4j -- neo4j-admin database load --from-stdin "
                         "--overwrite-destination=true {database}");
     assert_int_equal(c->general.syslog, 0);
-    assert_int_equal(c->retention.keep_days, 7);
+    assert_int_equal(c->retention.keep_days, 14);
+    assert_int_equal(c->retention.min_keep, 3);
     assert_int_equal(c->n_remotes, 2);
     assert_string_equal(c->remotes[1].url_style, "path");
     assert_string_equal(c->remotes[1].credentials, "/etc/neo4j-offsite/s3-credentials");
@@ -1218,7 +1221,8 @@ static void test_reserved_keys(void **state)
          "[remote \"s\"]\ntype = s3\nendpoint = https://h\nregion = r\nbucket = bkt\n"
          "prune_credentials = /etc/neo4j-offsite/prune-credentials\n",
          ":6: [remote \"s\"] prune_credentials: prune_credentials is not implemented in this "
-         "version (nothing is pruned yet): remove the line"},
+         "version (prune deletes with the remote's own credentials until Object Lock is built): "
+         "remove the line"},
     };
     size_t n = sizeof cases / sizeof cases[0];
     for (size_t i = 0; i < n; i++)
