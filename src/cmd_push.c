@@ -7,7 +7,6 @@
  * encrypted and uploaded in a second read that must hash the same; its
  * signed manifest follows the archive.  A remote that already holds the
  * name is compared by plaintext BLAKE2b and never overwritten. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,6 +25,7 @@
 #include "config.h"
 #include "err.h"
 #include "lock.h"
+#include "local_dumps.h"
 #include "log.h"
 #include "neo4j.h"
 #include "progress.h"
@@ -34,14 +34,6 @@
 #include "remotes.h"
 #include "signals.h"
 #include "strbuf.h"
-
-typedef struct {
-    char file[CATALOG_NAME_MAX + 16]; /* in the local directory */
-    char name[CATALOG_NAME_MAX];      /* the archive name: FILE without ".dump" */
-    char database[128];
-    time_t created, mtime;
-    uint64_t size;
-} local_dump;
 
 /* What push does with one dump on one remote. */
 typedef enum {
@@ -107,14 +99,6 @@ static void say(push_ctx *ctx, const local_dump *d, const char *remote, const ch
     fflush(stdout);
 }
 
-static int dump_cmp(const void *pa, const void *pb)
-{
-    const local_dump *a = pa, *b = pb;
-    if (a->created != b->created)
-        return a->created < b->created ? -1 : 1;
-    return strcmp(a->file, b->file);
-}
-
 static int database_selected(const config *cfg, const char *database, const char *only)
 {
     if (only)
@@ -130,46 +114,19 @@ static int database_selected(const config *cfg, const char *database, const char
 static int scan_dumps(push_ctx *ctx, const char *only)
 {
     const char *dir = ctx->cfg->local.directory;
-    DIR *d = opendir(dir);
-    if (!d)
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
         return err_sys(ERR_FAIL, errno, "local directory %s", dir);
-    size_t cap = 0;
-    struct dirent *de;
-    int rc = 0;
-    for (;;) {
-        errno = 0; /* readdir's end and its error look alike otherwise */
-        if (!(de = readdir(d)))
-            break;
-        catalog_entry ce;
-        struct stat st;
-        if (catalog_parse(ctx->cfg->local.name_prefix, de->d_name, &ce) < 0 ||
-            ce.kind != CATALOG_DUMP || !database_selected(ctx->cfg, ce.database, only))
-            continue;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
-            continue;
-        if (ctx->n_dumps == cap) {
-            cap = cap ? cap * 2 : 16;
-            local_dump *nd = realloc(ctx->dumps, cap * sizeof *nd);
-            if (!nd) {
-                rc = err_set(ERR_FAIL, "out of memory");
-                break;
-            }
-            ctx->dumps = nd;
-        }
-        local_dump *ld = &ctx->dumps[ctx->n_dumps++];
-        snprintf(ld->file, sizeof ld->file, "%s", de->d_name);
-        snprintf(ld->name, sizeof ld->name, "%s", ce.name);
-        snprintf(ld->database, sizeof ld->database, "%s", ce.database);
-        ld->created = ce.created;
-        ld->mtime = st.st_mtime;
-        ld->size = (uint64_t)st.st_size;
-    }
-    if (rc == 0 && errno)
-        rc = err_sys(ERR_FAIL, errno, "reading local directory %s", dir);
-    closedir(d);
-    if (ctx->n_dumps > 1)
-        qsort(ctx->dumps, ctx->n_dumps, sizeof *ctx->dumps, dump_cmp);
-    return rc;
+    int rc = local_dumps_scan(fd, dir, ctx->cfg->local.name_prefix, 0, &ctx->dumps, &ctx->n_dumps);
+    close(fd);
+    if (rc < 0)
+        return -1;
+    size_t kept = 0;
+    for (size_t i = 0; i < ctx->n_dumps; i++)
+        if (database_selected(ctx->cfg, ctx->dumps[i].database, only))
+            ctx->dumps[kept++] = ctx->dumps[i];
+    ctx->n_dumps = kept;
+    return 0;
 }
 
 static const archive_info *find_archive(const push_ctx *ctx, size_t r, const char *name)

@@ -1,6 +1,5 @@
 #include "prune.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 
 #include "archives.h"
 #include "err.h"
+#include "local_dumps.h"
 #include "log.h"
 #include "signals.h"
 #include "strbuf.h"
@@ -415,40 +415,31 @@ static int ce_is_safety(const char *file, const char *prefix)
     return catalog_parse(prefix, file, &ce) == 0 && ce.kind == CATALOG_SAFETY_DUMP;
 }
 
-/* The dumps of DIR (open as D) that local retention may judge, into R. */
-static int scan_local(DIR *d, const char *dir, const prune_opts *o, prune_result *r)
+/* The dumps of DIR (open as DIR_FD) that local retention may judge, into R. */
+static int scan_local(int dir_fd, const char *dir, const prune_opts *o, prune_result *r)
 {
-    size_t cap = 0;
-    struct dirent *de;
-    for (;;) {
-        errno = 0; /* readdir's end and its error look alike otherwise */
-        if (!(de = readdir(d)))
-            break;
-        catalog_entry ce;
-        struct stat st;
-        if (catalog_parse(o->prefix, de->d_name, &ce) < 0 ||
-            (ce.kind != CATALOG_DUMP && ce.kind != CATALOG_SAFETY_DUMP) || !wanted(o, ce.database))
+    local_dump *dumps;
+    size_t n, cap = 0;
+    if (local_dumps_scan(dir_fd, dir, o->prefix, 1, &dumps, &n) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const local_dump *ld = &dumps[i];
+        if (!wanted(o, ld->database))
             continue;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-            if (errno == ENOENT)
-                continue; /* gone meanwhile */
-            return err_sys(ERR_FAIL, errno, "%s/%s", dir, de->d_name);
-        }
-        if (!S_ISREG(st.st_mode))
-            continue; /* a link or a directory: not a dump we wrote */
         prune_item *it = add_item(r, &cap);
-        if (!it)
+        if (!it) {
+            free(dumps);
             return -1;
-        const char *state = ce.kind == CATALOG_SAFETY_DUMP ? "safety" : "dump";
-        if (st.st_size == 0)
+        }
+        const char *state = ld->kind == CATALOG_SAFETY_DUMP ? "safety" : "dump";
+        if (ld->size == 0)
             state = "empty";
         for (size_t k = 0; k < o->n_not_backups; k++)
-            if (strcmp(o->not_backups[k], de->d_name) == 0)
+            if (strcmp(o->not_backups[k], ld->file) == 0)
                 state = "invalid";
-        fill_item(it, de->d_name, ce.database, ce.created, state);
+        fill_item(it, ld->file, ld->database, ld->created, state);
     }
-    if (errno)
-        return err_sys(ERR_FAIL, errno, "reading directory %s", dir);
+    free(dumps);
     if (r->n > 1)
         qsort(r->items, r->n, sizeof *r->items, item_cmp);
     return 0;
@@ -458,17 +449,12 @@ int prune_local(const char *dir, const prune_opts *o, prune_result *out)
 {
     memset(out, 0, sizeof *out);
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = fd < 0 ? NULL : fdopendir(fd);
-    if (!d) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return err_sys(ERR_FAIL, e, "local directory %s", dir);
-    }
+    if (fd < 0)
+        return err_sys(ERR_FAIL, errno, "local directory %s", dir);
     retention_item *ri = NULL;
     size_t *idx = NULL;
     int rc = -1;
-    if (scan_local(d, dir, o, out) < 0)
+    if (scan_local(fd, dir, o, out) < 0)
         goto out;
     ri = calloc(out->n ? out->n : 1, sizeof *ri);
     idx = calloc(out->n ? out->n : 1, sizeof *idx);
@@ -494,7 +480,7 @@ int prune_local(const char *dir, const prune_opts *o, prune_result *out)
         prune_item *it = &out->items[i];
         if (it->keep)
             continue;
-        if (unlinkat(dirfd(d), it->name, 0) < 0 && errno != ENOENT) {
+        if (unlinkat(fd, it->name, 0) < 0 && errno != ENOENT) {
             char msg[ERR_MSG_MAX];
             snprintf(msg, sizeof msg, "%s/%s: %s", dir, it->name, strerror(errno));
             set_error(it, msg);
@@ -504,7 +490,7 @@ int prune_local(const char *dir, const prune_opts *o, prune_result *out)
             out->removed++;
         }
     }
-    if (out->removed > 0 && fsync(dirfd(d)) < 0)
+    if (out->removed > 0 && fsync(fd) < 0)
         log_warn("local directory %s: fsync: %s", dir, strerror(errno));
     rc = 0;
 out:
@@ -512,7 +498,7 @@ out:
         prune_result_free(out);
     free(ri);
     free(idx);
-    closedir(d);
+    close(fd);
     return rc;
 }
 

@@ -723,7 +723,11 @@ static void altered_copy(const char *edit)
     size_t len;
     uint8_t *buf = slurp(a, &len);
     assert_non_null(buf);
-    buf = realloc(buf, len + 1);
+    uint8_t *grown = realloc(buf, len + 1);
+    if (!grown)
+        free(buf);
+    assert_non_null(grown);
+    buf = grown;
     if (strcmp(edit, "cut") == 0)
         len--;
     else if (strcmp(edit, "extend") == 0)
