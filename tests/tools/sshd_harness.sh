@@ -22,7 +22,8 @@
 #
 #   sshd_drop_sessions NAME   kill every session of server NAME (each
 #                     connection's sshd processes): every connection to it
-#                     drops at once, the server keeps accepting new ones
+#                     drops at once (returns once they have exited), the
+#                     server keeps accepting new ones
 #
 # User keys (generated once per run, in $SSHD_BASE/user): id_ed25519 and
 # id_ecdsa are authorized on every server; id_other is not; id_rsa is an RSA
@@ -172,8 +173,23 @@ sshd_drop_sessions() { # NAME
         for p in $kids; do next+=" $(pgrep -P "$p")"; done
         kids=$(echo $next)
     done
-    [ ${#pids[@]} -gt 0 ] && kill -KILL "${pids[@]}" 2>/dev/null
-    return 0
+    [ ${#pids[@]} -gt 0 ] || return 0
+    kill -KILL "${pids[@]}" 2>/dev/null
+    # kill(2) only queues the signal: on a busy machine a session may still
+    # answer requests for a while.  Wait until each has exited (gone, or a
+    # zombie: its connections are closed then), at most 10 s.
+    local i state alive
+    for i in $(seq 1000); do
+        alive=0
+        for p in "${pids[@]}"; do
+            state=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) || continue
+            [ -z "$state" ] || [ "$state" = Z ] || alive=1
+        done
+        [ "$alive" = 0 ] && return 0
+        sleep 0.01
+    done
+    echo "sshd_drop_sessions: sessions of $1 still running after 10 s" >&2
+    return 1
 }
 
 sshd_known_line() { # NAME PORT TYPE
