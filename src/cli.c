@@ -108,14 +108,43 @@ const cli_command cli_commands[] = {
      "  --output PATH|-    where the plain dump goes (never overwritten)\n",
      cmd_fetch},
     {"restore",
-     "restore [--remote NAME] (ARCHIVE | --latest) [--database DB] [--as NAME] [--yes] "
-     "[--no-safety-backup]",
+     "restore [--remote NAME] (ARCHIVE | --latest) [--database DB | --all-databases] "
+     "[--as NAME] [--yes] [--no-safety-backup] [--allow-version-mismatch]",
      "verify an archive and load it into Neo4j",
-     "Full recovery: resolve, verify, download and validate the archive into the\n"
-     "local directory, confirm, stop Neo4j, take a safety dump, load, start.\n"
+     "Full recovery, in this order (docs/disaster-recovery.md):\n"
+     "  1. take the run lock; find the archive (ARCHIVE, or --latest: the newest\n"
+     "     with a manifest) on the first remote that can be read;\n"
+     "  2. verify its signature, download, hash, decrypt and validate the whole\n"
+     "     dump into [local] directory as <name>.dump (a local dump with the\n"
+     "     signed BLAKE2b is used as it is): nothing touches Neo4j before this;\n"
+     "  3. on a terminal, show what will be replaced and ask for the database\n"
+     "     name; without a terminal --yes is required;\n"
+     "  4. stop_command; a validated safety dump of each database\n"
+     "     (<prefix>_<db>_pre_restore_<time>.dump; none for a database that does\n"
+     "     not exist yet); if that fails, start_command and nothing changed;\n"
+     "  5. load_command with the dump on stdin; start_command; check_command;\n"
+     "  6. a failed load puts every database of the run back from its safety\n"
+     "     dump and starts Neo4j (exit 1, naming the files).  A restore killed\n"
+     "     while loading leaves <lock_file>.restore: every later run says what\n"
+     "     to do, and backup refuses to run until it is dealt with.\n"
      "\n"
-     "Not implemented yet: this command exits 2.\n",
-     NULL},
+     "  --remote NAME          read only this remote (default: the first one;\n"
+     "                         when it cannot be reached, the next, said)\n"
+     "  --latest               the newest archive of the database\n"
+     "  --database DB          the database (default: the first configured)\n"
+     "  --all-databases        the newest archive of every configured database,\n"
+     "                         system first (users and roles); one stop, one start\n"
+     "  --as NAME              load into database NAME instead (Enterprise)\n"
+     "  --yes                  do not ask (required without a terminal)\n"
+     "  --no-safety-backup     skip the safety dump: a failed load cannot be undone\n"
+     "  --allow-version-mismatch  load a dump from a newer Neo4j than\n"
+     "                         version_command reports (refused by default: exit 4)\n"
+     "\n"
+     "Exit codes: 0 restored; 1 failed (the message says whether anything changed);\n"
+     "2 usage or config; 4 the archive failed verification (the newest older one\n"
+     "that verifies is named) or is from a newer Neo4j; 6 another run holds the\n"
+     "lock.\n",
+     cmd_restore},
     {"prune", "prune [--remote NAME | --local] [--dry-run]", "apply retention now",
      "Applies [retention] per database to the local directory and to every remote\n"
      "(or only the one named): archives and dumps more than keep_days x 24 h old\n"

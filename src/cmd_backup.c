@@ -30,6 +30,7 @@
 #include "publish.h"
 #include "prune.h"
 #include "remotes.h"
+#include "restore_record.h"
 #include "signals.h"
 #include "stream.h"
 #include "strbuf.h"
@@ -533,6 +534,12 @@ int cmd_backup(int argc, char **argv, const cli_globals *g)
         goto fail;
     ctx.cfg = cfg;
     ctx.g = g;
+    if (restore_record_check(cfg) != 0) {
+        /* a dump of a half-loaded store is no backup, and its retention
+         * could delete good ones */
+        err_set(ERR_FAIL, "not backing up while a restore is unfinished (see above)");
+        goto fail;
+    }
     child_set_workdir(cfg->dir); /* the commands run where the config file is */
     ctx.local_copy = !no_local;
     if (database && neo4j_check_database(database) < 0)

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "progress.h"
 #include "remotes.h"
+#include "restore_record.h"
 #include "strbuf.h"
 
 static int parse_options(int argc, char **argv, const char **remote, const char **database,
@@ -41,6 +42,7 @@ int cmd_list(int argc, char **argv, const cli_globals *g)
     config *cfg = config_load(g->config_path, CFG_CMD_LIST);
     if (!cfg)
         goto fail;
+    restore_record_check(cfg); /* a killed restore is said first */
     const char *one[1] = {remote};
     if (remote_set_open(&set, cfg, one, remote ? 1 : 0, 0) < 0)
         goto fail;

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "prune.h"
 #include "remotes.h"
+#include "restore_record.h"
 #include "strbuf.h"
 
 typedef struct {
@@ -155,6 +156,7 @@ int cmd_prune(int argc, char **argv, const cli_globals *g)
     config *cfg = config_load(g->config_path, CFG_CMD_PRUNE);
     if (!cfg)
         goto fail;
+    restore_record_check(cfg); /* a killed restore is said first */
     o.prefix = cfg->local.name_prefix;
     o.policy = cfg->retention;
     int do_local = local || (!remote && cfg->local.directory);

@@ -12,5 +12,6 @@ int cmd_verify(int argc, char **argv, const cli_globals *g);
 int cmd_fetch(int argc, char **argv, const cli_globals *g);
 int cmd_prune(int argc, char **argv, const cli_globals *g);
 int cmd_push(int argc, char **argv, const cli_globals *g);
+int cmd_restore(int argc, char **argv, const cli_globals *g);
 
 #endif

@@ -173,7 +173,7 @@ static void release(atomic_file *f)
     free(f);
 }
 
-int atomic_file_commit(atomic_file *f)
+static int commit(atomic_file *f, int replace)
 {
     if (fsync(f->fd) < 0) {
         err_sys(ERR_FAIL, errno, "cannot sync %s", f->tmp);
@@ -185,7 +185,7 @@ int atomic_file_commit(atomic_file *f)
         goto fail;
     }
     f->fd = -1;
-    if (atomic_file_rename_noreplace(f->tmp, f->path) < 0) {
+    if (replace ? rename(f->tmp, f->path) : atomic_file_rename_noreplace(f->tmp, f->path)) {
         if (errno == EEXIST)
             err_set(ERR_FAIL, "%s already exists (written meanwhile by another run?); not replaced",
                     f->path);
@@ -200,6 +200,16 @@ fail:
     unlink(f->tmp);
     release(f);
     return -1;
+}
+
+int atomic_file_commit(atomic_file *f)
+{
+    return commit(f, 0);
+}
+
+int atomic_file_commit_replace(atomic_file *f)
+{
+    return commit(f, 1);
 }
 
 void atomic_file_abort(atomic_file *f)

@@ -33,6 +33,9 @@ uint64_t atomic_file_size(const atomic_file *f);
 /* fsync, rename to PATH without replacing (EEXIST -> error), fsync the
  * directory, free F.  On failure the temporary file is removed. */
 int atomic_file_commit(atomic_file *f);
+/* atomic_file_commit, replacing PATH when it exists (a record that is
+ * rewritten: a reader sees the old one or the new one, never neither). */
+int atomic_file_commit_replace(atomic_file *f);
 /* Remove the temporary file and free F; NULL is a no-op. */
 void atomic_file_abort(atomic_file *f);
 

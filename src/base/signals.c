@@ -4,6 +4,7 @@
 #include <string.h>
 
 static volatile sig_atomic_t pending;
+static int held; /* signals_hold() depth (the main thread's) */
 
 static void on_signal(int signo)
 {
@@ -27,6 +28,22 @@ void signals_install(void)
 }
 
 int signals_pending(void)
+{
+    return __atomic_load_n(&held, __ATOMIC_RELAXED) ? 0 : pending;
+}
+
+void signals_hold(void)
+{
+    __atomic_add_fetch(&held, 1, __ATOMIC_RELAXED);
+}
+
+void signals_release(void)
+{
+    if (__atomic_load_n(&held, __ATOMIC_RELAXED) > 0)
+        __atomic_sub_fetch(&held, 1, __ATOMIC_RELAXED);
+}
+
+int signals_received(void)
 {
     return pending;
 }
