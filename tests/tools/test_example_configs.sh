@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The example configs (conf/*.conf) must load with the real binary, every
-# command template in them must pass the loader's checks, and every key they
-# name (also in a comment) must be one docs/CONFIG.md describes.
+# The example configs (conf/*.conf, and the complete configs shown in
+# docs/disaster-recovery.md) must load with the real binary, every command
+# template in them must pass the loader's checks, and every key they name
+# (also in a comment) must be one docs/CONFIG.md describes.
 #
 # Nothing is run against Neo4j: each check ends at a remote that does not
 # exist ("no remote ... configured: ..."), which `backup` and `fetch` look up
@@ -91,7 +92,7 @@ expect_no_remote() {
 expect_key_error() {
     local label=$1 file=$2 key=$3 msg=$4
     local line
-    line=$(grep -n "^$key[[:blank:]]*=" "$file" | cut -d: -f1)
+    line=$(grep -n "^${key}[[:blank:]]*=" "$file" | cut -d: -f1)
     [[ $line =~ ^[0-9]+$ ]] || { fail "$label: $key not found once in $file"; return; }
     run -c "$file" list --remote "$NOREMOTE"
     local want="$file:$line: [neo4j] $key: $msg"
@@ -140,8 +141,11 @@ for src in "${examples[@]}"; do
         nkeys=$((nkeys + 1))
         grep -q "^| \`$key\` |" "$doc" || fail "$name: key $key is not in docs/CONFIG.md"
     done < <(sed -n 's/^[;#]\{0,1\}\([a-z_]\{1,\}\)[[:blank:]]*=.*/\1/p' "$src" | sort -u)
-    ((nkeys >= 5)) && ok "$name: its $nkeys keys are all in docs/CONFIG.md" ||
+    if ((nkeys >= 5)); then
+        ok "$name: $nkeys keys (set or commented out) looked up in docs/CONFIG.md"
+    else
         fail "$name: only $nkeys keys found"
+    fi
 
     # 2. The file as shipped loads (list: syntax, every key, every template).
     #    Relative paths (demo.conf) are resolved but not opened by list.
@@ -226,13 +230,58 @@ for src in "${examples[@]}"; do
             skip "$name: $key is reserved in this build: its template is not checked when read"
             continue
         fi
-        sed "s#^\($key[[:blank:]]*=\)#\1 'unclosed#" "$base" >"$root/conf/quote-$key.conf"
+        sed "s#^\(${key}[[:blank:]]*=\)#\1 'unclosed#" "$base" >"$root/conf/quote-$key.conf"
         expect_key_error "$name" "$root/conf/quote-$key.conf" "$key" "unbalanced "
-        sed "s#^\($key[[:blank:]]*=\)#\1 {databse}#" "$base" >"$root/conf/placeholder-$key.conf"
+        sed "s#^\(${key}[[:blank:]]*=\)#\1 {databse}#" "$base" >"$root/conf/placeholder-$key.conf"
         expect_key_error "$name" "$root/conf/placeholder-$key.conf" "$key" \
             "unknown placeholder {databse} (did you mean {database}?)"
     done
     echo "   $ntemplates templates set"
+done
+
+# 5. The complete configs in docs/disaster-recovery.md (its ```ini blocks;
+#    keep partial snippets out of such blocks) load too, with keys from
+#    docs/CONFIG.md only.
+runbook="$N4O_SOURCE/docs/disaster-recovery.md"
+mkdir "$t/runbook"
+awk -v dir="$t/runbook" '/^```ini[[:blank:]]*$/ { n++; f = dir "/block" n ".conf"; next }
+                         /^```/ { f = ""; next }
+                         f { print > f }' "$runbook"
+blocks=("$t"/runbook/block*.conf)
+if [[ ! -e ${blocks[0]} ]]; then
+    fail "no \`\`\`ini block in $runbook"
+    blocks=()
+fi
+for block in "${blocks[@]}"; do
+    label="docs/disaster-recovery.md $(basename "$block" .conf)"
+    while read -r key; do
+        grep -q "^| \`$key\` |" "$doc" || fail "$label: key $key is not in docs/CONFIG.md"
+    done < <(sed -n 's/^[;#]\{0,1\}\([a-z_]\{1,\}\)[[:blank:]]*=.*/\1/p' "$block" | sort -u)
+    expect_no_remote "$label" "$block" list
+    # a restore-only config (no public_key) cannot back up into the remotes
+    if ! grep -q '^public_key' "$block"; then
+        b=$block
+        if ((vc_reserved)); then
+            b="${block%.conf}.novc.conf"
+            without_version_command "$block" "$b"
+        fi
+        for cmd in backup push; do
+            run -c "$b" "$cmd" --remote "$NOREMOTE"
+            if [[ $rc == 2 && $out == *"[keys] public_key: missing, required by $cmd"* ]]; then
+                ok "$label: without public_key, $cmd is refused"
+            else
+                fail "$label: $cmd without public_key: exit $rc: $out"
+            fi
+        done
+    fi
+    # as a restore host: its keys generated, /etc/neo4j-offsite moved into the tree
+    keys="${block%.conf}.keys"
+    sed -i "s#/etc/neo4j-offsite/#$keys/#g" "$block"
+    if "$N4O_BIN" keygen --out "$keys" >"$t/keygen.log" 2>&1; then
+        expect_no_remote "$label (restore host)" "$block" fetch --latest --output "$t/runbook.dump"
+    else
+        fail "$label: keygen: $(cat "$t/keygen.log")"
+    fi
 done
 
 if [[ -e $t/called ]]; then

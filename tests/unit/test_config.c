@@ -842,7 +842,8 @@ static void example_path(const char *src, char *out, size_t outlen)
         return;
     }
     print_message("example %s: version_command is still reserved in this build: "
-                  "checking a copy without it\n", src);
+                  "checking a copy without it\n",
+                  src);
     FILE *in = fopen(src, "r");
     assert_non_null(in);
     snprintf(out, outlen, "%s/example%d.conf", tmpdir, ++counter);
