@@ -25,6 +25,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "neo4j.h"
+#include "neo4j_version.h"
 #include "pipeline.h"
 #include "progress.h"
 #include "publish.h"
@@ -62,6 +63,7 @@ typedef struct {
     run_lock *lock;
     int start_failed; /* start_command failed or timed out: Neo4j may be down */
     char start_msg[1024];
+    char neo4j_version[NEO4J_VERSION_MAX]; /* from version_command; "" = unknown */
 } backup_ctx;
 
 static void record_dump_failure(db_run *d)
@@ -266,7 +268,8 @@ static void publish_manifests(backup_ctx *ctx, db_run *d)
                      .plain = &d->pass1,
                      .upload = d->upload,
                      .recipient = &ctx->recipient,
-                     .signer = ctx->signer};
+                     .signer = ctx->signer,
+                     .neo4j_version = ctx->neo4j_version};
     publish_manifest(&j, ctx->remotes.b, ctx->remotes.n, d->remote_err, d->remote_msg);
 }
 
@@ -572,9 +575,19 @@ int cmd_backup(int argc, char **argv, const cli_globals *g)
     /* a program that is not there is found now, not with Neo4j stopped */
     if (neo4j_check_program("dump_command", cfg->neo4j.dump_command) < 0 ||
         neo4j_check_program("stop_command", cfg->neo4j.stop_command) < 0 ||
-        neo4j_check_program("start_command", cfg->neo4j.start_command) < 0) {
+        neo4j_check_program("start_command", cfg->neo4j.start_command) < 0 ||
+        neo4j_check_program("version_command", cfg->neo4j.version_command) < 0) {
         err_prefix("%s: [neo4j] ", cfg->path);
         goto fail;
+    }
+    /* recorded in each manifest, for restore: Neo4j cannot downgrade a store */
+    if (!command_template_is_blank(cfg->neo4j.version_command)) {
+        if (neo4j_version_query(cfg->neo4j.version_command, cfg->neo4j.command_timeout,
+                                ctx.neo4j_version) < 0) {
+            err_suffix("; this run did not stop Neo4j");
+            goto fail;
+        }
+        log_info("Neo4j version %s (version_command)", ctx.neo4j_version);
     }
     if (ctx.local_copy && atomic_file_probe_dir(cfg->local.directory) < 0) {
         err_prefix("local directory: ");

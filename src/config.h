@@ -42,8 +42,8 @@ typedef struct {
     char *stop_command;
     char *start_command;
     char *check_command;
-    char *version_command; /* reserved: always NULL in this version */
-    long command_timeout;  /* seconds, 0 = no limit */
+    char *version_command;
+    long command_timeout; /* seconds, 0 = no limit */
 } config_neo4j;
 
 typedef struct {

@@ -180,9 +180,9 @@ const config_key config_key_table[] = {
      .help = "Optional: run after a restore, its output shown."},
     {.section = CONFIG_SEC_NEO4J, .name = "version_command", .type = CONFIG_T_TEMPLATE,
      .offset = F(neo4j.version_command),
-     .reserved = "the Neo4j version is neither recorded nor checked yet",
-     .help = "Optional: prints the Neo4j version (e.g. neo4j-admin --version), to be recorded "
-             "in manifests and checked by restore."},
+     .help = "Optional: prints the Neo4j version (e.g. neo4j-admin --version, or the same "
+             "through docker run/exec); backup records it in each manifest, restore refuses a "
+             "dump from a newer Neo4j."},
     {.section = CONFIG_SEC_NEO4J, .name = "command_timeout", .type = CONFIG_T_DURATION,
      .def = "6h", .min = 0, .max = 30 * DAY, .need = CFG_CMD_BACKUP | CFG_CMD_RESTORE,
      .offset = F(neo4j.command_timeout),

@@ -12,7 +12,9 @@
 #include <sodium.h>
 
 #include "err.h"
+#include "neo4j_version.h"
 #include "sign.h"
+#include "strbuf.h"
 
 #define CANON_FLAGS (JSON_SORT_KEYS | JSON_COMPACT)
 #define TIME_LEN    20 /* "2026-11-28T03:00:00Z" */
@@ -74,6 +76,17 @@ static int parse_time(const char *field, const char *s, time_t *out)
 bad:
     return err_set(ERR_INTEGRITY, "manifest field %s is not an RFC 3339 UTC time (%.40s)", field,
                    s);
+}
+
+/* A neo4j_version is exactly what neo4j_version_parse() finds in it: digits
+ * and dots only, nothing around them. */
+static int check_neo4j_version(const char *s)
+{
+    char parsed[NEO4J_VERSION_MAX], shown[64];
+    if (neo4j_version_parse(s, parsed) == 0 && strcmp(parsed, s) == 0)
+        return 0;
+    return err_set(ERR_INTEGRITY, "manifest field neo4j_version is not a version number ('%s')",
+                   strbuf_printable_copy(shown, sizeof shown, s));
 }
 
 static void hex_lower(const uint8_t *bin, size_t n, char *out)
@@ -168,6 +181,16 @@ static json_t *build_object(const manifest *m)
         err_set(ERR_FAIL, "out of memory building the manifest");
         goto fail;
     }
+    d = NULL;
+    if (m->neo4j_version[0]) {
+        if (m->format_version < 2) {
+            err_set(ERR_INTEGRITY, "manifest field neo4j_version needs format_version 2");
+            goto fail;
+        }
+        if (check_neo4j_version(m->neo4j_version) ||
+            set_str(o, "neo4j_version", m->neo4j_version, sizeof m->neo4j_version))
+            goto fail;
+    }
     return o;
 fail:
     json_decref(d);
@@ -248,8 +271,10 @@ static const char *const top_fields[] = {
     "recipient_key_id",
     "signer_key_id",
     "signature",
-    "archive_header_blake2b", /* version 2 on */
+    "archive_header_blake2b", /* version 2 on: the last V2_ONLY members */
+    "neo4j_version",          /* version 2 on, optional */
 };
+#define V2_ONLY 2
 static const char *const dump_fields[] = {"format", "neo4j_era", "files", "bytes"};
 
 static int only_known(json_t *obj, const char *where, const char *const *names, size_t n)
@@ -354,8 +379,7 @@ static json_t *parse_checked(const char *text, size_t len, manifest *m)
         goto fail;
     }
     m->format_version = (int)v;
-    /* version 1 has every member but the last */
-    size_t n_known = sizeof top_fields / sizeof top_fields[0] - (v == 1);
+    size_t n_known = sizeof top_fields / sizeof top_fields[0] - (v == 1 ? V2_ONLY : 0);
     if (only_known(o, "", top_fields, n_known) != 0)
         goto fail;
     if (v >= 2 && get_hex(o, "archive_header_blake2b", m->archive_header_blake2b, 32) != 0)
@@ -386,6 +410,12 @@ static json_t *parse_checked(const char *text, size_t len, manifest *m)
         get_hex(o, "signer_key_id", m->signer_key_id, KEYS_ID_BYTES))
         goto fail;
     m->chunk_size = (uint32_t)v;
+    /* optional: absent in the manifests written before it, and when the
+     * version was not known */
+    if (json_object_get(o, "neo4j_version") &&
+        (copy_str(o, "neo4j_version", "neo4j_version", m->neo4j_version, sizeof m->neo4j_version) ||
+         check_neo4j_version(m->neo4j_version)))
+        goto fail;
     if (!get_str(o, "signature", "signature", SIG_B64_LEN + 1))
         goto fail;
     return o;

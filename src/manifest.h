@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "keys.h"
+#include "neo4j_version.h"
 
 #define MANIFEST_FORMAT_VERSION 2 /* written; versions 1 and 2 are read */
 
@@ -29,20 +30,25 @@ typedef struct {
     uint32_t chunk_size;
     uint8_t recipient_key_id[KEYS_ID_BYTES];
     uint8_t signer_key_id[KEYS_ID_BYTES]; /* set by manifest_sign() */
+    /* Version 2, optional: the Neo4j that made the dump, as
+     * neo4j_version_parse() gives it; "" = unknown (no member in the JSON). */
+    char neo4j_version[NEO4J_VERSION_MAX];
 } manifest;
 
 /* Sign M with SIGNING (fills signer_key_id; format_version 0 becomes
  * MANIFEST_FORMAT_VERSION, 1 writes the older schema for tests) and return
  * the manifest file's text: the canonical JSON plus "\n" (malloc'd,
  * NUL-terminated, *LEN without the NUL).  Refuses (ERR_INTEGRITY) empty
- * strings, control characters, invalid UTF-8 and integers above 2^63-1. */
+ * strings, control characters, invalid UTF-8, integers above 2^63-1, and a
+ * neo4j_version that is not a parsed version or is set in version 1. */
 char *manifest_sign(manifest *m, const keys_secret *signing, size_t *len);
 
 /* Parse TEXT and verify its signature against TRUSTED (signing keys; the
  * one whose id is signer_key_id is used).  ERR_INTEGRITY for malformed
- * JSON, duplicate, missing, unknown or mistyped fields, another
- * format_version, unknown signer or bad signature; OUT is filled only on
- * success. */
+ * JSON, duplicate, missing, unknown or mistyped fields (neo4j_version: not
+ * exactly a version, or in version 1), another format_version, unknown
+ * signer or bad signature; OUT is filled only on success.  A manifest
+ * without neo4j_version (all those written before it) leaves it "". */
 int manifest_verify(const char *text, size_t len, const keys_public *trusted, size_t n_trusted,
                     manifest *out);
 

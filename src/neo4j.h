@@ -1,7 +1,7 @@
 /* neo4j: what the tool knows about Neo4j itself: its rule for database
  * names, and running the commands of [neo4j] (dump_command, load_command,
- * stop_command, start_command, check_command) against a database.  It
- * promises:
+ * stop_command, start_command, check_command, and version_command, whose
+ * output neo4j_version.c reads) against a database or none.  It promises:
  *   - one rule for database names (neo4j_check_database), used wherever a
  *     name is taken (the commands, catalog.c's archive names): a name that
  *     passes is never an option, a path, two words, or ambiguous inside

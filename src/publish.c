@@ -33,6 +33,8 @@ void publish_manifest(const publish_job *j, backend *const *b, size_t n, err_kin
     m.dump_bytes = j->plain->dump.bytes;
     m.chunk_size = STREAM_CHUNK_SIZE;
     memcpy(m.recipient_key_id, j->recipient->id, KEYS_ID_BYTES);
+    if (j->neo4j_version)
+        snprintf(m.neo4j_version, sizeof m.neo4j_version, "%s", j->neo4j_version);
 
     size_t len = 0;
     char *text = manifest_sign(&m, j->signer, &len);

@@ -21,6 +21,9 @@ typedef struct {
     const pipeline_backup_result *upload; /* the pass that fed the remotes (may be PLAIN) */
     const keys_public *recipient;
     const keys_secret *signer;
+    /* The Neo4j that made the dump (neo4j_version.h), NULL or "" when
+     * unknown (push: old dumps); then the manifest has no neo4j_version. */
+    const char *neo4j_version;
 } publish_job;
 
 /* Sign J's manifest and write it to each remote B[i] whose ERRS[i] is

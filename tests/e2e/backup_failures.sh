@@ -67,6 +67,26 @@ check "live stream, cut dump: no temporary file" no_partials "$T/nas" "$T/local"
 "$STANDIN" server start >/dev/null
 write_config
 
+# version_command runs before Neo4j is stopped: when it fails, or prints no
+# version, the run fails (exit 1) with Neo4j untouched; a program that is
+# not there is a config error (exit 2).
+: >"$NEO4J_STANDIN_HOME/events.log"
+sed -i "s|^command_timeout .*|&\nversion_command = sh -c 'echo \"Error: No such container: haia-neo4j\" >\&2; exit 125'|" "$T/conf"
+run 1 backup
+expect_in "$T/err" "version_command failed \(exit 125\): Error: No such container: haia-neo4j; this run did not stop Neo4j"
+check "failing version_command: Neo4j was not stopped" test ! -s "$NEO4J_STANDIN_HOME/events.log"
+nothing_published "failing version_command"
+sed -i "s|^version_command .*|version_command = $STANDIN server status|" "$T/conf"
+run 1 backup
+expect_in "$T/err" "version_command printed no version number: 'Neo4j is running\.'"
+check "version_command without a version: Neo4j was not stopped" test ! -s "$NEO4J_STANDIN_HOME/events.log"
+nothing_published "version_command without a version"
+sed -i "s|^version_command .*|version_command = $T/no-such-neo4j-admin --version|" "$T/conf"
+run 2 backup
+expect_in "$T/err" "\[neo4j\] version_command: program $T/no-such-neo4j-admin not found"
+nothing_published "version_command not found"
+write_config
+
 # Unknown config key: exit 2 naming file, line and key.
 printf '[neo4j]\ndatabse = neo4j\n' >"$T/typo.conf"
 "$N4O_BIN" -c "$T/typo.conf" backup >"$T/out" 2>"$T/err"

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # User story: the nightly backup to a local remote, then list, verify and
-# fetch it back byte for byte; tampering and a wrong key are caught.
+# fetch it back byte for byte; tampering and a wrong key are caught.  The
+# backup records the Neo4j version (version_command) in the manifest.
 . "$(dirname "$0")/common.bash"
 
 keygen
 write_config
+sed -i "s|^command_timeout .*|&\nversion_command = $STANDIN --version|" "$T/conf"
 gen_dump "$T/source.dump" 3M 7
 seed_db neo4j "$T/source.dump"
 
-run 0 backup
+NEO4J_STANDIN_VERSION=2025.01.0 run 0 backup
 expect_in "$T/out" "haia_backup_neo4j_[0-9]{8}_[0-9]{6}: dump .*remotes: nas ok"
+expect_in "$T/err" "Neo4j version 2025\.01\.0 \(version_command\)"
 local_copy=$(ls "$T/local"/haia_backup_neo4j_*.dump 2>/dev/null | head -1)
 check "local copy has the SPEC name" test -n "$local_copy"
 check "local copy is byte-identical to the dump" cmp -s "$local_copy" "$T/source.dump"
@@ -17,6 +20,7 @@ name=$(basename "$local_copy" .dump)
 check "remote holds the archive" test -s "$T/nas/$name.dump.enc"
 check "remote holds the manifest" test -s "$T/nas/$name.dump.manifest"
 check "remote holds nothing else" test "$(ls "$T/nas" | wc -l)" = 2
+expect_in "$T/nas/$name.dump.manifest" '"neo4j_version":"2025\.01\.0"'
 check "the archive is not the plaintext" bash -c "! cmp -s '$T/nas/$name.dump.enc' '$T/source.dump'"
 check "the archive does not start like a dump" bash -c "! head -c 4 '$T/nas/$name.dump.enc' | grep -q DZV1"
 check "stand-in saw stop, dump, start in order" \

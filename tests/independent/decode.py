@@ -6,7 +6,7 @@ PyNaCl (Debian's python3-nacl); it shares no code with the project.  It
 verifies the manifest signature, the archive size and BLAKE2b, decrypts, and
 checks the plaintext size and BLAKE2b.  Reads format versions 1 and 2; for
 version 2 it checks the header against the manifest's archive_header_blake2b
-before it opens the sealed key.
+before it opens the sealed key, and accepts the optional neo4j_version.
 
 usage: decode.py --secret-key archive.key --verify-key signing.pub
                  [--passphrase-file F] [--ignore-archive-hash]
@@ -134,6 +134,7 @@ def no_duplicates(pairs):
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 HEX16 = re.compile(r"[0-9a-f]{16}")
+NEO4J_VERSION = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9}){1,3}")
 
 
 def verify_manifest(path, verify_pub):
@@ -154,6 +155,8 @@ def verify_manifest(path, verify_pub):
     if obj["format_version"] == 2:
         strs.append("archive_header_blake2b")
         hashes.append("archive_header_blake2b")
+        if "neo4j_version" in obj:  # optional
+            strs.append("neo4j_version")
     if set(obj) != set(ints + strs + ["dump", "format_version"]):
         raise Integrity(f"manifest members differ from FORMAT.md: {sorted(obj)}")
     for k in ints:
@@ -168,6 +171,9 @@ def verify_manifest(path, verify_pub):
     for k in ("recipient_key_id", "signer_key_id"):
         if not HEX16.fullmatch(obj[k]):
             raise Integrity(f"manifest {k} is not 16 hex digits")
+    if "neo4j_version" in strs and (len(obj["neo4j_version"]) > 31 or
+                                    not NEO4J_VERSION.fullmatch(obj["neo4j_version"])):
+        raise Integrity("manifest neo4j_version is not a version number")
     if obj["signer_key_id"] != key_id(verify_pub):
         raise Integrity(f"manifest signed by unknown key {obj['signer_key_id']}")
     sig = base64.b64decode(obj["signature"], validate=True)

@@ -195,7 +195,52 @@ grep -q "header does not match its signed manifest" "$t/decode.err" ||
 cp "$t/good.enc" "$t/$A.enc"
 echo "ok: a forged archive under a genuine manifest rejected by the header hash"
 
-# 3c. Format 1 archives (release 0.1) are still decoded.
+# 3c. The optional neo4j_version of format 2: accepted, covered by the
+#     signature, and refused when it is not exactly a version number even
+#     when signed (re-signed here with signing.key, as FORMAT.md says).
+seal "$t/p1000" nv --neo4j-version 2025.01.0
+grep -q '"neo4j_version":"2025.01.0"' "$t/nv.manifest" || fail "sealtool wrote no neo4j_version"
+rc=$(decode nv "$t/nv.out")
+[ "$rc" = 0 ] && cmp -s "$t/p1000" "$t/nv.out" || fail "a manifest with neo4j_version: decoder exit $rc"
+cp "$t/nv.manifest" "$t/nv.good"
+nv_edit() { # WHAT PYTHON-STATEMENT on dict m; RESIGN (1: signed again); WANT exit code;
+    #          [the decoder's message for it]
+    "$PY" -c 'import base64,json,sys,nacl.signing
+m = json.load(open(sys.argv[1]))
+exec(sys.argv[2])
+if sys.argv[3] == "1":
+    line = [l for l in open(sys.argv[4]) if l.strip() and not l.startswith("#")][0]
+    key = nacl.signing.SigningKey(base64.b64decode(line.split()[1]))
+    del m["signature"]
+    body = json.dumps(m, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    m["signature"] = base64.b64encode(key.sign(body.encode()).signature).decode()
+sys.stdout.write(json.dumps(m, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n")' \
+        "$t/nv.good" "$2" "$3" "$K/signing.key" >"$t/nv.manifest"
+    local rc
+    rc=$(decode nv "$t/nv.out")
+    [ "$rc" = "$4" ] || fail "a manifest with $1: decoder exit $rc, want $4"
+    if [ -n "${5:-}" ] && ! tail -n 1 "$t/decode.err" | grep -qF -- "$5"; then
+        fail "a manifest with $1: the decoder said '$(tail -n 1 "$t/decode.err")', not '$5'"
+    fi
+}
+nv_edit "neo4j_version re-signed as another version" 'm["neo4j_version"] = "5.26.0"' 1 0
+nv_edit "neo4j_version changed" 'm["neo4j_version"] = "5.26.0"' 0 4 "signature does not verify"
+nv_edit "neo4j_version removed" 'del m["neo4j_version"]' 0 4 "signature does not verify"
+for v in '"v5.26.0"' '"5.26.0-enterprise"' '"5"' '"1.2.3.4.5"' '"1234567890.1"' \
+    '"123456789.123456789.123456789.12"' '"\u0665.26"' '"5.26.0\n"'; do
+    nv_edit "neo4j_version $v (signed)" "m[\"neo4j_version\"] = $v" 1 4 \
+        "neo4j_version is not a version number"
+done
+for v in '""' 526; do
+    nv_edit "neo4j_version $v (signed)" "m[\"neo4j_version\"] = $v" 1 4 \
+        "neo4j_version is not a non-empty string"
+done
+nv_edit "neo4j_version in format 1 (signed)" \
+    'm["format_version"] = 1; del m["archive_header_blake2b"]' 1 4 "members differ"
+cp "$t/nv.good" "$t/nv.manifest"
+echo "ok: the optional neo4j_version accepted, signed, and checked"
+
+# 3d. Format 1 archives (release 0.1) are still decoded.
 seal "$t/p200000" v1 --format 1
 grep -q '"format_version":1,' "$t/v1.manifest" || fail "sealtool --format 1 wrote no version 1"
 grep -q 'archive_header_blake2b' "$t/v1.manifest" && fail "a version 1 manifest has the header hash"

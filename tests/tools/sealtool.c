@@ -5,6 +5,7 @@
  *                 --name NAME [--host H] [--tool-version V] [--dump-format F]
  *                 [--neo4j-era E] [--dump-files N] [--dump-bytes N]
  *                 [--started EPOCH-SECONDS] [--chunk-size N] [--format 1|2]
+ *                 [--neo4j-version V]
  *                 IN OUT.enc OUT.manifest
  *   sealtool open --secret-key archive.key --verify-key signing.pub [...]
  *                 IN.enc IN.manifest OUT
@@ -100,6 +101,7 @@ static int cmd_seal(int argc, char **argv)
         {"started", required_argument, NULL, 'S'},
         {"chunk-size", required_argument, NULL, 'c'},
         {"format", required_argument, NULL, 'V'},
+        {"neo4j-version", required_argument, NULL, 'N'},
         {NULL, 0, NULL, 0},
     };
     const char *pub = NULL, *skey = NULL;
@@ -155,6 +157,9 @@ static int cmd_seal(int argc, char **argv)
             break;
         case 'V':
             version = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'N':
+            snprintf(m.neo4j_version, sizeof m.neo4j_version, "%s", optarg);
             break;
         default:
             return usage();

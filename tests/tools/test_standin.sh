@@ -11,7 +11,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export NEO4J_STANDIN_HOME=$work/home
 unset NEO4J_STANDIN_FAIL NEO4J_STANDIN_CUT_AT NEO4J_STANDIN_INJECT NEO4J_STANDIN_DUMP_DELAY \
-    NEO4J_STANDIN_HANG NEO4J_STANDIN_LOAD_FAIL_AFTER
+    NEO4J_STANDIN_HANG NEO4J_STANDIN_LOAD_FAIL_AFTER NEO4J_STANDIN_LOAD_FAIL_DB \
+    NEO4J_STANDIN_LOAD_FAIL_COUNT_FILE NEO4J_STANDIN_VERSION
 
 failures=0
 checks=0
@@ -64,6 +65,11 @@ run 1 "no NEO4J_STANDIN_HOME" env -u NEO4J_STANDIN_HOME "$admin" database dump -
 has "$work/err" "NEO4J_STANDIN_HOME is not set" "no NEO4J_STANDIN_HOME"
 run 0 "--version" "$admin" --version
 has "$work/out" "STAND-IN" "--version says it is a stand-in"
+has "$work/out" "neo4j-admin 5.26.0 (STAND-IN for tests, not Neo4j)" "--version: 5.26.0 by default"
+NEO4J_STANDIN_VERSION=2025.01.0 run 0 "version, NEO4J_STANDIN_VERSION" "$admin" version
+has "$work/out" "neo4j-admin 2025.01.0 (STAND-IN" "NEO4J_STANDIN_VERSION is printed"
+NEO4J_STANDIN_VERSION=4.4.30 run 0 "neo4j --version (symlink)" "$here/neo4j" --version
+has "$work/out" "neo4j 4.4.30 (STAND-IN" "neo4j --version"
 grep -q "STAND-IN for neo4j-admin" "$admin" && ok || bad "header does not say STAND-IN"
 
 # --- dump -----------------------------------------------------------------------------
@@ -127,10 +133,22 @@ has "$work/err" "Database already exists: copy" "existing database refused"
 same "$copy" "$work/orig.dump" "refused load leaves the store"
 run 1 "load --overwrite-destination=false" "$admin" database load --from-stdin --overwrite-destination=false copy <"$work/other.dump"
 has "$work/err" "Database already exists: copy" "overwrite=false refused"
-ino_before=$(stat -c %i "$copy")
 run 0 "load --overwrite-destination=true" "$admin" database load --from-stdin --overwrite-destination=true copy <"$work/other.dump"
 same "$copy" "$work/other.dump" "load with overwrite replaces the store"
-[ "$(stat -c %i "$copy")" != "$ino_before" ] && ok || bad "store replaced in place, not renamed over"
+tail -n 2 "$NEO4J_STANDIN_HOME/events.log" | tr '\n' ',' >"$work/order"
+has "$work/order" "drop copy,load copy," "overwrite: drop, then load"
+# while the input is read the old store is gone and no partial one is seen
+{
+    head -c 1000 "$work/orig.dump"
+    sleep 1
+    tail -c +1001 "$work/orig.dump"
+} | "$admin" database load --from-stdin --overwrite-destination=true copy >/dev/null 2>&1 &
+pid=$!
+sleep 0.5
+[ -e "$copy" ] && bad "a store is visible while the load reads its input" || ok
+wait "$pid" && ok || bad "slow load failed"
+same "$copy" "$work/orig.dump" "slow load complete"
+cp "$work/other.dump" "$copy"
 run 0 "load --overwrite-destination (no value)" "$admin" database load --from-stdin --overwrite-destination copy <"$work/orig.dump"
 same "$copy" "$work/orig.dump" "load with bare --overwrite-destination"
 
@@ -142,12 +160,28 @@ run 1 "load --from-path, archive missing" "$admin" database load --from-path="$w
 has "$work/err" "Archive does not exist: $work/from/fresh.dump" "missing archive"
 [ -e "$NEO4J_STANDIN_HOME/databases/fresh" ] && bad "failed load created the database" || ok
 
+# Like Neo4j 5, a load with --overwrite-destination=true deletes the store
+# before it reads: a load that fails then leaves no database at all.
 printf 'Starting dump of database neo4j\n' >"$work/notdump"
 run 1 "load of a non-dump" "$admin" database load --from-stdin --overwrite-destination=true copy <"$work/notdump"
 has "$work/err" "Not a valid Neo4j archive" "non-dump refused"
-same "$copy" "$work/other.dump" "non-dump leaves the store"
+[ -e "$copy" ] && bad "a failed overwriting load left the store" || ok
+tail -n 2 "$NEO4J_STANDIN_HOME/events.log" | tr '\n' ',' >"$work/order"
+has "$work/order" "drop copy,refused load copy: not a dump," "non-dump: dropped, then refused"
+run 1 "dump of the dropped database" "$admin" database dump --to-stdout copy
+has "$work/err" "Database does not exist: copy" "the dropped database does not exist"
+cp "$work/other.dump" "$copy"
 run 1 "load of empty input" "$admin" database load --from-stdin --overwrite-destination=true copy </dev/null
-same "$copy" "$work/other.dump" "empty input leaves the store"
+[ -e "$copy" ] && bad "empty input left the store" || ok
+# without overwrite the existing store is refused before anything: untouched
+cp "$work/other.dump" "$copy"
+run 1 "load of a non-dump, no overwrite" "$admin" database load --from-stdin copy <"$work/notdump"
+has "$work/err" "Database already exists: copy" "no overwrite: refused first"
+same "$copy" "$work/other.dump" "no overwrite: the store stays"
+# a new database: nothing to drop
+run 1 "load of a non-dump, new database" "$admin" database load --from-stdin --overwrite-destination=true brand-new <"$work/notdump"
+grep -q "drop brand-new" "$NEO4J_STANDIN_HOME/events.log" && bad "dropped a database that was not there" || ok
+[ -e "$NEO4J_STANDIN_HOME/databases/brand-new/store.dump" ] && bad "a failed load created a store" || ok
 for magic in 'DGV1' '\x1f\x8b\x08\x00'; do
     { printf '%b' "$magic"; head -c 100 /dev/urandom; } >"$work/m.dump"
     run 0 "load accepts magic $magic" "$admin" database load --from-stdin --overwrite-destination=true magic <"$work/m.dump"
@@ -230,9 +264,57 @@ same "$store" "$work/orig.dump" "HANG=load leaves the store"
 
 NEO4J_STANDIN_LOAD_FAIL_AFTER=100 run 1 "LOAD_FAIL_AFTER" "$admin" database load --from-stdin --overwrite-destination=true neo4j <"$work/other.dump"
 has "$work/err" "after 100 bytes" "LOAD_FAIL_AFTER message"
-same "$store" "$work/orig.dump" "LOAD_FAIL_AFTER leaves the store"
+[ -e "$store" ] && bad "LOAD_FAIL_AFTER with overwrite left the store (Neo4j 5 drops it first)" || ok
+last_event "failed load neo4j: NEO4J_STANDIN_LOAD_FAIL_AFTER" "LOAD_FAIL_AFTER event"
+cp "$work/orig.dump" "$store"
+NEO4J_STANDIN_LOAD_FAIL_AFTER=100 run 1 "LOAD_FAIL_AFTER, no overwrite" "$admin" database load --from-stdin neo4j <"$work/other.dump"
+has "$work/err" "Database already exists: neo4j" "LOAD_FAIL_AFTER, no overwrite: refused first"
+same "$store" "$work/orig.dump" "LOAD_FAIL_AFTER, no overwrite: the store stays"
 NEO4J_STANDIN_LOAD_FAIL_AFTER=100 run 1 "LOAD_FAIL_AFTER, new db" "$admin" database load --from-stdin never <"$work/other.dump"
 [ -e "$NEO4J_STANDIN_HOME/databases/never" ] && bad "LOAD_FAIL_AFTER created the database" || ok
+
+# LOAD_FAIL_DB: only loads of that database fail, after the drop and the read
+mkdir -p "$NEO4J_STANDIN_HOME/databases/second"
+second=$NEO4J_STANDIN_HOME/databases/second/store.dump
+cp "$work/orig.dump" "$second"
+export NEO4J_STANDIN_LOAD_FAIL_DB=second
+run 0 "LOAD_FAIL_DB: another database loads" "$admin" database load --from-stdin --overwrite-destination=true neo4j <"$work/other.dump"
+same "$store" "$work/other.dump" "LOAD_FAIL_DB: another database is loaded"
+run 1 "LOAD_FAIL_DB: that database fails" "$admin" database load --from-stdin --overwrite-destination=true second <"$work/other.dump"
+has "$work/err" "Failed to load database 'second': stand-in failure (NEO4J_STANDIN_LOAD_FAIL_DB=second)" "LOAD_FAIL_DB message"
+has "$work/err" "Load failed for databases: 'second'" "LOAD_FAIL_DB last line"
+[ -e "$second" ] && bad "LOAD_FAIL_DB left the store (dropped first)" || ok
+tail -n 2 "$NEO4J_STANDIN_HOME/events.log" | tr '\n' ',' >"$work/order"
+has "$work/order" "drop second,failed load second: NEO4J_STANDIN_LOAD_FAIL_DB," "LOAD_FAIL_DB events"
+run 1 "LOAD_FAIL_DB: fails every time without a count file" "$admin" database load --from-stdin --overwrite-destination=true second <"$work/other.dump"
+# it reads the whole input before failing: a writer never sees EPIPE
+{
+    cat "$work/other.dump"
+    head -c 3000000 /dev/urandom
+} | "$admin" database load --from-stdin --overwrite-destination=true second 2>/dev/null
+rcs=("${PIPESTATUS[@]}")
+[ "${rcs[0]}" = 0 ] && [ "${rcs[1]}" = 1 ] && ok || bad "LOAD_FAIL_DB: writer exit ${rcs[0]}, load exit ${rcs[1]}"
+
+# LOAD_FAIL_COUNT_FILE: only the first matching load fails
+count=$work/load-failed
+export NEO4J_STANDIN_LOAD_FAIL_COUNT_FILE=$count
+cp "$work/orig.dump" "$second"
+run 0 "COUNT_FILE: another database does not count" "$admin" database load --from-stdin --overwrite-destination=true neo4j <"$work/orig.dump"
+[ -e "$count" ] && bad "COUNT_FILE written by a load of another database" || ok
+run 1 "COUNT_FILE: the first load fails" "$admin" database load --from-stdin --overwrite-destination=true second <"$work/other.dump"
+has "$work/err" "NEO4J_STANDIN_LOAD_FAIL_DB=second" "COUNT_FILE: first failure message"
+[ -e "$count" ] && ok || bad "COUNT_FILE not written by the failed load"
+[ -e "$second" ] && bad "COUNT_FILE: the failed load left the store" || ok
+run 0 "COUNT_FILE: the second load succeeds" "$admin" database load --from-stdin --overwrite-destination=true second <"$work/orig.dump"
+same "$second" "$work/orig.dump" "COUNT_FILE: the second load is loaded"
+run 0 "COUNT_FILE: later loads succeed" "$admin" database load --from-stdin --overwrite-destination=true second <"$work/other.dump"
+same "$second" "$work/other.dump" "COUNT_FILE: a third load is loaded"
+unset NEO4J_STANDIN_LOAD_FAIL_DB
+rm -f "$count"
+run 0 "COUNT_FILE alone fails nothing" "$admin" database load --from-stdin --overwrite-destination=true second <"$work/orig.dump"
+[ -e "$count" ] && bad "COUNT_FILE written without LOAD_FAIL_DB" || ok
+unset NEO4J_STANDIN_LOAD_FAIL_COUNT_FILE
+
 leftovers=$(find "$NEO4J_STANDIN_HOME/databases" -name '.load-*' | wc -l)
 [ "$leftovers" -eq 0 ] && ok || bad "$leftovers temporary load files left after failures"
 

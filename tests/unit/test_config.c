@@ -1250,9 +1250,6 @@ static void test_reserved_keys(void **state)
         {"syslog", "[general]\nsyslog = yes\n",
          ":2: [general] syslog: syslog is not implemented in this version (log messages go to "
          "stderr only): remove the line or set it to no"},
-        {"version_command", "[neo4j]\nversion_command = neo4j-admin --version\n",
-         ":2: [neo4j] version_command: version_command is not implemented in this version (the "
-         "Neo4j version is neither recorded nor checked yet): remove the line"},
         {"ping_url", "[notify]\nping_url = https://hc-ping.example/UUID\n",
          ":2: [notify] ping_url: ping_url is not implemented in this version (no notification "
          "is sent yet): remove the line"},
@@ -1299,6 +1296,10 @@ static void test_reserved_keys(void **state)
                         "prune_credentials =\n",
                         0);
     assert_string_equal(c->remotes[0].object_lock, "off");
+    config_free(c);
+    /* no longer reserved: backup records the version, restore checks it */
+    c = load_ok("[neo4j]\nversion_command = docker exec haia-neo4j neo4j-admin --version\n", 0);
+    assert_string_equal(c->neo4j.version_command, "docker exec haia-neo4j neo4j-admin --version");
     config_free(c);
     /* a bad value is still a bad value */
     expect_err("[remote \"s\"]\ntype = s3\nobject_lock = on\n", 0,

@@ -106,6 +106,7 @@ static void assert_same(const manifest *a, const manifest *b)
     assert_int_equal(a->chunk_size, b->chunk_size);
     assert_memory_equal(a->recipient_key_id, b->recipient_key_id, KEYS_ID_BYTES);
     assert_memory_equal(a->signer_key_id, b->signer_key_id, KEYS_ID_BYTES);
+    assert_string_equal(a->neo4j_version, b->neo4j_version);
 }
 
 static char *signed_sample(manifest *m, size_t *len)
@@ -265,7 +266,10 @@ static void test_every_field_tampered(void **state)
     (void)state;
     manifest m;
     size_t len;
-    char *text = signed_sample(&m, &len);
+    sample(&m);
+    snprintf(m.neo4j_version, sizeof m.neo4j_version, "5.26.0");
+    char *text = manifest_sign(&m, signer, &len);
+    assert_non_null(text);
     json_t *orig = json_loadb(text, len, 0, NULL);
     const char *key;
     json_t *val;
@@ -301,9 +305,24 @@ static void test_every_field_tampered(void **state)
         json_decref(o);
         checked++;
     }
-    assert_int_equal(checked, 16 + 4);
+    assert_int_equal(checked, 17 + 4);
     json_decref(orig);
     free(text);
+}
+
+/* O (a parsed manifest) signed again by the trusted signer, as canonical
+ * text: a manifest whose only fault is the one the test put in. */
+static char *resigned(json_t *o)
+{
+    json_object_del(o, "signature");
+    char *canon = dump_canonical(o);
+    uint8_t sig[64];
+    assert_int_equal(sign_detached(signer, (const uint8_t *)canon, strlen(canon), sig), 0);
+    free(canon);
+    char b64[100];
+    sodium_bin2base64(b64, sizeof b64, sig, 64, sodium_base64_VARIANT_ORIGINAL);
+    json_object_set_new(o, "signature", json_string(b64));
+    return dump_canonical(o);
 }
 
 /* Version 1 manifests (earlier releases) still verify; the header hash is
@@ -331,28 +350,138 @@ static void test_versions(void **state)
         text = manifest_sign(&m, signer, &len);
         json_t *o = json_loadb(text, len, 0, NULL);
         free(text);
-        json_object_del(o, "signature");
         if (v == 2)
             json_object_del(o, "archive_header_blake2b");
         else
             json_object_set_new(o, "archive_header_blake2b",
                                 json_string("00000000000000000000000000000000"
                                             "00000000000000000000000000000000"));
-        char *canon = dump_canonical(o);
-        uint8_t sig[64];
-        assert_int_equal(sign_detached(signer, (const uint8_t *)canon, strlen(canon), sig), 0);
-        char b64[100];
-        sodium_bin2base64(b64, sizeof b64, sig, 64, sodium_base64_VARIANT_ORIGINAL);
-        json_object_set_new(o, "signature", json_string(b64));
-        char *t = dump_canonical(o);
+        char *t = resigned(o);
         expect_reject(t, v == 2 ? "v2 without header hash" : "v1 with header hash",
                       v == 2 ? "archive_header_blake2b is missing" : "unknown field");
         free(t);
-        free(canon);
         json_decref(o);
     }
     m.format_version = 3;
     assert_null(manifest_sign(&m, signer, &len));
+}
+
+/* The optional neo4j_version (version 2): omitted when unknown, signed when
+ * present, and exactly a version number when present. */
+static void test_neo4j_version(void **state)
+{
+    (void)state;
+    manifest m, back;
+    size_t len;
+
+    /* unknown: no member, and "" back (as from every earlier manifest) */
+    char *without = signed_sample(&m, &len);
+    assert_null(strstr(without, "neo4j_version"));
+    memset(&back, 0x5a, sizeof back);
+    assert_int_equal(manifest_verify(without, len, &signer_pub, 1, &back), 0);
+    assert_string_equal(back.neo4j_version, "");
+    assert_same(&m, &back);
+
+    /* known: written, read back, by both readers */
+    const char *versions[] = {"5.26.0", "2025.01.0", "4.4", "1.2.3.4"};
+    for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+        sample(&m);
+        snprintf(m.neo4j_version, sizeof m.neo4j_version, "%s", versions[i]);
+        char *text = manifest_sign(&m, signer, &len);
+        assert_non_null(text);
+        char want[64];
+        snprintf(want, sizeof want, "\"neo4j_version\":\"%s\"", versions[i]);
+        assert_non_null(strstr(text, want));
+        assert_int_equal(manifest_verify(text, len, &signer_pub, 1, &back), 0);
+        assert_same(&m, &back);
+        memset(&back, 0, sizeof back);
+        assert_int_equal(manifest_parse_unverified(text, len, &back), 0);
+        assert_string_equal(back.neo4j_version, versions[i]);
+        free(text);
+    }
+
+    /* the signature covers it: changed, removed or added, it breaks */
+    sample(&m);
+    snprintf(m.neo4j_version, sizeof m.neo4j_version, "5.26.0");
+    char *text = manifest_sign(&m, signer, &len);
+    json_t *orig = json_loadb(text, len, 0, NULL);
+    json_t *o = json_deep_copy(orig);
+    json_object_set_new(o, "neo4j_version", json_string("5.25.0"));
+    char *t = dump_canonical(o);
+    expect_reject(t, "another neo4j_version", "bad signature");
+    free(t);
+    json_decref(o);
+    o = json_deep_copy(orig);
+    json_object_del(o, "neo4j_version");
+    t = dump_canonical(o);
+    expect_reject(t, "neo4j_version removed", "bad signature");
+    free(t);
+    json_decref(o);
+    o = json_loadb(without, strlen(without), 0, NULL);
+    json_object_set_new(o, "neo4j_version", json_string("5.26.0"));
+    t = dump_canonical(o);
+    expect_reject(t, "neo4j_version added", "bad signature");
+    free(t);
+    json_decref(o);
+
+    /* signed, but not exactly a version number */
+    const char *bad[] = {"v5.26.0",      "5.26.0-enterprise", "5",       "5.26.", " 5.26.0",
+                         "5.26.0\u00a0", "1.2.3.4.5",         "unknown", "5..26", "1234567890.1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        o = json_deep_copy(orig);
+        json_object_set_new(o, "neo4j_version", json_string(bad[i]));
+        t = resigned(o);
+        expect_reject(t, bad[i], "manifest field neo4j_version is not a version number");
+        free(t);
+        json_decref(o);
+    }
+    struct {
+        json_t *val;
+        const char *msg;
+    } typed[] = {
+        {json_string(""), "neo4j_version is empty"},
+        {json_integer(5), "neo4j_version is not a string"},
+        {json_null(), "neo4j_version is not a string"},
+        {json_string("5.26.0.123456789012345678901234567890"), "neo4j_version is too long"},
+        {json_string("5.26\t"), "neo4j_version contains a control character"},
+    };
+    for (size_t i = 0; i < sizeof typed / sizeof typed[0]; i++) {
+        o = json_deep_copy(orig);
+        json_object_set_new(o, "neo4j_version", typed[i].val);
+        t = resigned(o);
+        expect_reject(t, typed[i].msg, typed[i].msg);
+        free(t);
+        json_decref(o);
+    }
+    /* a version 1 manifest never has it */
+    sample(&m);
+    m.format_version = 1;
+    char *v1 = manifest_sign(&m, signer, &len);
+    o = json_loadb(v1, len, 0, NULL);
+    json_object_set_new(o, "neo4j_version", json_string("5.26.0"));
+    t = resigned(o);
+    expect_reject(t, "a version 1 manifest with neo4j_version", "unknown field \"neo4j_version\"");
+    free(t);
+    json_decref(o);
+    free(v1);
+
+    /* nor is one written */
+    sample(&m);
+    snprintf(m.neo4j_version, sizeof m.neo4j_version, "5.26.0-enterprise");
+    err_clear();
+    assert_null(manifest_sign(&m, signer, &len));
+    assert_int_equal(err_get_kind(), ERR_INTEGRITY);
+    assert_non_null(
+        strstr(err_msg(), "neo4j_version is not a version number ('5.26.0-enterprise')"));
+    sample(&m);
+    m.format_version = 1;
+    snprintf(m.neo4j_version, sizeof m.neo4j_version, "5.26.0");
+    assert_null(manifest_sign(&m, signer, &len));
+    assert_non_null(strstr(err_msg(), "neo4j_version needs format_version 2"));
+
+    json_decref(orig);
+    free(text);
+    free(without);
 }
 
 static void test_untrusted_signer(void **state)
@@ -465,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_writer_refuses_bad_text),
         cmocka_unit_test(test_every_field_tampered),
         cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_neo4j_version),
         cmocka_unit_test(test_untrusted_signer),
         cmocka_unit_test(test_malformed),
     };
