@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "archives.h"
+#include "atomic_file.h"
 #include "catalog.h"
 #include "commands.h"
 #include "config.h"
@@ -398,6 +399,8 @@ static int save_record(restore_ctx *ctx)
 {
     restore_record *r = &ctx->rec;
     r->pid = (long)getpid();
+    if (!r->started)
+        r->started = time(NULL);
     r->n = ctx->n;
     for (size_t i = 0; i < ctx->n; i++) {
         const restore_db *d = &ctx->dbs[i];
@@ -596,8 +599,6 @@ static err_kind run_restore(restore_ctx *ctx)
     restore_source src;
     memset(&src, 0, sizeof src);
     err_kind outcome = ERR_NONE;
-    if (adopt_record(ctx) < 0)
-        goto fail;
     if (archives_load_verify_keys(cfg->keys.verify_keys, cfg->keys.n_verify_keys, &trusted,
                                   &n_trusted) < 0 ||
         !(secret = keys_load_secret(cfg->keys.secret_key, KEYS_ARCHIVE)))
@@ -616,9 +617,11 @@ static err_kind run_restore(restore_ctx *ctx)
         goto fail;
     for (size_t i = 0; i < ctx->n; i++) {
         ctx->dbs[i].item = items[i];
-        snprintf(ctx->dbs[i].target, sizeof ctx->dbs[i].target, "%s",
+        snprintf(ctx->dbs[i].target, sizeof ctx->dbs[i].target, "%.127s",
                  ctx->o.as ? ctx->o.as : items[i].database);
     }
+    if (adopt_record(ctx) < 0)
+        goto fail;
     if (check_versions(ctx) < 0 ||
         restore_stage_check_space(&src, items, ctx->n, safety_estimate(ctx)) < 0)
         goto fail;

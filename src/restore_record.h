@@ -27,7 +27,7 @@ typedef struct {
     char database[128]; /* the archive's database */
     char target[128];   /* the database loaded (--as) */
     char archive[CATALOG_NAME_MAX];
-    char safety[4096]; /* the safety dump of TARGET; "" when none */
+    char safety[4200]; /* the safety dump of TARGET; "" when none */
     int existed;       /* TARGET existed before (0: a fresh host) */
     restore_state state;
 } restore_record_db;

@@ -204,8 +204,13 @@ int restore_stage_fetch(restore_source *src, restore_item *it)
                               .skip_archive_hash = 1,
                               .progress = src->progress};
     pipeline_fetch_result res;
-    if (pipeline_fetch(&job, &res) < 0)
+    if (pipeline_fetch(&job, &res) < 0) {
+        /* the newest failed its checks: never a silent fallback, name the one to use */
+        if (!src->archive && err_get_kind() == ERR_INTEGRITY)
+            archives_suggest_older(b, src->cfg->local.name_prefix, it->database, it->name,
+                                   src->trusted, src->n_trusted);
         return -1;
+    }
     char a[32];
     log_info("%s: verified (signature, hashes, dump %s, Neo4j %s, %llu files, %s) -> %s",
              it->name, res.dump.format, res.dump.era, (unsigned long long)res.dump.files,
