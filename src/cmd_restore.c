@@ -53,7 +53,6 @@ typedef struct {
     restore_db *dbs;
     size_t n;
     run_lock *lock;
-    char record_path[4200];
     restore_record rec;
     int stopped, start_failed;
     char start_msg[1024];
@@ -121,10 +120,11 @@ static int plan_databases(restore_ctx *ctx)
 static int adopt_record(restore_ctx *ctx)
 {
     restore_record prev;
-    int rc = restore_record_load(ctx->record_path, &prev);
+    char where[4200];
+    int rc = restore_record_load(ctx->cfg, &prev, where, sizeof where);
     if (rc <= 0)
         return rc;
-    restore_record_explain(&prev, ctx->record_path, ctx->cfg);
+    restore_record_explain(&prev, where, ctx->cfg);
     for (size_t i = 0; i < prev.n; i++) {
         const restore_record_db *p = &prev.db[i];
         if (p->state != RESTORE_LOADING)
@@ -411,7 +411,7 @@ static int save_record(restore_ctx *ctx)
         snprintf(e->safety, sizeof e->safety, "%s", d->safety);
         e->existed = d->existed;
     }
-    if (restore_record_save(ctx->record_path, r) < 0) {
+    if (restore_record_save(ctx->cfg, r) < 0) {
         log_error("%s", err_msg());
         return -1;
     }
@@ -645,12 +645,16 @@ static err_kind run_restore(restore_ctx *ctx)
     size_t loaded = 0;
     outcome = load_all(ctx, &loaded);
     signals_release();
+    if (outcome == ERR_NONE && signals_received())
+        log_warn("signal %d came during the load: the load was finished first, as a half-loaded "
+                 "store is worse than a late exit",
+                 signals_received());
     int unsound = restore_record_unsound(&ctx->rec);
     if (!unsound) {
         start_neo4j(ctx);
-        restore_record_remove(ctx->record_path);
+        restore_record_remove(cfg);
     } else {
-        restore_record_explain(&ctx->rec, ctx->record_path, cfg);
+        restore_record_explain(&ctx->rec, NULL, cfg);
     }
     if (outcome != ERR_NONE) {
         if (loaded)
@@ -692,8 +696,6 @@ int cmd_restore(int argc, char **argv, const cli_globals *g)
     ctx.cfg = cfg;
     child_set_workdir(cfg->dir); /* the commands run where the config file is */
     if (plan_databases(&ctx) < 0 || check_setup(&ctx) < 0)
-        goto fail;
-    if (restore_record_path(cfg->general.lock_file, ctx.record_path, sizeof ctx.record_path) < 0)
         goto fail;
     if (!(ctx.lock = lock_acquire(cfg->general.lock_file, "restore")))
         goto fail;

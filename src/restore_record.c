@@ -19,14 +19,32 @@
 
 static const char *const state_names[] = {"waiting", "loading", "loaded"};
 
-int restore_record_path(const char *lock_file, char *out, size_t cap)
+size_t restore_record_paths(const config *cfg, char paths[2][4200])
 {
-    if ((size_t)snprintf(out, cap, "%s.restore", lock_file) >= cap)
-        return err_set(ERR_USAGE, "lock_file %s: path too long", lock_file);
-    return 0;
+    size_t n = 0;
+    if (cfg->general.lock_file && *cfg->general.lock_file)
+        snprintf(paths[n++], 4200, "%s.restore", cfg->general.lock_file);
+    if (cfg->local.directory && *cfg->local.directory)
+        snprintf(paths[n++], 4200, "%s/.%s.restore", cfg->local.directory,
+                 cfg->local.name_prefix ? cfg->local.name_prefix : "neo4j-offsite");
+    return n;
 }
 
-int restore_record_save(const char *path, const restore_record *r)
+static int save_one(const char *path, const char *text)
+{
+    atomic_file *f = atomic_file_create(path, 0600);
+    int rc = -1;
+    if (f && atomic_file_write(f, text, strlen(text)) == 0 && atomic_file_write(f, "\n", 1) == 0) {
+        rc = atomic_file_commit_replace(f);
+        f = NULL;
+    }
+    atomic_file_abort(f);
+    if (rc < 0)
+        err_prefix("restore record: ");
+    return rc;
+}
+
+int restore_record_save(const config *cfg, const restore_record *r)
 {
     json_t *dbs = json_array();
     for (size_t i = 0; dbs && i < r->n; i++) {
@@ -43,17 +61,13 @@ int restore_record_save(const char *path, const restore_record *r)
     char *text = o ? json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (!text)
-        return err_set(ERR_FAIL, "out of memory writing %s", path);
-    atomic_file *f = atomic_file_create(path, 0600);
-    int rc = -1;
-    if (f && atomic_file_write(f, text, strlen(text)) == 0 && atomic_file_write(f, "\n", 1) == 0) {
-        rc = atomic_file_commit_replace(f);
-        f = NULL;
-    }
-    atomic_file_abort(f);
+        return err_set(ERR_FAIL, "out of memory writing the restore record");
+    char paths[2][4200];
+    size_t n = restore_record_paths(cfg, paths);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = save_one(paths[i], text);
     free(text);
-    if (rc < 0)
-        err_prefix("restore record: ");
     return rc;
 }
 
@@ -90,7 +104,7 @@ static int parse_db(json_t *o, restore_record_db *d)
     return -1;
 }
 
-int restore_record_load(const char *path, restore_record *r)
+static int load_one(const char *path, restore_record *r)
 {
     memset(r, 0, sizeof *r);
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -133,11 +147,29 @@ out:
     return rc;
 }
 
-int restore_record_remove(const char *path)
+int restore_record_load(const config *cfg, restore_record *r, char *where, size_t cap)
 {
-    if (unlink(path) < 0 && errno != ENOENT)
-        return err_sys(ERR_FAIL, errno, "cannot remove the restore record %s", path);
+    char paths[2][4200];
+    size_t n = restore_record_paths(cfg, paths);
+    for (size_t i = 0; i < n; i++) {
+        int rc = load_one(paths[i], r);
+        if (rc != 0) {
+            snprintf(where, cap, "%s", paths[i]);
+            return rc;
+        }
+    }
     return 0;
+}
+
+int restore_record_remove(const config *cfg)
+{
+    char paths[2][4200];
+    size_t n = restore_record_paths(cfg, paths);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++)
+        if (unlink(paths[i]) < 0 && errno != ENOENT)
+            rc = err_sys(ERR_FAIL, errno, "cannot remove the restore record %s", paths[i]);
+    return rc;
 }
 
 int restore_record_unsound(const restore_record *r)
@@ -179,19 +211,26 @@ static char *shell_command(const char *what, const char *template_, const char *
     return s ? s : strdup("");
 }
 
-void restore_record_explain(const restore_record *r, const char *path, const config *cfg)
+void restore_record_explain(const restore_record *r, const char *where, const config *cfg)
 {
+    char paths[2][4200];
+    size_t n = restore_record_paths(cfg, paths);
     char when[32];
     catalog_rfc3339(r->started, when);
     if (!restore_record_unsound(r)) {
         log_warn("a restore (pid %ld, %s) ended without removing its record %s; no load was cut "
-                 "short (each database is as it was or completely loaded): remove the record",
-                 r->pid, when, path);
+                 "short (each database is as it was or completely loaded): remove %s%s%s",
+                 r->pid, when, where ? where : "", paths[0], n > 1 ? " and " : "",
+                 n > 1 ? paths[1] : "");
         return;
     }
-    log_error("a restore (pid %ld, started %s) did not finish: it was killed or lost power while "
-              "loading (record %s). Neo4j must not be started on a half-loaded store:",
-              r->pid, when, path);
+    if (where)
+        log_error("a restore (pid %ld, started %s) did not finish: it was killed or lost power "
+                  "while loading (record %s). Neo4j must not be started on a half-loaded store:",
+                  r->pid, when, where);
+    else
+        log_error("this restore could not put every database back as it was; Neo4j is left "
+                  "stopped, not started on a half-loaded store:");
     for (size_t i = 0; i < r->n; i++) {
         const restore_record_db *d = &r->db[i];
         if (d->state == RESTORE_WAITING) {
@@ -219,25 +258,23 @@ void restore_record_explain(const restore_record *r, const char *path, const con
         }
     }
     char *start = shell_command("start_command", cfg->neo4j.start_command, NULL);
-    log_error("then start Neo4j%s%s and remove %s (a restore of every database listed removes "
-              "it too)",
-              *start ? ": " : "", start, path);
+    log_error("then start Neo4j%s%s, and remove %s%s%s (a restore of every database listed "
+              "removes them too)",
+              *start ? ": " : "", start, paths[0], n > 1 ? " and " : "", n > 1 ? paths[1] : "");
     free(start);
 }
 
 int restore_record_check(const config *cfg)
 {
-    char path[4200];
+    char where[4200];
     restore_record r;
-    if (restore_record_path(cfg->general.lock_file, path, sizeof path) < 0)
-        return -1;
-    int rc = restore_record_load(path, &r);
+    int rc = restore_record_load(cfg, &r, where, sizeof where);
     if (rc < 0) {
         log_warn("%s", err_msg());
         return -1;
     }
     if (rc == 0)
         return 0;
-    restore_record_explain(&r, path, cfg);
+    restore_record_explain(&r, where, cfg);
     return restore_record_unsound(&r);
 }

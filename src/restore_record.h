@@ -39,22 +39,28 @@ typedef struct {
     size_t n;
 } restore_record;
 
-/* "<LOCK_FILE>.restore" into OUT. */
-int restore_record_path(const char *lock_file, char *out, size_t cap);
-/* Write R to PATH (a new file, then renamed over the old one; mode 0600). */
-int restore_record_save(const char *path, const restore_record *r);
-/* 1 and R filled when PATH holds a record, 0 when there is none, -1
- * (ERR_FAIL naming PATH) when it cannot be read or is not one. */
-int restore_record_load(const char *path, restore_record *r);
-/* Remove PATH (gone already is fine). */
-int restore_record_remove(const char *path);
+/* The record is kept next to the run lock ("<lock_file>.restore") and, as
+ * /run is usually a tmpfs that a power loss empties, also beside the safety
+ * dumps it names, in [local] directory (".<name_prefix>.restore").  PATHS
+ * gets both (the second only with a local directory); returns how many. */
+size_t restore_record_paths(const config *cfg, char paths[2][4200]);
+/* Write R to every place (each a new file renamed over the old one, mode
+ * 0600); -1 when one cannot be written. */
+int restore_record_save(const config *cfg, const restore_record *r);
+/* 1 and R filled when a place holds a record (WHERE, CAP bytes, gets its
+ * path), 0 when none does, -1 (ERR_FAIL naming the file) when one cannot
+ * be read or is not a record. */
+int restore_record_load(const config *cfg, restore_record *r, char *where, size_t cap);
+/* Remove the record from every place (gone already is fine). */
+int restore_record_remove(const config *cfg);
 /* Whether R leaves a store that may be half-loaded (a load began and did
  * not end, or a reinstatement failed). */
 int restore_record_unsound(const restore_record *r);
-/* Log what R says was left half done and, per database, the command that
- * reinstates its safety dump (CFG's load_command, quoted for a shell), then
- * start_command and the removal of PATH. */
-void restore_record_explain(const restore_record *r, const char *path, const config *cfg);
+/* Log what R (found at WHERE; NULL: the running restore's own) says was
+ * left half done and, per database,
+ * the command that reinstates its safety dump (CFG's load_command, quoted
+ * for a shell), then start_command and the removal of the record. */
+void restore_record_explain(const restore_record *r, const char *where, const config *cfg);
 /* For every command, first thing after its config is loaded: a record left
  * by a killed restore is explained (restore_record_explain).  0 when there
  * is none, or it leaves every store sound; 1 when a store may be

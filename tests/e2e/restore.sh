@@ -124,6 +124,43 @@ check "load failed: the previous state is back" unchanged
 check "... Neo4j running" running
 check "... no record left" test ! -e "$T/run/neo4j-offsite.lock.restore"
 
+# ---- the load fails and so does putting the previous state back ----
+m=$(mark)
+NEO4J_STANDIN_LOAD_FAIL_DB=neo4j run 1 restore --latest --yes
+expect_in "$T/err" "could not be reinstated: Neo4j is left stopped"
+expect_in "$T/err" "database neo4j: HALF-LOADED from .*to reinstate its previous state run: "
+check "... Neo4j not started on the half-loaded store" test ! -e "$NEO4J_STANDIN_HOME/running"
+check "... the record stays" test -s "$T/run/neo4j-offsite.lock.restore"
+run 0 restore --latest --yes
+expect_in "$T/err" "this run keeps it as the way back"
+check "a new restore of that database clears it" test ! -e "$T/run/neo4j-offsite.lock.restore"
+check "... restored and running" same "$STORE/neo4j/store.dump" "$T/A.neo4j"
+running || bad "Neo4j running after the second restore"
+seed_db neo4j "$T/B.neo4j"
+
+# ---- SIGTERM during a load: that load is finished, the next not begun ----
+cat >"$T/slowload" <<SH
+#!/bin/sh
+sleep 1
+exec "$STANDIN" "\$@"
+SH
+chmod +x "$T/slowload"
+sed "s|^load_command  = $STANDIN|load_command  = $T/slowload|" "$T/conf" >"$T/conf.slow"
+m=$(mark)
+"$N4O_BIN" -c "$T/conf.slow" --no-progress restore --latest --all-databases --yes >"$T/out" 2>"$T/err" &
+pid=$!
+for i in $(seq 200); do grep -q "loading .* into database system" "$T/err" && break; sleep 0.05; done
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+check "SIGTERM during the first load: exit 1" test "$rc" = 1
+expect_in "$T/err" "interrupted by signal 15: database neo4j not loaded \(unchanged\)"
+check "... system completely loaded" same "$STORE/system/store.dump" "$T/A.system"
+check "... neo4j unchanged" same "$STORE/neo4j/store.dump" "$T/B.neo4j"
+check "... Neo4j started again" running
+check "... no record left (every store is sound)" test ! -e "$T/run/neo4j-offsite.lock.restore"
+seed_db system "$T/B.system"
+
 # ---- --all-databases: system first; the second load fails -> both back ----
 rm -f "$T/failed-once"
 m=$(mark)
@@ -197,6 +234,9 @@ kill -9 "$pid"
 wait "$pid" 2>/dev/null
 check "killed: the record is next to the lock" test -s "$T/run/neo4j-offsite.lock.restore"
 check "killed: Neo4j was not started" test ! -e "$NEO4J_STANDIN_HOME/running"
+check "killed: a copy of the record beside the safety dumps" test -s "$T/local/.haia_backup.restore"
+# a power loss empties /run, where lock files usually are: the copy remains
+rm -f "$T/run/neo4j-offsite.lock.restore"
 run 0 list
 expect_in "$T/err" "did not finish: it was killed or lost power while loading"
 safety=$(safety_of neo4j)
@@ -210,7 +250,7 @@ check "... the previous state is back" same "$STORE/neo4j/store.dump" "$T/B.neo4
 # a new restore of that database takes over, with the recorded safety dump
 run 0 restore --latest --yes --allow-version-mismatch
 expect_in "$T/err" "this run keeps it as the way back"
-check "the new restore removed the record" test ! -e "$T/run/neo4j-offsite.lock.restore"
+check "the new restore removed the record" test ! -e "$T/run/neo4j-offsite.lock.restore" -a ! -e "$T/local/.haia_backup.restore"
 check "... and started Neo4j" running
 
 # ---- disaster recovery: a fresh host with the config, archive.key and signing.pub ----
