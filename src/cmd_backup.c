@@ -580,15 +580,6 @@ int cmd_backup(int argc, char **argv, const cli_globals *g)
         err_prefix("%s: [neo4j] ", cfg->path);
         goto fail;
     }
-    /* recorded in each manifest, for restore: Neo4j cannot downgrade a store */
-    if (!command_template_is_blank(cfg->neo4j.version_command)) {
-        if (neo4j_version_query(cfg->neo4j.version_command, cfg->neo4j.command_timeout,
-                                ctx.neo4j_version) < 0) {
-            err_suffix("; this run did not stop Neo4j");
-            goto fail;
-        }
-        log_info("Neo4j version %s (version_command)", ctx.neo4j_version);
-    }
     if (ctx.local_copy && atomic_file_probe_dir(cfg->local.directory) < 0) {
         err_prefix("local directory: ");
         err_suffix(" (set [local] directory, or use --no-local-copy)");
@@ -603,6 +594,16 @@ int cmd_backup(int argc, char **argv, const cli_globals *g)
         err_set(ERR_FAIL, "no remote can be written (%s); this run did not stop Neo4j",
                 ctx.remotes.n_failed ? ctx.remotes.failed_msgs[0] : "none selected");
         goto fail;
+    }
+    /* recorded in each manifest, for restore: Neo4j cannot downgrade a
+     * store.  Last of the checks: the one that runs a command */
+    if (!command_template_is_blank(cfg->neo4j.version_command)) {
+        if (neo4j_version_query(cfg->neo4j.version_command, cfg->neo4j.command_timeout,
+                                ctx.neo4j_version) < 0) {
+            err_suffix("; this run did not stop Neo4j");
+            goto fail;
+        }
+        log_info("Neo4j version %s (version_command)", ctx.neo4j_version);
     }
     outcome = run_backup(&ctx);
     if (!no_prune)

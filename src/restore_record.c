@@ -154,7 +154,7 @@ int restore_record_load(const config *cfg, restore_record *r, char *where, size_
     for (size_t i = 0; i < n; i++) {
         int rc = load_one(paths[i], r);
         if (rc != 0) {
-            snprintf(where, cap, "%s", paths[i]);
+            snprintf(where, cap, "%.4199s", paths[i]);
             return rc;
         }
     }
