@@ -115,6 +115,10 @@ static int no_version(const char *output)
 
 int neo4j_version_query(const char *template_, long timeout_s, char out[NEO4J_VERSION_MAX])
 {
+    /* a version is a second's work (a minute's with an image to pull): a
+     * hung command must not hold the run for command_timeout's hours */
+    if (timeout_s <= 0 || timeout_s > NEO4J_VERSION_TIMEOUT_S)
+        timeout_s = NEO4J_VERSION_TIMEOUT_S;
     neo4j_child *c = neo4j_spawn(WHAT, template_, NULL, CHILD_READ_STDOUT, timeout_s);
     if (!c)
         return -1;

@@ -12,12 +12,13 @@
 #ifndef N4O_NEO4J_VERSION_H
 #define N4O_NEO4J_VERSION_H
 
-#define NEO4J_VERSION_MAX 32 /* bytes of a parsed version, its NUL included */
+#define NEO4J_VERSION_MAX       32  /* bytes of a parsed version, its NUL included */
+#define NEO4J_VERSION_TIMEOUT_S 300 /* the longest a version_command may take */
 
 /* Run TEMPLATE (the [neo4j] version_command) through neo4j.h (no database,
- * TIMEOUT_S as in child.h: 0 for no limit) and extract the version from its
- * stdout with neo4j_version_parse; its stderr is logged as for any
- * command.  At most 64 KiB of stdout is read (what follows is dropped while
+ * TIMEOUT_S as in child.h, but never more than NEO4J_VERSION_TIMEOUT_S) and
+ * extract the version from its stdout with neo4j_version_parse; its stderr
+ * is logged as for any command.  At most 64 KiB of stdout is read (what follows is dropped while
  * the command ends, for at most a second).  0 and OUT filled; else -1 with
  * an error naming "version_command" and the cause: its failure (ERR_FAIL
  * "version_command failed (exit 1): ...", or neo4j_spawn's error when it
