@@ -193,8 +193,8 @@ static uint64_t safety_estimate(const restore_ctx *ctx)
     uint64_t total = 0;
     local_dump *dumps = NULL;
     size_t nd = 0;
-    if (local_dumps_scan(AT_FDCWD, cfg->local.directory, cfg->local.name_prefix, 0, &dumps,
-                         &nd) < 0)
+    if (local_dumps_scan(AT_FDCWD, cfg->local.directory, cfg->local.name_prefix, 0, &dumps, &nd) <
+        0)
         nd = 0;
     for (size_t i = 0; i < ctx->n; i++) {
         const restore_db *d = &ctx->dbs[i];
@@ -265,8 +265,9 @@ static int confirm(restore_ctx *ctx, const char *remote)
         b = strtok_r(NULL, " ", &save2);
     }
     if (a || b)
-        return err_set(ERR_FAIL, "the answer was not \"%s\": nothing done (the verified dump%s "
-                                 "stay%s in the local directory)",
+        return err_set(ERR_FAIL,
+                       "the answer was not \"%s\": nothing done (the verified dump%s "
+                       "stay%s in the local directory)",
                        expect, ctx->n > 1 ? "s" : "", ctx->n > 1 ? "" : "s");
     return 0;
 }
@@ -341,9 +342,8 @@ static int safety_dump(restore_ctx *ctx, restore_db *d)
     if (rc == 0) {
         char a[32];
         d->existed = 1;
-        log_info("database %s: safety dump valid (%s, %llu files, %s)", d->target,
-                 res->dump.format, (unsigned long long)res->dump.files,
-                 progress_human(res->plain_size, a));
+        log_info("database %s: safety dump valid (%s, %llu files, %s)", d->target, res->dump.format,
+                 (unsigned long long)res->dump.files, progress_human(res->plain_size, a));
     } else {
         d->safety[0] = '\0';
     }
@@ -453,10 +453,9 @@ static err_kind load_all(restore_ctx *ctx, size_t *loaded)
     for (size_t i = 0; i < ctx->n; i++) {
         restore_db *d = &ctx->dbs[i];
         if (signals_received())
-            return err_set(ERR_FAIL,
-                           "interrupted by signal %d: database %s%s not loaded (unchanged)",
-                           signals_received(), d->target,
-                           i + 1 < ctx->n ? " and the ones after it" : "");
+            return err_set(
+                ERR_FAIL, "interrupted by signal %d: database %s%s not loaded (unchanged)",
+                signals_received(), d->target, i + 1 < ctx->n ? " and the ones after it" : "");
         ctx->rec.db[i].state = RESTORE_LOADING;
         if (save_record(ctx) < 0)
             return ERR_FAIL;
@@ -487,8 +486,9 @@ static err_kind load_all(restore_ctx *ctx, size_t *loaded)
                     strbuf_str(&files) ? strbuf_str(&files) : "the safety dumps");
             strbuf_free(&files);
         } else {
-            err_set(ERR_FAIL, "restore failed (%s) and the previous state could not be "
-                              "reinstated: Neo4j is left stopped",
+            err_set(ERR_FAIL,
+                    "restore failed (%s) and the previous state could not be "
+                    "reinstated: Neo4j is left stopped",
                     why);
         }
         return ERR_FAIL;

@@ -56,8 +56,8 @@ int restore_record_save(const config *cfg, const restore_record *r)
     }
     char when[32];
     catalog_rfc3339(r->started, when);
-    json_t *o = json_pack("{s:I, s:s, s:o}", "pid", (json_int_t)r->pid, "started", when,
-                          "databases", dbs);
+    json_t *o =
+        json_pack("{s:I, s:s, s:o}", "pid", (json_int_t)r->pid, "started", when, "databases", dbs);
     char *text = o ? json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (!text)
@@ -199,8 +199,8 @@ static char *shell_command(const char *what, const char *template_, const char *
 {
     strbuf b;
     strbuf_init(&b, 16384);
-    char **argv = template_ && *template_ ? command_template_split(what, template_, database)
-                                          : NULL;
+    char **argv =
+        template_ && *template_ ? command_template_split(what, template_, database) : NULL;
     for (size_t i = 0; argv && argv[i]; i++) {
         if (i)
             strbuf_puts(&b, " ");

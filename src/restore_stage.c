@@ -212,8 +212,8 @@ int restore_stage_fetch(restore_source *src, restore_item *it)
         return -1;
     }
     char a[32];
-    log_info("%s: verified (signature, hashes, dump %s, Neo4j %s, %llu files, %s) -> %s",
-             it->name, res.dump.format, res.dump.era, (unsigned long long)res.dump.files,
+    log_info("%s: verified (signature, hashes, dump %s, Neo4j %s, %llu files, %s) -> %s", it->name,
+             res.dump.format, res.dump.era, (unsigned long long)res.dump.files,
              progress_human(res.plain_size, a), it->path);
     return 0;
 }

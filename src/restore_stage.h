@@ -22,15 +22,15 @@
 typedef struct {
     char database[128]; /* the archive's database (given, or "" to take it from ARCHIVE) */
     char name[CATALOG_NAME_MAX];
-    manifest m;         /* verified */
-    char path[4200];    /* the verified dump (restore_stage_fetch) */
-    int reused;         /* PATH was already there with the manifest's BLAKE2b */
-    int remove_after;   /* PATH is a stand-in name: "<name>.dump" holds other bytes */
+    manifest m;       /* verified */
+    char path[4200];  /* the verified dump (restore_stage_fetch) */
+    int reused;       /* PATH was already there with the manifest's BLAKE2b */
+    int remove_after; /* PATH is a stand-in name: "<name>.dump" holds other bytes */
 } restore_item;
 
 typedef struct {
     const config *cfg;
-    const char *remote; /* --remote NAME, or NULL: the first that can be read */
+    const char *remote;  /* --remote NAME, or NULL: the first that can be read */
     const char *archive; /* ARCHIVE, or NULL: the newest of each item's database */
     const keys_public *trusted;
     size_t n_trusted;
