@@ -537,12 +537,6 @@ int cmd_backup(int argc, char **argv, const cli_globals *g)
         goto fail;
     ctx.cfg = cfg;
     ctx.g = g;
-    if (restore_record_check(cfg) != 0) {
-        /* a dump of a half-loaded store is no backup, and its retention
-         * could delete good ones */
-        err_set(ERR_FAIL, "not backing up while a restore is unfinished (see above)");
-        goto fail;
-    }
     child_set_workdir(cfg->dir); /* the commands run where the config file is */
     ctx.local_copy = !no_local;
     if (database && neo4j_check_database(database) < 0)
@@ -564,6 +558,12 @@ int cmd_backup(int argc, char **argv, const cli_globals *g)
     if (!(lock = lock_acquire(cfg->general.lock_file, "backup")))
         goto fail;
     ctx.lock = lock;
+    if (restore_record_check(cfg) != 0) {
+        /* a dump of a half-loaded store is no backup, and its retention
+         * could delete good ones */
+        err_set(ERR_FAIL, "not backing up while a restore is unfinished (see above)");
+        goto fail;
+    }
     recover_previous_run(&ctx);
     /* Everything that can be checked is checked before Neo4j is stopped. */
     if (keys_load_public(cfg->keys.public_key, KEYS_ARCHIVE, &ctx.recipient) < 0)

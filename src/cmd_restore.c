@@ -42,8 +42,10 @@ typedef struct {
     restore_item item;
     char target[128];  /* the database loaded */
     char safety[4200]; /* its safety dump; "" none */
-    int existed;       /* TARGET existed before the run */
-    int from_record;   /* SAFETY is a killed restore's: TARGET may be half-loaded */
+    uint8_t safety_blake2b[32];
+    int existed;     /* TARGET existed before the run */
+    int from_record; /* SAFETY is a killed restore's: TARGET may be half-loaded */
+    int loaded;      /* the archive is in TARGET */
 } restore_db;
 
 typedef struct {
@@ -138,11 +140,23 @@ static int adopt_record(restore_ctx *ctx)
                            "database %s was left half-loaded by that restore and this one does "
                            "not restore it: restore %s too (or reinstate it as said above)",
                            p->target, p->target);
+        char dir_prefix[4200], name_start[CATALOG_NAME_MAX + 32];
+        snprintf(dir_prefix, sizeof dir_prefix, "%s/", ctx->cfg->local.directory);
+        snprintf(name_start, sizeof name_start, "%s_%s_pre_restore_", ctx->cfg->local.name_prefix,
+                 p->target);
+        const char *base = strrchr(p->safety, '/');
+        if (p->safety[0] && (strncmp(p->safety, dir_prefix, strlen(dir_prefix)) != 0 || !base ||
+                             strncmp(base + 1, name_start, strlen(name_start)) != 0 ||
+                             strchr(p->safety + strlen(dir_prefix), '/')))
+            return err_set(ERR_FAIL,
+                           "%s names %s as the safety dump of %s: not a safety dump of this "
+                           "config's local directory; check it and remove the record",
+                           where, p->safety, p->target);
         snprintf(d->safety, sizeof d->safety, "%s", p->safety);
         d->existed = p->existed;
         d->from_record = 1;
         log_info("database %s: its state before that restore is %s; this run keeps it as the "
-                 "way back",
+                 "way back unless a new safety dump of it is valid",
                  p->target, p->safety[0] ? p->safety : "unknown (no safety dump)");
     }
     return 0;
@@ -157,8 +171,13 @@ static int check_versions(restore_ctx *ctx)
         return 0;
     }
     char here[NEO4J_VERSION_MAX];
-    if (neo4j_version_query(cfg->neo4j.version_command, cfg->neo4j.command_timeout, here) < 0)
+    if (neo4j_version_query(cfg->neo4j.version_command, cfg->neo4j.command_timeout, here) < 0) {
+        if (ctx->o.allow_mismatch) {
+            log_warn("%s; the versions are not checked (--allow-version-mismatch)", err_msg());
+            return 0;
+        }
         return err_prefix("%s: [neo4j] ", cfg->path);
+    }
     log_info("Neo4j version here: %s (version_command)", here);
     for (size_t i = 0; i < ctx->n; i++) {
         const restore_item *it = &ctx->dbs[i].item;
@@ -342,6 +361,7 @@ static int safety_dump(restore_ctx *ctx, restore_db *d)
     if (rc == 0) {
         char a[32];
         d->existed = 1;
+        memcpy(d->safety_blake2b, res->plain_blake2b, 32);
         log_info("database %s: safety dump valid (%s, %llu files, %s)", d->target, res->dump.format,
                  (unsigned long long)res->dump.files, progress_human(res->plain_size, a));
     } else {
@@ -351,16 +371,23 @@ static int safety_dump(restore_ctx *ctx, restore_db *d)
     return rc;
 }
 
-/* Feed the dump at PATH to load_command for TARGET. */
-static int load_file(restore_ctx *ctx, const char *target, const char *path, const char *label)
+/* Feed the dump at PATH to load_command for TARGET.  The bytes fed must
+ * hash to BLAKE2B (what was verified, or the safety dump as written; NULL:
+ * an earlier restore's safety dump, whose hash was not kept): a file
+ * swapped in the local directory since is never loaded to the end. */
+static int load_file(restore_ctx *ctx, const char *target, const char *path,
+                     const uint8_t blake2b[32], const char *label)
 {
     const config *cfg = ctx->cfg;
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return err_sys(ERR_FAIL, errno, "cannot open %s", path);
-    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     struct stat st;
-    uint64_t total = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return err_set(ERR_FAIL, "%s is not a regular file", path);
+    }
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     log_info("%s: loading %s into database %s", label, path, target);
     neo4j_child *child = neo4j_spawn("load_command", cfg->neo4j.load_command, target,
                                      CHILD_WRITE_STDIN, cfg->neo4j.command_timeout);
@@ -370,9 +397,15 @@ static int load_file(restore_ctx *ctx, const char *target, const char *path, con
     }
     enum { LOAD_BLOCK = 1024 * 1024 };
     char *buf = malloc(LOAD_BLOCK);
-    progress *prog = progress_new(ctx->g->progress, label, total);
-    int rc = buf ? 0 : err_set(ERR_FAIL, "out of memory");
+    progress *prog = progress_new(ctx->g->progress, label, (uint64_t)st.st_size);
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, NULL, 0, 32);
+    int rc = buf ? 0 : err_set(ERR_FAIL, "out of memory"), said = 0;
     while (rc == 0) {
+        if (signals_received() && !said++)
+            log_warn("signal %d: finishing the load of %s first (a half-loaded store is worse "
+                     "than a late exit); no other load begins",
+                     signals_received(), target);
         ssize_t n = read(fd, buf, LOAD_BLOCK);
         if (n < 0 && errno == EINTR)
             continue;
@@ -380,16 +413,26 @@ static int load_file(restore_ctx *ctx, const char *target, const char *path, con
             rc = err_sys(ERR_FAIL, errno, "cannot read %s", path);
         if (n <= 0)
             break;
+        crypto_generichash_update(&h, (const uint8_t *)buf, (size_t)n);
         rc = neo4j_write(child, buf, (size_t)n);
         progress_add(prog, (uint64_t)n);
     }
     progress_done(prog);
     free(buf);
     close(fd);
+    uint8_t got[32];
+    crypto_generichash_final(&h, got, sizeof got);
+    if (rc == 0 && blake2b && sodium_memcmp(got, blake2b, 32) != 0)
+        rc = err_set(ERR_FAIL, "%s changed since it was verified (BLAKE2b differs): load stopped",
+                     path);
     if (rc < 0) {
         err_saved why;
         err_save(&why);
-        neo4j_finish(child); /* kills it: a load must not complete on part of a dump */
+        /* a load that ended by itself says why (e.g. "database in use");
+         * else it is killed: it must not complete on part of a dump */
+        int failed_exit = 0;
+        if (neo4j_finish_soon(child, 2000, &failed_exit) < 0 && failed_exit)
+            return -1;
         return err_restore(&why);
     }
     return neo4j_finish(child);
@@ -436,7 +479,8 @@ static int reinstate(restore_ctx *ctx, size_t k)
     snprintf(label, sizeof label, "reinstate %s", d->target);
     ctx->rec.db[k].state = RESTORE_LOADING; /* until it is back */
     save_record(ctx);
-    if (load_file(ctx, d->target, d->safety, label) < 0) {
+    if (load_file(ctx, d->target, d->safety, d->from_record ? NULL : d->safety_blake2b, label) <
+        0) {
         log_error("database %s: reinstating %s failed: %s", d->target, d->safety, err_msg());
         return -1;
     }
@@ -457,12 +501,16 @@ static err_kind load_all(restore_ctx *ctx, size_t *loaded)
                 ERR_FAIL, "interrupted by signal %d: database %s%s not loaded (unchanged)",
                 signals_received(), d->target, i + 1 < ctx->n ? " and the ones after it" : "");
         ctx->rec.db[i].state = RESTORE_LOADING;
-        if (save_record(ctx) < 0)
+        if (save_record(ctx) < 0) {
+            ctx->rec.db[i].state = RESTORE_WAITING; /* not begun */
+            err_prefix("database %s not loaded (unchanged): ", d->target);
             return ERR_FAIL;
+        }
         char label[160];
         snprintf(label, sizeof label, "load %s", d->target);
-        if (load_file(ctx, d->target, d->item.path, label) == 0) {
+        if (load_file(ctx, d->target, d->item.path, d->item.m.plaintext_blake2b, label) == 0) {
             ctx->rec.db[i].state = RESTORE_LOADED;
+            d->loaded = 1;
             save_record(ctx);
             (*loaded)++;
             log_info("database %s: loaded from %s", d->target, d->item.name);
@@ -475,6 +523,8 @@ static err_kind load_all(restore_ctx *ctx, size_t *loaded)
         for (size_t k = i + 1; k-- > 0;)
             if (reinstate(ctx, k) < 0)
                 all_back = 0;
+            else
+                ctx->dbs[k].loaded = 0;
         *loaded = 0;
         if (all_back) {
             strbuf files;
@@ -487,9 +537,10 @@ static err_kind load_all(restore_ctx *ctx, size_t *loaded)
             strbuf_free(&files);
         } else {
             err_set(ERR_FAIL,
-                    "restore failed (%s) and the previous state could not be "
-                    "reinstated: Neo4j is left stopped",
-                    why);
+                    "restore failed (%s) and the previous state could not be reinstated%s", why,
+                    command_template_is_blank(ctx->cfg->neo4j.stop_command)
+                        ? ""
+                        : ": Neo4j is left stopped");
         }
         return ERR_FAIL;
     }
@@ -512,8 +563,21 @@ static int stop_and_save(restore_ctx *ctx)
     }
     for (size_t i = 0; i < ctx->n; i++) {
         restore_db *d = &ctx->dbs[i];
-        if (d->from_record)
+        if (d->from_record) {
+            /* put back by hand since, perhaps: a dump that validates is
+             * the state to keep; a half-loaded store's will not */
+            restore_db fresh = *d;
+            if (!ctx->o.no_safety && safety_dump(ctx, &fresh) == 0) {
+                *d = fresh;
+                d->from_record = 0;
+                log_info("database %s: a valid safety dump of it now, %s, is the way back",
+                         d->target, d->safety);
+            } else {
+                log_warn("database %s: keeping %s from the earlier restore as the way back",
+                         d->target, d->safety[0] ? d->safety : "nothing");
+            }
             continue;
+        }
         if (ctx->o.no_safety) {
             d->existed = 1; /* unknown: assume there is something to lose */
             log_warn("database %s: no safety dump (--no-safety-backup)", d->target);
@@ -531,7 +595,9 @@ static int stop_and_save(restore_ctx *ctx)
                      d->target);
             continue;
         }
-        err_prefix("safety dump of database %s failed, nothing changed: ", d->target);
+        /* the archive is sound: whatever went wrong here is exit 1 */
+        err_set(ERR_FAIL, "safety dump of database %s failed, nothing changed: %s", d->target,
+                err_msg());
         return -1;
     }
     return 0;
@@ -554,6 +620,8 @@ static void report(const restore_ctx *ctx, const char *remote)
     for (size_t i = 0; i < ctx->n; i++) {
         const restore_db *d = &ctx->dbs[i];
         char size[32];
+        if (!d->loaded)
+            continue;
         printf("restored database %s from %s (remote %s, %s)%s%s\n", d->target, d->item.name,
                remote, progress_human(d->item.m.plaintext_size, size),
                d->safety[0] ? ", previous state in " : ", no previous state kept",
@@ -585,6 +653,20 @@ static int check_setup(restore_ctx *ctx)
     for (size_t i = 0; i < sizeof programs / sizeof programs[0]; i++)
         if (neo4j_check_program(programs[i].what, programs[i].tmpl) < 0)
             return err_prefix("%s: [neo4j] ", cfg->path);
+    /* with --as or several databases, a template with the name written in
+     * would dump or load the wrong database */
+    if (o->as || ctx->n > 1) {
+        const char *need[] = {"load_command", cfg->neo4j.load_command, "dump_command",
+                              o->no_safety ? NULL : cfg->neo4j.dump_command};
+        for (size_t i = 0; i < 4; i += 2)
+            if (need[i + 1] && !strstr(need[i + 1], "{database}") &&
+                !strstr(need[i + 1], "NEO4J_OFFSITE_DATABASE"))
+                return err_set(ERR_USAGE,
+                               "%s: [neo4j] %s names no {database}: with %s it would act on "
+                               "the database written in it, not on %s",
+                               cfg->path, need[i], o->as ? "--as" : "--all-databases",
+                               o->as ? o->as : "each one restored");
+    }
     if (atomic_file_probe_dir(cfg->local.directory) < 0)
         return err_prefix("local directory (where the verified dumps and safety dumps go): ");
     return 0;
@@ -636,7 +718,14 @@ static err_kind run_restore(restore_ctx *ctx)
     if (!ctx->o.yes && confirm(ctx, src.remote_used) < 0)
         goto fail;
     if (stop_and_save(ctx) < 0) {
-        start_neo4j(ctx);
+        int half = 0;
+        for (size_t i = 0; i < ctx->n; i++)
+            half |= ctx->dbs[i].from_record;
+        if (half)
+            log_error("a database may be half-loaded (the earlier restore's record): Neo4j is "
+                      "not started");
+        else
+            start_neo4j(ctx);
         goto fail;
     }
     /* from the first load on, a signal waits for the load under way: a
@@ -664,9 +753,6 @@ static err_kind run_restore(restore_ctx *ctx)
     report(ctx, src.remote_used);
     if (!ctx->start_failed)
         run_checks(ctx, &outcome);
-    for (size_t i = 0; i < ctx->n; i++)
-        if (ctx->dbs[i].item.remove_after)
-            unlink(ctx->dbs[i].item.path);
     goto out;
 fail:
     outcome = err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind();
@@ -675,6 +761,9 @@ fail_kept:
         outcome = ERR_FAIL;
     log_error("restore: %s", err_msg());
 out:
+    for (size_t i = 0; i < ctx->n; i++)
+        if (ctx->dbs[i].item.remove_after && ctx->dbs[i].item.path[0])
+            unlink(ctx->dbs[i].item.path); /* a stand-in name, never reused */
     restore_stage_close(&src);
     free(trusted);
     keys_secret_free(secret);

@@ -135,6 +135,7 @@ neo4j_child *neo4j_spawn(const char *what, const char *template_, const char *da
 {
     if (!what)
         what = "command";
+    last_db_missing = 0; /* never a verdict left from an earlier command */
     if (database && neo4j_check_database(database) < 0) {
         err_prefix("%s: ", what);
         return NULL;
@@ -186,6 +187,7 @@ int neo4j_write(neo4j_child *c, const void *buf, size_t len)
 
 void neo4j_kill(neo4j_child *c)
 {
+    last_db_missing = 0; /* killed: it said nothing to go by */
     if (!c)
         return;
     child_kill(c->c);

@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -107,11 +109,16 @@ static int parse_db(json_t *o, restore_record_db *d)
 static int load_one(const char *path, restore_record *r)
 {
     memset(r, 0, sizeof *r);
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
             return 0;
         return err_sys(ERR_FAIL, errno, "restore record %s", path);
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return bad_record(path, "not a regular file (remove it once Neo4j's stores are sound)");
     }
     char *text = malloc(RECORD_FILE_MAX + 1);
     ssize_t n = text ? read(fd, text, RECORD_FILE_MAX + 1) : -1;
@@ -275,6 +282,12 @@ int restore_record_check(const config *cfg)
     }
     if (rc == 0)
         return 0;
+    if (r.pid > 0 && r.pid != (long)getpid() && kill((pid_t)r.pid, 0) == 0) {
+        log_warn("a restore (pid %ld) is running now (record %s): leave Neo4j to it until it "
+                 "ends",
+                 r.pid, where);
+        return 1;
+    }
     restore_record_explain(&r, where, cfg);
     return restore_record_unsound(&r);
 }

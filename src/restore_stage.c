@@ -17,26 +17,47 @@
 #include "pipeline.h"
 #include "progress.h"
 
-/* Resolve and verify every item on the remote in SRC->set. */
-static int resolve_on(restore_source *src, restore_item *items, size_t n)
+/* Resolve and verify every item on the remote in SRC->set.  *REACHED is
+ * set once the remote answered a listing: from then on a failure is not a
+ * reason to read another remote. */
+static int resolve_on(restore_source *src, restore_item *items, size_t n, int *reached)
 {
     backend *b = src->set.b[0];
     const char *prefix = src->cfg->local.name_prefix;
+    archive_info *list = NULL;
+    size_t nl = 0;
+    if (archives_list(b, prefix, &list, &nl) < 0)
+        return -1;
+    *reached = 1;
     for (size_t i = 0; i < n; i++) {
         restore_item *it = &items[i];
-        if (archives_resolve(b, prefix, remotes_object_path(src->set.cfgs[0]), src->archive,
-                             !src->archive, it->database, it->name) < 0)
+        const archive_info *a = src->archive ? NULL : archives_latest(list, nl, it->database);
+        if (!src->archive && !a) {
+            free(list);
+            return err_set(ERR_FAIL, "remote %s has no complete archive of database %s",
+                           src->set.names[0], it->database);
+        }
+        if (a)
+            snprintf(it->name, sizeof it->name, "%s", a->name);
+        else if (archives_resolve(b, prefix, remotes_object_path(src->set.cfgs[0]), src->archive, 0,
+                                  it->database, it->name) < 0) {
+            free(list);
             return -1;
+        }
         if (archives_load_manifest(b, it->name, src->trusted, src->n_trusted, &it->m) < 0) {
             if (!src->archive && err_get_kind() == ERR_INTEGRITY)
                 archives_suggest_older(b, prefix, it->database, it->name, src->trusted,
                                        src->n_trusted);
+            free(list);
             return -1;
         }
-        if (strcmp(it->m.database, it->database) != 0)
+        if (strcmp(it->m.database, it->database) != 0) {
+            free(list);
             return err_set(ERR_INTEGRITY, "%s: its manifest is of database %s, not %s", it->name,
                            it->m.database, it->database);
+        }
     }
+    free(list);
     return 0;
 }
 
@@ -77,11 +98,15 @@ int restore_stage_resolve(restore_source *src, restore_item *items, size_t n)
             src->set.names[0] = rc->name;
             src->set.cfgs[0] = rc;
             src->set.n = 1;
-            if (resolve_on(src, items, n) == 0) {
+            int reached = 0;
+            if (resolve_on(src, items, n, &reached) == 0) {
                 src->remote_used = rc->name;
                 return 0;
             }
             restore_stage_close(src);
+            if (reached) /* it answered: what it said stands */
+                return err_suffix(" (the other remotes are read only when this one cannot be "
+                                  "reached: give --remote NAME to read one)");
         }
         /* a finding, or the remote the operator chose: no other remote */
         if (err_get_kind() != ERR_FAIL || src->remote || r + 1 == last)

@@ -159,6 +159,8 @@ check "... system completely loaded" same "$STORE/system/store.dump" "$T/A.syste
 check "... neo4j unchanged" same "$STORE/neo4j/store.dump" "$T/B.neo4j"
 check "... Neo4j started again" running
 check "... no record left (every store is sound)" test ! -e "$T/run/neo4j-offsite.lock.restore"
+check "... stdout names only what was restored" \
+    test "$(grep -c 'restored database system' "$T/out")$(grep -c 'restored database neo4j' "$T/out")" = 10
 seed_db system "$T/B.system"
 
 # ---- --all-databases: system first; the second load fails -> both back ----
@@ -182,6 +184,21 @@ run 0 restore --latest --as scratch --yes
 check "--as scratch: scratch holds the archive" same "$STORE/scratch/store.dump" "$T/A.neo4j"
 check "--as scratch: neo4j and system untouched" unchanged
 expect_in "$T/err" "database scratch does not exist yet"
+
+# ---- --as with a load_command that names its database is refused ----
+sed "s|--overwrite-destination=true {database}|--overwrite-destination=true neo4j|" "$T/conf" >"$T/conf.fixed"
+m=$(mark)
+"$N4O_BIN" -c "$T/conf.fixed" --no-progress restore --latest --as scratch2 --yes >"$T/out" 2>"$T/err"
+check "--as, load_command without {database}: exit 2" test $? = 2
+expect_in "$T/err" "load_command names no \{database\}: with --as it would act on the database written in it"
+check "... nothing touched" test -z "$(events_since "$m")"
+
+# ---- a FIFO where the record goes does not hang a command ----
+mkfifo "$T/run/neo4j-offsite.lock.restore"
+timeout 20 "$N4O_BIN" -c "$T/conf" --no-progress list >"$T/out" 2>"$T/err"
+check "a FIFO as the record: list does not hang (exit 0)" test $? = 0
+expect_in "$T/err" "not a regular file"
+rm -f "$T/run/neo4j-offsite.lock.restore"
 
 # ---- a dump from a newer Neo4j is refused ----
 seed_db neo4j "$T/A.neo4j"
