@@ -320,8 +320,8 @@ static void test_db_missing(void **state)
     /* So does a command that is killed, or only spawned: a verdict never
      * outlives its command (restore skips a safety dump on it) */
     assert_int_equal(neo4j_run("dump_command",
-                               "sh -c 'echo \"DATABASE does not exist: xyz\" >&2; exit 1'",
-                               "xyz", 10),
+                               "sh -c 'echo \"DATABASE does not exist: xyz\" >&2; exit 1'", "xyz",
+                               10),
                      -1);
     assert_int_equal(neo4j_last_db_missing(), 1);
     neo4j_child *k = neo4j_spawn("dump_command", "sleep 30", NULL, CHILD_READ_STDOUT, 10);
