@@ -48,7 +48,7 @@ interrupt() {
     if [ "${ready#log:}" != "$ready" ]; then
         local pattern=${ready#log:} more=0
         [ "${pattern%@*}" != "$pattern" ] && more=${pattern##*@} pattern=${pattern%@*}
-        for i in $(seq 600); do
+        for i in $(seq 1800); do # at most 90 s: a loaded machine is slow to log in
             grep -q -E "$pattern" "$T/err" && break
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.05
