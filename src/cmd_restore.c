@@ -153,6 +153,7 @@ static int adopt_record(restore_ctx *ctx)
                            "config's local directory; check it and remove the record",
                            where, p->safety, p->target);
         snprintf(d->safety, sizeof d->safety, "%s", p->safety);
+        memcpy(d->safety_blake2b, p->safety_blake2b, 32);
         d->existed = p->existed;
         d->from_record = 1;
         log_info("database %s: its state before that restore is %s; this run keeps it as the "
@@ -372,9 +373,9 @@ static int safety_dump(restore_ctx *ctx, restore_db *d)
 }
 
 /* Feed the dump at PATH to load_command for TARGET.  The bytes fed must
- * hash to BLAKE2B (what was verified, or the safety dump as written; NULL:
- * an earlier restore's safety dump, whose hash was not kept): a file
- * swapped in the local directory since is never loaded to the end. */
+ * hash to BLAKE2B (what was verified, or the safety dump as written, also
+ * by an earlier restore): a file swapped in the local directory since is
+ * never loaded to the end. */
 static int load_file(restore_ctx *ctx, const char *target, const char *path,
                      const uint8_t blake2b[32], const char *label)
 {
@@ -422,7 +423,7 @@ static int load_file(restore_ctx *ctx, const char *target, const char *path,
     close(fd);
     uint8_t got[32];
     crypto_generichash_final(&h, got, sizeof got);
-    if (rc == 0 && blake2b && sodium_memcmp(got, blake2b, 32) != 0)
+    if (rc == 0 && sodium_memcmp(got, blake2b, 32) != 0)
         rc = err_set(ERR_FAIL, "%s changed since it was verified (BLAKE2b differs): load stopped",
                      path);
     if (rc < 0) {
@@ -452,6 +453,7 @@ static int save_record(restore_ctx *ctx)
         snprintf(e->target, sizeof e->target, "%s", d->target);
         snprintf(e->archive, sizeof e->archive, "%s", d->item.name);
         snprintf(e->safety, sizeof e->safety, "%s", d->safety);
+        memcpy(e->safety_blake2b, d->safety_blake2b, 32);
         e->existed = d->existed;
     }
     if (restore_record_save(ctx->cfg, r) < 0) {
@@ -479,8 +481,7 @@ static int reinstate(restore_ctx *ctx, size_t k)
     snprintf(label, sizeof label, "reinstate %s", d->target);
     ctx->rec.db[k].state = RESTORE_LOADING; /* until it is back */
     save_record(ctx);
-    if (load_file(ctx, d->target, d->safety, d->from_record ? NULL : d->safety_blake2b, label) <
-        0) {
+    if (load_file(ctx, d->target, d->safety, d->safety_blake2b, label) < 0) {
         log_error("database %s: reinstating %s failed: %s", d->target, d->safety, err_msg());
         return -1;
     }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "atomic_file.h"
 #include "command_template.h"
@@ -51,10 +52,14 @@ int restore_record_save(const config *cfg, const restore_record *r)
     json_t *dbs = json_array();
     for (size_t i = 0; dbs && i < r->n; i++) {
         const restore_record_db *d = &r->db[i];
-        json_array_append_new(dbs, json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "database",
-                                             d->database, "target", d->target, "archive",
-                                             d->archive, "safety_dump", d->safety, "existed",
-                                             d->existed, "state", state_names[d->state]));
+        char hex[65] = "";
+        if (d->safety[0])
+            sodium_bin2hex(hex, sizeof hex, d->safety_blake2b, 32);
+        json_array_append_new(dbs,
+                              json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "database",
+                                        d->database, "target", d->target, "archive", d->archive,
+                                        "safety_dump", d->safety, "safety_blake2b", hex, "existed",
+                                        d->existed, "state", state_names[d->state]));
     }
     char when[32];
     catalog_rfc3339(r->started, when);
@@ -96,6 +101,12 @@ static int parse_db(json_t *o, restore_record_db *d)
         copy_field(o, "target", d->target, sizeof d->target) < 0 ||
         copy_field(o, "archive", d->archive, sizeof d->archive) < 0 ||
         copy_field(o, "safety_dump", d->safety, sizeof d->safety) < 0)
+        return -1;
+    /* the safety dump is loaded back only when it still hashes as written */
+    char hex[65];
+    if (d->safety[0] &&
+        (copy_field(o, "safety_blake2b", hex, sizeof hex) < 0 || strlen(hex) != 64 ||
+         sodium_hex2bin(d->safety_blake2b, 32, hex, 64, NULL, NULL, NULL) != 0))
         return -1;
     d->existed = json_is_true(existed);
     for (int k = 0; k < 3; k++)

@@ -10,6 +10,7 @@
 #define N4O_RESTORE_RECORD_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "catalog.h"
@@ -27,8 +28,9 @@ typedef struct {
     char database[128]; /* the archive's database */
     char target[128];   /* the database loaded (--as) */
     char archive[CATALOG_NAME_MAX];
-    char safety[4200]; /* the safety dump of TARGET; "" when none */
-    int existed;       /* TARGET existed before (0: a fresh host) */
+    char safety[4200];          /* the safety dump of TARGET; "" when none */
+    uint8_t safety_blake2b[32]; /* its plaintext BLAKE2b (when SAFETY is set) */
+    int existed;                /* TARGET existed before (0: a fresh host) */
     restore_state state;
 } restore_record_db;
 

@@ -108,6 +108,7 @@ static restore_record sample(void)
     snprintf(r.db[0].target, sizeof r.db[0].target, "system");
     snprintf(r.db[0].archive, sizeof r.db[0].archive, "haia_backup_system_20251202_020000");
     snprintf(r.db[0].safety, sizeof r.db[0].safety, "%s/local/it's here.dump", dir);
+    memset(r.db[0].safety_blake2b, 0xab, 32);
     r.db[0].existed = 1;
     r.db[0].state = RESTORE_LOADED;
     snprintf(r.db[1].database, sizeof r.db[1].database, "neo4j");
@@ -143,6 +144,8 @@ static void test_round_trip_both_places(void **state)
         assert_string_equal(back.db[i].target, r.db[i].target);
         assert_string_equal(back.db[i].archive, r.db[i].archive);
         assert_string_equal(back.db[i].safety, r.db[i].safety);
+        if (r.db[i].safety[0])
+            assert_memory_equal(back.db[i].safety_blake2b, r.db[i].safety_blake2b, 32);
         assert_int_equal(back.db[i].existed, r.db[i].existed);
         assert_int_equal(back.db[i].state, r.db[i].state);
     }
@@ -176,6 +179,9 @@ static void test_bad_records(void **state)
     restore_record_paths(cfg, paths);
     restore_record r;
     const char *bad[] = {"not json", "{\"pid\": 1}", "[1,2]",
+                         "{\"pid\":1,\"started\":\"x\",\"databases\":[{\"database\":\"neo4j\","
+                         "\"target\":\"neo4j\",\"archive\":\"a\",\"safety_dump\":\"/x.dump\","
+                         "\"existed\":true,\"state\":\"loading\"}]}",
                          "{\"pid\":1,\"started\":\"x\",\"databases\":[{\"state\":\"odd\"}]}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_file(paths[0], bad[i]);
