@@ -336,7 +336,7 @@ static int safety_dump(restore_ctx *ctx, restore_db *d)
         if (tries == 3600)
             return err_set(ERR_FAIL, "no free safety dump name for %s", d->target);
     }
-    log_info("safety dump of database %s -> %s", d->target, d->safety);
+    log_info("safety dump of database %s", d->target);
     neo4j_child *child = neo4j_spawn("dump_command", cfg->neo4j.dump_command, d->target,
                                      CHILD_READ_STDOUT, cfg->neo4j.command_timeout);
     if (!child) {
@@ -363,8 +363,9 @@ static int safety_dump(restore_ctx *ctx, restore_db *d)
         char a[32];
         d->existed = 1;
         memcpy(d->safety_blake2b, res->plain_blake2b, 32);
-        log_info("database %s: safety dump valid (%s, %llu files, %s)", d->target, res->dump.format,
-                 (unsigned long long)res->dump.files, progress_human(res->plain_size, a));
+        log_info("database %s: safety dump valid (%s, %llu files, %s) -> %s", d->target,
+                 res->dump.format, (unsigned long long)res->dump.files,
+                 progress_human(res->plain_size, a), d->safety);
     } else {
         d->safety[0] = '\0';
     }

@@ -111,8 +111,8 @@ int restore_stage_resolve(restore_source *src, restore_item *items, size_t n)
         /* a finding, or the remote the operator chose: no other remote */
         if (err_get_kind() != ERR_FAIL || src->remote || r + 1 == last)
             return -1;
-        log_warn("remote %s: %s; trying the next remote, %s", rc->name, err_msg(),
-                 cfg->remotes[r + 1].name);
+        /* the message names the remote already */
+        log_warn("%s; trying the next remote, %s", err_msg(), cfg->remotes[r + 1].name);
     }
     return -1;
 }
