@@ -18,17 +18,23 @@
 /* Run TEMPLATE (the [neo4j] version_command) through neo4j.h (no database,
  * TIMEOUT_S as in child.h, but never more than NEO4J_VERSION_TIMEOUT_S) and
  * extract the version from its stdout with neo4j_version_parse; its stderr
- * is logged as for any command.  At most 64 KiB of stdout is read (what follows is dropped while
- * the command ends, for at most a second).  0 and OUT filled; else -1 with
- * an error naming "version_command" and the cause: its failure (ERR_FAIL
- * "version_command failed (exit 1): ...", or neo4j_spawn's error when it
- * could not run), or ERR_FAIL "version_command printed no version number:
- * 'first line'" (the line escaped and cut). */
+ * is logged as for any command.  At most 64 KiB of stdout is kept: what
+ * follows is dropped while the command ends, for at most a second, then it
+ * is killed.  0 and OUT filled; else -1 with an error naming
+ * "version_command" and the cause:
+ *   - it failed: ERR_FAIL "version_command failed (exit 1): <its stderr>",
+ *     "... timed out ...", "... printed more than 64 KiB and did not end";
+ *   - it could not run: neo4j_spawn's error ("version_command: program x
+ *     not found", ERR_FAIL; a template using {database}, ERR_USAGE);
+ *   - it printed no version: ERR_FAIL "version_command printed no version
+ *     number: '<its first non-blank line, escaped, cut at 100 bytes>'", or
+ *     "version_command printed nothing on stdout (...)". */
 int neo4j_version_query(const char *template_, long timeout_s, char out[NEO4J_VERSION_MAX]);
 
-/* The first version number in TEXT: 2 to 4 groups of 1 to 9 digits joined
- * by '.' (at most NEO4J_VERSION_MAX - 1 characters), not preceded by a
- * letter, digit or '.', and not followed by '.' and a digit (a 5th group).
+/* The first version number in TEXT: 2 to 4 groups of 1 to 9 ASCII digits
+ * joined by '.' (at most NEO4J_VERSION_MAX - 1 characters), not preceded by
+ * an ASCII letter, a digit or '.', and not followed by '.' and a digit (a
+ * 5th group).
  * "neo4j-admin 5.26.0" -> "5.26.0", "neo4j 2025.01.0" -> "2025.01.0",
  * "5.26.0-enterprise" -> "5.26.0"; "version 5" and "v5.26.0" hold none.
  * 0 and OUT filled on success; -1 (no error set) when TEXT holds none. */
