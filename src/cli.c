@@ -177,10 +177,24 @@ const cli_command cli_commands[] = {
      NULL},
     {"status", "status [--max-age HOURS] [--nagios]",
      "age of the newest archive per remote and database",
-     "Exit 5 when the newest archive is older than --max-age (default 25 h).\n"
+     "Cheap, for monitoring: one listing per remote (an archive counts when its\n"
+     "manifest exists; nothing is read or verified: that is audit's work) and one\n"
+     "scan of [local] directory.  Prints, per remote and configured database,\n"
+     "the newest archive and its age, and the newest local dump's, then a\n"
+     "verdict line.\n"
      "\n"
-     "Not implemented yet: this command exits 2.\n",
-     NULL},
+     "  --max-age HOURS    the allowed age (default 25; 0: anything is too old)\n"
+     "  --nagios           one Nagios plugin line with performance data\n"
+     "                     (age_hours=AGE;WARN;CRIT;0, WARN at 80 % of the limit)\n"
+     "  --json             {checked, max_age_hours, verdict, targets[{type,\n"
+     "                     target, database, newest, created, age_hours, state}],\n"
+     "                     errors[{target, message}]}\n"
+     "\n"
+     "Exit codes: 0 fresh; 5 a newest backup is older than the limit, or a\n"
+     "target holds none of a database; 1 a remote or the local directory cannot\n"
+     "be read (1 outranks 5); 2 usage or config.  With --nagios: 0 OK, 1 WARNING,\n"
+     "2 CRITICAL (stale, none, or unreadable), 3 UNKNOWN (usage or config).\n",
+     cmd_status},
 };
 
 static const size_t n_commands = sizeof cli_commands / sizeof cli_commands[0];
@@ -210,8 +224,8 @@ void cli_print_overview(void *out_file)
                  "(only archive.key can read), signs and ships them to S3, SFTP or a mounted\n"
                  "directory, verifies and fetches them back, and restores them into Neo4j\n"
                  "(verified first, a safety dump taken, rolled back on failure).  Retention\n"
-                 "keeps keep_days of backups, never fewer than min_keep.  The audit and\n"
-                 "status commands are not built yet.\n"
+                 "keeps keep_days of backups, never fewer than min_keep.  The audit\n"
+                 "command is not built yet.\n"
                  "\n"
                  "Global options:\n"
                  "  -c, --config FILE  config file (default $NEO4J_OFFSITE_CONFIG, else\n"

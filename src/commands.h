@@ -13,5 +13,6 @@ int cmd_fetch(int argc, char **argv, const cli_globals *g);
 int cmd_prune(int argc, char **argv, const cli_globals *g);
 int cmd_push(int argc, char **argv, const cli_globals *g);
 int cmd_restore(int argc, char **argv, const cli_globals *g);
+int cmd_status(int argc, char **argv, const cli_globals *g);
 
 #endif

@@ -24,7 +24,8 @@ int local_dumps_scan(int dir_fd, const char *dir, const char *prefix, int with_s
 {
     *out = NULL;
     *n = 0;
-    int fd = dup(dir_fd); /* closedir closes it, not the caller's */
+    /* closedir closes it, not the caller's */
+    int fd = dir_fd == AT_FDCWD ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : dup(dir_fd);
     DIR *d = fd < 0 ? NULL : fdopendir(fd);
     if (!d) {
         int e = errno;

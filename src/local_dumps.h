@@ -24,7 +24,8 @@ typedef struct {
 
 /* The dumps named with PREFIX in the directory DIR_FD (named DIR in
  * messages; the descriptor stays the caller's), safety dumps too with
- * WITH_SAFETY, oldest first; *OUT malloc'd.  -1 with ERR_FAIL naming the
+ * WITH_SAFETY, oldest first; *OUT malloc'd.  DIR_FD AT_FDCWD: DIR is
+ * opened (and closed) here.  -1 with ERR_FAIL naming the
  * directory when it cannot be read. */
 int local_dumps_scan(int dir_fd, const char *dir, const char *prefix, int with_safety,
                      local_dump **out, size_t *n);

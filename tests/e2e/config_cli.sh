@@ -63,7 +63,7 @@ bin 0 backup --help
 check "backup --help says retention follows a successful run" grep -q "applies \[retention\]" "$T/out"
 check "backup --help: a failed run deletes nothing" grep -q "A failed" "$T/out"
 bin 0 --help
-check "the overview says what is not built yet" grep -q "audit and.*status commands are not built yet" <(tr '\n' ' ' <"$T/out")
+check "the overview says what is not built yet" grep -q "audit.*command is not built yet" <(tr '\n' ' ' <"$T/out")
 check "the overview no longer says restore is not built" test "$(grep -c 'Restore into Neo4j is not built' "$T/out")" = 0
 
 # --- config mistakes: exit 2, file:line, key, the fix (issue 10)
