@@ -654,7 +654,15 @@ static void test_env(void **state)
     assert_non_null(c);
     pid_t pids[2] = {child_pid(c), pid_from(marker)};
     for (int k = 0; k < 2; k++) {
+        /* /proc shows the environment a process was exec'd with: until its
+         * exec (a busy machine may be slow to get there) that is an
+         * ancestor's, so wait for the variable only the command gets */
         char *env = proc_environ(pids[k]);
+        for (int tries = 0; tries < 300 && !env_has(env, "N4O_TEST_NEW=x=y"); tries++) {
+            free(env);
+            usleep(10000);
+            env = proc_environ(pids[k]);
+        }
         for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++) {
             char entry[128];
             snprintf(entry, sizeof entry, "%s=", secret[i]);
