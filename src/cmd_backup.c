@@ -558,7 +558,7 @@ int cmd_backup(int argc, char **argv, const cli_globals *g)
     if (!(lock = lock_acquire(cfg->general.lock_file, "backup")))
         goto fail;
     ctx.lock = lock;
-    if (restore_record_check(cfg) != 0) {
+    if (restore_record_check(cfg, 1) != 0) {
         /* a dump of a half-loaded store is no backup, and its retention
          * could delete good ones */
         err_set(ERR_FAIL, "not backing up while a restore is unfinished (see above)");

@@ -96,7 +96,7 @@ int cmd_fetch(int argc, char **argv, const cli_globals *g)
     config *cfg = config_load(g->config_path, CFG_CMD_FETCH);
     if (!cfg)
         goto fail;
-    restore_record_check(cfg); /* a killed restore is said first */
+    restore_record_check(cfg, 0); /* a killed restore is said first */
     if (archives_load_verify_keys(cfg->keys.verify_keys, cfg->keys.n_verify_keys, &trusted,
                                   &n_trusted) < 0)
         goto fail;

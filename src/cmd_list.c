@@ -42,7 +42,7 @@ int cmd_list(int argc, char **argv, const cli_globals *g)
     config *cfg = config_load(g->config_path, CFG_CMD_LIST);
     if (!cfg)
         goto fail;
-    restore_record_check(cfg); /* a killed restore is said first */
+    restore_record_check(cfg, 0); /* a killed restore is said first */
     const char *one[1] = {remote};
     if (remote_set_open(&set, cfg, one, remote ? 1 : 0, 0) < 0)
         goto fail;

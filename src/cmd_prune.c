@@ -156,7 +156,7 @@ int cmd_prune(int argc, char **argv, const cli_globals *g)
     config *cfg = config_load(g->config_path, CFG_CMD_PRUNE);
     if (!cfg)
         goto fail;
-    restore_record_check(cfg); /* a killed restore is said first */
+    restore_record_check(cfg, 0); /* a killed restore is said first */
     o.prefix = cfg->local.name_prefix;
     o.policy = cfg->retention;
     int do_local = local || (!remote && cfg->local.directory);

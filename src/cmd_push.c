@@ -596,7 +596,7 @@ int cmd_push(int argc, char **argv, const cli_globals *g)
     config *cfg = config_load(g->config_path, CFG_CMD_PUSH);
     if (!cfg)
         goto fail;
-    restore_record_check(cfg); /* a killed restore is said first */
+    restore_record_check(cfg, 0); /* a killed restore is said first */
     ctx.cfg = cfg;
     if (database && neo4j_check_database(database) < 0)
         goto fail;

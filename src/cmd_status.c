@@ -23,6 +23,7 @@
 #include "local_dumps.h"
 #include "log.h"
 #include "remotes.h"
+#include "restore_record.h"
 #include "strbuf.h"
 
 #define DEFAULT_MAX_AGE_H 25.0
@@ -329,6 +330,7 @@ int cmd_status(int argc, char **argv, const cli_globals *g)
         }
         return err_exit_code(err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind());
     }
+    restore_record_check(cfg, 0); /* a killed restore is said first */
     time_t now = time(NULL);
     check_remotes(&r, cfg, now, max_age_h);
     check_local(&r, cfg, now, max_age_h);

@@ -98,7 +98,7 @@ int cmd_verify(int argc, char **argv, const cli_globals *g)
     config *cfg = config_load(g->config_path, CFG_CMD_VERIFY);
     if (!cfg)
         goto fail;
-    restore_record_check(cfg); /* a killed restore is said first */
+    restore_record_check(cfg, 0); /* a killed restore is said first */
     if (o.deep && config_require(cfg, "keys", "secret_key", "verify --deep") < 0)
         goto fail;
     if (archives_load_verify_keys(cfg->keys.verify_keys, cfg->keys.n_verify_keys, &trusted,

@@ -282,7 +282,7 @@ void restore_record_explain(const restore_record *r, const char *where, const co
     free(start);
 }
 
-int restore_record_check(const config *cfg)
+int restore_record_check(const config *cfg, int lock_held)
 {
     char where[4200];
     restore_record r;
@@ -293,7 +293,7 @@ int restore_record_check(const config *cfg)
     }
     if (rc == 0)
         return 0;
-    if (r.pid > 0 && r.pid != (long)getpid() && kill((pid_t)r.pid, 0) == 0) {
+    if (!lock_held && r.pid > 0 && r.pid != (long)getpid() && kill((pid_t)r.pid, 0) == 0) {
         log_warn("a restore (pid %ld) is running now (record %s): leave Neo4j to it until it "
                  "ends",
                  r.pid, where);

@@ -66,7 +66,9 @@ void restore_record_explain(const restore_record *r, const char *where, const co
 /* For every command, first thing after its config is loaded: a record left
  * by a killed restore is explained (restore_record_explain).  0 when there
  * is none, or it leaves every store sound; 1 when a store may be
- * half-loaded; -1 when the record cannot be read (logged, ERR_FAIL set). */
-int restore_record_check(const config *cfg);
+ * half-loaded, or a restore is running (its pid alive; not asked when the
+ * caller holds the run lock, LOCK_HELD, since then none can be); -1 when
+ * the record cannot be read (logged, ERR_FAIL set). */
+int restore_record_check(const config *cfg, int lock_held);
 
 #endif

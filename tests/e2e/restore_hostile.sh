@@ -118,4 +118,21 @@ check "... neo4j never loaded without its safety dump" same "$STORE/neo4j/store.
 check "... nothing loaded at all" test "$(events_since "$m" | grep -c 'load ')" = 0
 check "... Neo4j started again" running
 
+# ---- a record whose pid now belongs to another process (pid reuse) ----
+python3 - "$T/run/neo4j-offsite.lock.restore" "$$" "$T/local" <<'PY'
+import json, sys
+path, pid, local = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+json.dump({"pid": pid, "started": "2026-01-01T00:00:00Z", "databases": [{
+    "database": "neo4j", "target": "neo4j", "archive": "haia_backup_neo4j_20260101_000000",
+    "safety_dump": "", "safety_blake2b": "", "existed": False, "state": "loading"}]},
+    open(path, "w"))
+PY
+run 1 backup
+expect_in "$T/err" "did not finish: it was killed or lost power while loading"
+check "backup, holding the lock, never takes a live pid for a running restore" \
+    test "$(grep -c 'is running now' "$T/err")" = 0
+run 5 status --max-age 0
+expect_in "$T/err" "is running now|did not finish"
+rm -f "$T/run/neo4j-offsite.lock.restore"
+
 e2e_finish

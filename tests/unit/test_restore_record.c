@@ -210,7 +210,7 @@ static void test_bad_records(void **state)
     assert_true(strstr(err_msg(), "too large") != NULL);
     /* restore_record_check: an unreadable record is said and counts */
     capture_start();
-    int rc = restore_record_check(cfg);
+    int rc = restore_record_check(cfg, 0);
     char *out = capture_end();
     assert_int_equal(rc, -1);
     assert_true(strstr(out, "too large") != NULL);
@@ -221,7 +221,7 @@ static void test_explain(void **state)
 {
     (void)state;
     capture_start();
-    int rc = restore_record_check(cfg);
+    int rc = restore_record_check(cfg, 0);
     char *out = capture_end();
     assert_int_equal(rc, 0);
     assert_string_equal(out, ""); /* no record, no word */
@@ -229,7 +229,7 @@ static void test_explain(void **state)
     restore_record r = sample();
     assert_int_equal(restore_record_save(cfg, &r), 0);
     capture_start();
-    rc = restore_record_check(cfg);
+    rc = restore_record_check(cfg, 0);
     out = capture_end();
     assert_int_equal(rc, 1);
     assert_true(strstr(out, "a restore (pid 4242, started 2025-12-03T00:00:00Z) did not finish") !=
