@@ -285,10 +285,7 @@ static int confirm(restore_ctx *ctx, const char *remote)
         b = strtok_r(NULL, " ", &save2);
     }
     if (a || b)
-        return err_set(ERR_FAIL,
-                       "the answer was not \"%s\": nothing done (the verified dump%s "
-                       "stay%s in the local directory)",
-                       expect, ctx->n > 1 ? "s" : "", ctx->n > 1 ? "" : "s");
+        return err_set(ERR_FAIL, "the answer was not \"%s\": nothing done", expect);
     return 0;
 }
 
@@ -402,7 +399,7 @@ static int load_file(restore_ctx *ctx, const char *target, const char *path,
     progress *prog = progress_new(ctx->g->progress, label, (uint64_t)st.st_size);
     crypto_generichash_state h;
     crypto_generichash_init(&h, NULL, 0, 32);
-    int rc = buf ? 0 : err_set(ERR_FAIL, "out of memory"), said = 0;
+    int rc = buf ? 0 : err_set(ERR_FAIL, "out of memory"), said = 0, wrote_failed = 0;
     while (rc == 0) {
         if (signals_received() && !said++)
             log_warn("signal %d: finishing the load of %s first (a half-loaded store is worse "
@@ -417,6 +414,7 @@ static int load_file(restore_ctx *ctx, const char *target, const char *path,
             break;
         crypto_generichash_update(&h, (const uint8_t *)buf, (size_t)n);
         rc = neo4j_write(child, buf, (size_t)n);
+        wrote_failed = rc < 0;
         progress_add(prog, (uint64_t)n);
     }
     progress_done(prog);
@@ -427,11 +425,17 @@ static int load_file(restore_ctx *ctx, const char *target, const char *path,
     if (rc == 0 && sodium_memcmp(got, blake2b, 32) != 0)
         rc = err_set(ERR_FAIL, "%s changed since it was verified (BLAKE2b differs): load stopped",
                      path);
+    if (rc < 0 && !wrote_failed) {
+        /* bytes unread or not the verified ones: the load never sees the
+         * end of its input, so it cannot complete on them */
+        neo4j_kill(child);
+        return -1;
+    }
     if (rc < 0) {
         err_saved why;
         err_save(&why);
-        /* a load that ended by itself says why (e.g. "database in use");
-         * else it is killed: it must not complete on part of a dump */
+        /* the load stopped reading: one that ended by itself says why
+         * (e.g. "database in use"); else it is killed */
         int failed_exit = 0;
         if (neo4j_finish_soon(child, 2000, &failed_exit) < 0 && failed_exit)
             return -1;

@@ -29,8 +29,9 @@
 #define DEFAULT_MAX_AGE_H 25.0
 #define WARN_FRACTION     0.8 /* --nagios: WARNING past this share of the limit */
 
-typedef enum { FRESH_OK, FRESH_STALE, FRESH_NONE } freshness;
-static const char *const freshness_names[] = {"ok", "stale", "none"};
+typedef enum { FRESH_OK, FRESH_STALE, FRESH_NONE, FRESH_FUTURE } freshness;
+static const char *const freshness_names[] = {"ok", "stale", "none", "future"};
+#define FUTURE_SKEW_H 1.0 /* a clock this far ahead is tolerated */
 
 typedef struct {
     const char *type; /* "remote" or "local" */
@@ -48,6 +49,7 @@ typedef struct {
     char (*err_target)[128];
     char (*err_msg)[1024];
     size_t n_err, cap_err;
+    int config_error; /* a remote's settings are wrong: exit 2 (Nagios UNKNOWN) */
 } status_report;
 
 static status_row *add_row(status_report *r)
@@ -104,35 +106,38 @@ static void judge(status_report *r, const char *type, const char *target, const 
     snprintf(row->newest, sizeof row->newest, "%s", name);
     row->created = created;
     row->age_h = difftime(now, created) / 3600.0;
-    /* --max-age 0: anything is too old */
-    row->state = row->age_h >= max_age_h ? FRESH_STALE : FRESH_OK;
+    /* --max-age 0: anything is too old; a name dated ahead of the clock
+     * would look fresh forever and hide backups that stopped */
+    row->state = row->age_h < -FUTURE_SKEW_H ? FRESH_FUTURE
+                 : row->age_h >= max_age_h   ? FRESH_STALE
+                                             : FRESH_OK;
 }
 
+/* Each remote on its own: one that cannot be opened (its settings, or the
+ * network) does not hide the others. */
 static void check_remotes(status_report *r, const config *cfg, time_t now, double max_age_h)
 {
-    remote_set set;
-    if (remote_set_open(&set, cfg, NULL, 0, 0) < 0) {
-        add_error(r, "remotes", err_msg());
-        return;
-    }
-    for (size_t i = 0; i < set.n_failed; i++)
-        add_error(r, set.failed_names[i], set.failed_msgs[i]);
-    for (size_t k = 0; k < set.n; k++) {
-        archive_info *list;
-        size_t n;
-        if (archives_list(set.b[k], cfg->local.name_prefix, &list, &n) < 0) {
-            add_error(r, set.names[k], err_msg());
+    for (size_t k = 0; k < cfg->n_remotes; k++) {
+        const config_remote *rc = &cfg->remotes[k];
+        backend *b = remote_backend_open(rc, 0);
+        archive_info *list = NULL;
+        size_t n = 0;
+        if (!b || archives_list(b, cfg->local.name_prefix, &list, &n) < 0) {
+            if (err_get_kind() == ERR_USAGE)
+                r->config_error = 1;
+            add_error(r, rc->name, err_msg());
+            backend_close(b);
             continue;
         }
         for (size_t d = 0; d < cfg->neo4j.n_databases; d++) {
             const char *db = cfg->neo4j.databases[d];
             const archive_info *a = archives_latest(list, n, db);
-            judge(r, "remote", set.names[k], db, a ? a->name : NULL, a ? a->created : 0, now,
+            judge(r, "remote", rc->name, db, a ? a->name : NULL, a ? a->created : 0, now,
                   max_age_h);
         }
         free(list);
+        backend_close(b);
     }
-    remote_set_close(&set);
 }
 
 /* The local directory, when one is configured: a host without it (a
@@ -181,6 +186,12 @@ static size_t count_state(const status_report *r, freshness s)
     return k;
 }
 
+/* Rows that are not fresh: stale, none, or dated in the future. */
+static size_t count_bad(const status_report *r)
+{
+    return count_state(r, FRESH_STALE) + count_state(r, FRESH_NONE) + count_state(r, FRESH_FUTURE);
+}
+
 static void print_table(const status_report *r, double max_age_h)
 {
     printf("%-7s %-12s %-12s %-48s %-21s %9s  %s\n", "TYPE", "TARGET", "DATABASE", "NEWEST",
@@ -197,12 +208,13 @@ static void print_table(const status_report *r, double max_age_h)
     }
     for (size_t i = 0; i < r->n_err; i++)
         printf("%-7s %-12s cannot be read: %s\n", "error", r->err_target[i], r->err_msg[i]);
-    size_t stale = count_state(r, FRESH_STALE) + count_state(r, FRESH_NONE);
+    size_t stale = count_bad(r);
     if (r->n_err)
         printf("UNREACHABLE: %zu target%s could not be read\n", r->n_err, r->n_err == 1 ? "" : "s");
     else if (stale)
-        printf("STALE: %zu of %zu newest backups are older than %g h or missing\n", stale, r->n,
-               max_age_h);
+        printf("STALE: %zu of %zu newest backups are older than %g h, missing or dated in the "
+               "future\n",
+               stale, r->n, max_age_h);
     else
         printf("OK: every newest backup is younger than %g h\n", max_age_h);
 }
@@ -233,9 +245,7 @@ static void print_json(const status_report *r, double max_age_h, time_t now)
             errors, json_pack("{s:s, s:s}", "target", r->err_target[i], "message", r->err_msg[i]));
     char checked[32];
     catalog_rfc3339(now, checked);
-    const char *verdict = r->n_err                                                   ? "unreachable"
-                          : count_state(r, FRESH_STALE) + count_state(r, FRESH_NONE) ? "stale"
-                                                                                     : "ok";
+    const char *verdict = r->n_err ? "unreachable" : count_bad(r) ? "stale" : "ok";
     json_t *doc = json_pack("{s:s, s:f, s:s, s:o, s:o}", "checked", checked, "max_age_hours",
                             max_age_h, "verdict", verdict, "targets", rows, "errors", errors);
     json_dumpf(doc, stdout, JSON_INDENT(2));
@@ -247,10 +257,14 @@ static void print_json(const status_report *r, double max_age_h, time_t now)
 static int print_nagios(const status_report *r, double max_age_h)
 {
     double worst = worst_age(r), warn = max_age_h * WARN_FRACTION;
-    size_t stale = count_state(r, FRESH_STALE), none = count_state(r, FRESH_NONE);
+    size_t stale = count_state(r, FRESH_STALE), none = count_state(r, FRESH_NONE),
+           future = count_state(r, FRESH_FUTURE);
     int code;
     char text[1200];
-    if (r->n_err) {
+    if (r->config_error) {
+        code = 3;
+        snprintf(text, sizeof text, "UNKNOWN - %s: %s", r->err_target[0], r->err_msg[0]);
+    } else if (r->n_err) {
         code = 2;
         snprintf(text, sizeof text, "CRITICAL - %s cannot be read: %s", r->err_target[0],
                  r->err_msg[0]);
@@ -261,6 +275,12 @@ static int print_nagios(const status_report *r, double max_age_h)
         code = 2;
         snprintf(text, sizeof text, "CRITICAL - %zu %s no backup of a database", none,
                  none == 1 ? "target holds" : "targets hold");
+    } else if (future) {
+        code = 2;
+        snprintf(text, sizeof text,
+                 "CRITICAL - %zu newest backup%s dated in the future (a wrong clock or name hides "
+                 "whether backups run)",
+                 future, future == 1 ? " is" : "s are");
     } else if (stale) {
         code = 2;
         snprintf(text, sizeof text, "CRITICAL - newest backup %.1f h old (limit %g h)", worst,
@@ -279,12 +299,14 @@ static int print_nagios(const status_report *r, double max_age_h)
         if (*p == '|' || *p == '\n')
             *p = '/';
     printf("NEO4J-OFFSITE %s |", text);
+    /* plain decimals only (the plugin guidelines allow no exponent); the
+     * label says the type, as a remote may be named "local" */
     if (worst >= 0)
-        printf(" age_hours=%.3f;%g;%g;0", worst, warn, max_age_h);
+        printf(" age_hours=%.3f;%.3f;%.3f;0", worst, warn, max_age_h);
     for (size_t i = 0; i < r->n; i++)
         if (r->rows[i].state != FRESH_NONE)
-            printf(" '%s_%s_age_hours'=%.3f;%g;%g;0", r->rows[i].target, r->rows[i].database,
-                   r->rows[i].age_h, warn, max_age_h);
+            printf(" '%s_%s_%s_age_hours'=%.3f;%.3f;%.3f", r->rows[i].type, r->rows[i].target,
+                   r->rows[i].database, r->rows[i].age_h, warn, max_age_h);
     printf("\n");
     return code;
 }
@@ -307,7 +329,12 @@ int cmd_status(int argc, char **argv, const cli_globals *g)
     const cli_opt opts[] = {{"max-age", 0, CLI_VALUE, &max_age_arg},
                             {"nagios", 0, CLI_FLAG, &nagios},
                             {NULL, 0, 0, NULL}};
+    /* a plugin answers UNKNOWN on a usage error, wherever --nagios stands */
+    int nagios_seen = 0;
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        nagios_seen |= strcmp(argv[i], "--nagios") == 0;
     int rc = cli_parse("status", argc, argv, opts, NULL, 0);
+    nagios |= nagios_seen;
     double max_age_h = DEFAULT_MAX_AGE_H;
     if (rc == 0 && parse_max_age(max_age_arg, &max_age_h) < 0)
         rc = cli_usage_error("status", "--max-age %s: give the hours as a number, 0 or more",
@@ -334,8 +361,9 @@ int cmd_status(int argc, char **argv, const cli_globals *g)
     time_t now = time(NULL);
     check_remotes(&r, cfg, now, max_age_h);
     check_local(&r, cfg, now, max_age_h);
-    for (size_t i = 0; i < r.n_err; i++)
-        log_error("%s: %s", r.err_target[i], r.err_msg[i]);
+    if (!nagios) /* the plugin line names the first; stderr may share its output */
+        for (size_t i = 0; i < r.n_err; i++)
+            log_error("%s", r.err_msg[i]);
     int code;
     if (nagios) {
         code = print_nagios(&r, max_age_h);
@@ -344,10 +372,10 @@ int cmd_status(int argc, char **argv, const cli_globals *g)
             print_json(&r, max_age_h, now);
         else
             print_table(&r, max_age_h);
-        code =
-            err_exit_code(r.n_err                                                      ? ERR_FAIL
-                          : count_state(&r, FRESH_STALE) + count_state(&r, FRESH_NONE) ? ERR_STALE
-                                                                                       : ERR_NONE);
+        code = err_exit_code(r.config_error  ? ERR_USAGE
+                             : r.n_err       ? ERR_FAIL
+                             : count_bad(&r) ? ERR_STALE
+                                             : ERR_NONE);
     }
     free(r.rows);
     free(r.err_target);

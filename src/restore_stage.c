@@ -34,7 +34,10 @@ static int resolve_on(restore_source *src, restore_item *items, size_t n, int *r
         const archive_info *a = src->archive ? NULL : archives_latest(list, nl, it->database);
         if (!src->archive && !a) {
             free(list);
-            return err_set(ERR_FAIL, "remote %s has no complete archive of database %s",
+            return err_set(ERR_FAIL,
+                           "remote %s has no complete archive of database %s (the other remotes "
+                           "are read only when this one cannot be reached: give --remote NAME "
+                           "to read one)",
                            src->set.names[0], it->database);
         }
         if (a)
@@ -105,8 +108,7 @@ int restore_stage_resolve(restore_source *src, restore_item *items, size_t n)
             }
             restore_stage_close(src);
             if (reached) /* it answered: what it said stands */
-                return err_suffix(" (the other remotes are read only when this one cannot be "
-                                  "reached: give --remote NAME to read one)");
+                return -1;
         }
         /* a finding, or the remote the operator chose: no other remote */
         if (err_get_kind() != ERR_FAIL || src->remote || r + 1 == last)

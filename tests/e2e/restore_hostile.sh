@@ -48,6 +48,18 @@ expect_in "$T/err" "previous state reinstated from"
 check "... neo4j holds its previous state, not the swapped bytes" same "$STORE/neo4j/store.dump" "$T/B.neo4j"
 check "... Neo4j running" running
 rm -f "$T"/local/haia_backup_neo4j_2*.dump
+# without a safety dump to fall back on, the swapped bytes are still never
+# loaded: the load is killed before the end of its input
+m=$(mark)
+"$N4O_BIN" -c "$T/conf.swap" --no-progress restore --latest --yes --no-safety-backup >"$T/out" 2>"$T/err"
+check "swapped, no safety dump: exit 1" test $? = 1
+check "... the swapped bytes were not loaded" \
+    bash -c "! cmp -s '$STORE/neo4j/store.dump' '$T/B.system'"
+check "... the load never completed (no 'load neo4j' event)" \
+    test "$(events_since "$m" | grep -c 'load neo4j')" = 0
+rm -f "$T"/local/haia_backup_neo4j_2*.dump "$T/run/neo4j-offsite.lock.restore" "$T/local/.haia_backup.restore"
+seed_db neo4j "$T/B.neo4j"
+"$STANDIN" server start >/dev/null
 
 # ---- a remote that answers but lacks an archive: no silent other remote ----
 rm -f "$T"/nas/haia_backup_system_*

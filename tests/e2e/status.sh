@@ -41,7 +41,7 @@ for t in d["targets"]:
 
 # ---- --nagios: OK, WARNING, CRITICAL ----
 run 0 status --nagios
-expect_in "$T/out" "^NEO4J-OFFSITE OK - newest backup 0\.[0-9] h old \(limit 25 h\) \| age_hours=0\.[0-9]+;20;25;0 'nas_neo4j_age_hours'="
+expect_in "$T/out" "^NEO4J-OFFSITE OK - newest backup 0\.[0-9] h old \(limit 25 h\) \| age_hours=0\.[0-9]{3};20\.000;25\.000;0 'remote_nas_neo4j_age_hours'=0\.[0-9]{3};20\.000;25\.000 'local_local_neo4j_age_hours'="
 check "--nagios: one line" test "$(wc -l <"$T/out")" = 1
 # a second remote whose newest archive is 22 h old (names are what status reads)
 mkdir -p "$T/old"
@@ -55,7 +55,7 @@ type = local
 path = $T/old
 CONF
 run 1 status --nagios
-expect_in "$T/out" "^NEO4J-OFFSITE WARNING - newest backup 22\.0 h old \(warning at 20 h, limit 25 h\) \| age_hours=22\.0[0-9]*;20;25;0"
+expect_in "$T/out" "^NEO4J-OFFSITE WARNING - newest backup 22\.0 h old \(warning at 20 h, limit 25 h\) \| age_hours=22\.0[0-9]{2};20\.000;25\.000;0"
 run 0 status
 run 2 status --nagios --max-age 21
 expect_in "$T/out" "^NEO4J-OFFSITE CRITICAL - newest backup 22\.0 h old \(limit 21 h\)"
@@ -83,6 +83,43 @@ d = json.load(open(sys.argv[1]))
 assert d["verdict"] == "unreachable" and [e["target"] for e in d["errors"]] == ["old"], d
 ' "$T/json"
 mv "$T/old.gone" "$T/old"
+
+# ---- a name dated in the future never makes status look fresh ----
+future="haia_backup_neo4j_$(date -u -d '+3 days' +%Y%m%d_%H%M%S)"
+cp "$a" "$T/old/$future.dump.enc"
+cp "${a%.enc}.manifest" "$T/old/$future.dump.manifest"
+run 5 status
+expect_in "$T/out" "^remote +old +neo4j +$future .* future$"
+run 2 status --nagios
+expect_in "$T/out" "^NEO4J-OFFSITE CRITICAL - 1 newest backup is dated in the future"
+rm -f "$T/old/$future".*
+
+# ---- --nagios answers UNKNOWN to a usage error wherever it stands ----
+run 3 status --bogus --nagios
+expect_in "$T/out" "^NEO4J-OFFSITE UNKNOWN - usage error"
+
+# ---- one remote's settings are wrong: the others are still judged; exit 2 ----
+cp "$T/conf" "$T/conf.good"
+cat >>"$T/conf" <<CONF
+[remote "broken"]
+type = sftp
+host = 127.0.0.1
+user = nobody
+identity_file = $T/no-such-key
+known_hosts = $T/no-such-known-hosts
+path = /srv
+CONF
+"$N4O_BIN" -c "$T/conf" --no-progress status >"$T/out" 2>"$T/err"
+rc=$?
+if grep -q "no-such-key" "$T/err" "$T/out"; then
+    check "a remote's bad settings: exit 2 (config), not 1" test "$rc" = 2
+    expect_in "$T/out" "^remote +nas +neo4j +haia_backup_neo4j_[0-9_]+ .* ok$"
+    "$N4O_BIN" -c "$T/conf" --no-progress status --nagios >"$T/out" 2>"$T/err"
+    check "... --nagios: UNKNOWN (3)" test $? = 3
+else
+    bad "a remote with a missing identity_file was not reported: $(cat "$T/err")"
+fi
+cp "$T/conf.good" "$T/conf"
 
 # ---- a config error: Nagios UNKNOWN (3) ----
 echo "bogus_key = 1" >>"$T/conf"
