@@ -132,6 +132,32 @@ count_files() { # DIR GLOB
     find "$1" -maxdepth 1 -name "$2" | wc -l
 }
 
+# ---- restore stories: the stand-in's store and event log ----
+same() { cmp -s "$1" "$2"; }
+running() { [ -e "$NEO4J_STANDIN_HOME/running" ]; }
+mark() { wc -l <"$NEO4J_STANDIN_HOME/events.log"; } # the event log's length now
+events_since() { tail -n +$(($1 + 1)) "$NEO4J_STANDIN_HOME/events.log" | tr '\n' ' '; } # MARK
+check_eq() { # WHAT ACTUAL EXPECTED
+    if [ "$2" = "$3" ]; then ok "$1"; else
+        bad "$1"
+        echo "    got:      $2"
+        echo "    expected: $3"
+    fi
+}
+# The archived state: $T/A.neo4j and $T/A.system, the real movies-50 and
+# northwind-50 dumps when ../shared is there, generated ones (said) if not.
+archived_dumps() {
+    if [ -d "${N4O_FIXTURES:-}" ]; then
+        cp "$N4O_FIXTURES/movies-50.dump" "$T/A.neo4j"
+        cp "$N4O_FIXTURES/northwind-50.dump" "$T/A.system"
+        echo "(real Neo4j 5 dumps from $N4O_FIXTURES)"
+    else
+        echo "SKIP (in part): real Neo4j dumps not found at ${N4O_FIXTURES:-(unset)}: generated ones"
+        gen_dump "$T/A.neo4j" 300K 11
+        gen_dump "$T/A.system" 100K 12
+    fi
+}
+
 e2e_finish() {
     echo "$E2E_PASSED passed, $E2E_FAILED failed"
     [ "$E2E_FAILED" = 0 ]

@@ -17,20 +17,11 @@ sed -i "s|^database      = neo4j|database      = neo4j, system\nversion_command 
 mkdir -p "$T/far"
 keygen
 STORE="$NEO4J_STANDIN_HOME/databases"
-EVENTS="$NEO4J_STANDIN_HOME/events.log"
 "$STANDIN" server start >/dev/null
 
 # The archived state A (real dumps when ../shared is there), then the
 # current state B that a restore replaces.
-if [ -d "${N4O_FIXTURES:-}" ]; then
-    cp "$N4O_FIXTURES/movies-50.dump" "$T/A.neo4j"
-    cp "$N4O_FIXTURES/northwind-50.dump" "$T/A.system"
-    echo "(real Neo4j 5 dumps from $N4O_FIXTURES)"
-else
-    echo "SKIP (in part): real Neo4j dumps not found at ${N4O_FIXTURES:-(unset)}: generated ones"
-    gen_dump "$T/A.neo4j" 300K 11
-    gen_dump "$T/A.system" 100K 12
-fi
+archived_dumps
 gen_dump "$T/B.neo4j" 200K 21
 gen_dump "$T/B.system" 90K 22
 seed_db neo4j "$T/A.neo4j"
@@ -42,19 +33,8 @@ newest() { # DB: the newest archive name of DB on remote nas
 A_NEO4J=$(newest neo4j)
 seed_db neo4j "$T/B.neo4j"
 seed_db system "$T/B.system"
-same() { cmp -s "$1" "$2"; }
 unchanged() { same "$STORE/neo4j/store.dump" "$T/B.neo4j" && same "$STORE/system/store.dump" "$T/B.system"; }
-running() { [ -e "$NEO4J_STANDIN_HOME/running" ]; }
 safety_of() { find "$T/local" -name "haia_backup_$1_pre_restore_*.dump" | sort | tail -1; }
-events_since() { tail -n +$(($1 + 1)) "$EVENTS" | tr '\n' ' '; }
-mark() { wc -l <"$EVENTS"; }
-check_eq() { # WHAT ACTUAL EXPECTED
-    if [ "$2" = "$3" ]; then ok "$1"; else
-        bad "$1"
-        echo "    got:      $2"
-        echo "    expected: $3"
-    fi
-}
 
 # ---- without a terminal, --yes is required ----
 m=$(mark)

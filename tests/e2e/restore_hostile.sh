@@ -17,7 +17,6 @@ sed -i "s|^database      = neo4j|database      = neo4j, system|" "$T/conf"
 mkdir -p "$T/far"
 keygen
 STORE="$NEO4J_STANDIN_HOME/databases"
-EVENTS="$NEO4J_STANDIN_HOME/events.log"
 "$STANDIN" server start >/dev/null
 gen_dump "$T/A.neo4j" 200K 31
 gen_dump "$T/A.system" 90K 32
@@ -28,10 +27,6 @@ seed_db system "$T/A.system"
 run 0 backup --no-local-copy
 seed_db neo4j "$T/B.neo4j"
 seed_db system "$T/B.system"
-same() { cmp -s "$1" "$2"; }
-running() { [ -e "$NEO4J_STANDIN_HOME/running" ]; }
-mark() { wc -l <"$EVENTS"; }
-events_since() { tail -n +$(($1 + 1)) "$EVENTS" | tr '\n' ' '; }
 
 # ---- the verified dump swapped during the stop: the load is stopped ----
 cat >"$T/swapstop" <<SH

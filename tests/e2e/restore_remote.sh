@@ -36,25 +36,9 @@ keygen
 "$STANDIN" server start >/dev/null
 # The archived state A (real dumps when ../shared is there); A2, a newer
 # neo4j that is then tampered with on the remote.
-if [ -d "${N4O_FIXTURES:-}" ]; then
-    cp "$N4O_FIXTURES/movies-50.dump" "$T/A.neo4j"
-    cp "$N4O_FIXTURES/northwind-50.dump" "$T/A.system"
-    echo "(real Neo4j 5 dumps from $N4O_FIXTURES)"
-else
-    echo "SKIP (in part): real Neo4j dumps not found at ${N4O_FIXTURES:-(unset)}: generated ones"
-    gen_dump "$T/A.neo4j" 300K 11
-    gen_dump "$T/A.system" 100K 12
-fi
+archived_dumps
 gen_dump "$T/A2.neo4j" 200K 13
 
-same() { cmp -s "$1" "$2"; }
-check_eq() { # WHAT ACTUAL EXPECTED
-    if [ "$2" = "$3" ]; then ok "$1"; else
-        bad "$1"
-        echo "    got:      $2"
-        echo "    expected: $3"
-    fi
-}
 free_tcp_port() { # a port nothing listens on (bound, then released)
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
