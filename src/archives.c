@@ -4,10 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "atomic_file.h"
 #include "err.h"
 #include "log.h"
 #include "pipeline.h"
+#include "stream.h"
 
 #define MANIFEST_MAX (64u * 1024u)
 
@@ -240,11 +243,9 @@ static int archive_verifies(backend *b, const char *name, const keys_public *tru
                             size_t n_trusted)
 {
     manifest m;
-    if (archives_load_manifest(b, name, trusted, n_trusted, &m) < 0)
-        return -1;
-    pipeline_fetch_job job = {.remote = b, .m = &m, .out_fd = -1};
-    pipeline_fetch_result res;
-    return pipeline_fetch(&job, &res);
+    archives_check_result res;
+    const archives_check_opts o = {.level = ARCHIVES_CHECK_DATA};
+    return archives_check(b, name, trusted, n_trusted, &o, &m, &res);
 }
 
 int archives_older_verified(backend *b, const char *prefix, const char *database, const char *name,
@@ -357,6 +358,89 @@ fail:
     backend_reader_close(*rd);
     *rd = NULL;
     return -1;
+}
+
+/* The archive object's size and header, against the verified manifest M. */
+static int check_header(backend *b, const char *name, const manifest *m, archives_check_result *res)
+{
+    char object[CATALOG_NAME_MAX + 32];
+    snprintf(object, sizeof object, "%s%s", name, CATALOG_ARCHIVE_SUFFIX);
+    backend_entry e;
+    int found = backend_stat(b, object, &e);
+    if (found < 0)
+        return -1;
+    if (found == 0)
+        return err_set(ERR_INTEGRITY,
+                       "remote %s: %s is missing although its signed manifest is there (it "
+                       "promises %llu bytes): deleted, or lost on the remote",
+                       backend_name(b), object, (unsigned long long)m->archive_size);
+    free(e.name);
+    res->archive_size = e.size;
+    if (e.size != m->archive_size)
+        return err_set(ERR_INTEGRITY, "remote %s: %s: %llu bytes, its signed manifest says %llu%s",
+                       backend_name(b), object, (unsigned long long)e.size,
+                       (unsigned long long)m->archive_size,
+                       e.size < m->archive_size ? " (truncated?)" : " (bytes appended?)");
+    if (m->format_version < 2)
+        return 0; /* its header is not bound to the manifest: only reading it all tells */
+    uint8_t header[STREAM_HEADER_SIZE], digest[STREAM_HEADER_HASH_BYTES];
+    size_t got = 0;
+    backend_reader *rd = backend_reader_open(b, object, 0);
+    if (!rd)
+        return -1;
+    while (got < sizeof header) {
+        ssize_t n = backend_reader_read(rd, header + got, sizeof header - got);
+        if (n <= 0) {
+            backend_reader_close(rd);
+            return n < 0 ? -1
+                         : err_set(ERR_INTEGRITY, "remote %s: %s ends within its header",
+                                   backend_name(b), object);
+        }
+        got += (size_t)n;
+    }
+    backend_reader_close(rd);
+    stream_header_hash(header, digest);
+    if (sodium_memcmp(digest, m->archive_header_blake2b, sizeof digest) != 0)
+        return err_set(ERR_INTEGRITY,
+                       "remote %s: %s: its header is not the one its signed manifest names "
+                       "(header BLAKE2b mismatch): replaced or altered",
+                       backend_name(b), object);
+    res->header_checked = 1;
+    return 0;
+}
+
+int archives_check(backend *b, const char *name, const keys_public *trusted, size_t n_trusted,
+                   const archives_check_opts *o, manifest *m, archives_check_result *res)
+{
+    memset(res, 0, sizeof *res);
+    memset(m, 0, sizeof *m); /* filled only by a manifest that verifies */
+    if (o->level == ARCHIVES_CHECK_HEADER) {
+        if (archives_load_manifest(b, name, trusted, n_trusted, m) < 0)
+            return -1;
+        res->manifest_verified = 1;
+        return check_header(b, name, m, res);
+    }
+    backend_reader *rd;
+    if (archives_open_verified(b, name, trusted, n_trusted, m, &rd) < 0) {
+        res->manifest_verified = m->format_version > 0; /* the archive is missing */
+        return -1;
+    }
+    res->manifest_verified = 1;
+    pipeline_fetch_job job = {.remote = b,
+                              .m = m,
+                              .rd = rd,
+                              .secret = o->level == ARCHIVES_CHECK_DEEP ? o->secret : NULL,
+                              .out_fd = -1,
+                              .progress = o->progress};
+    if (pipeline_fetch(&job, &res->fetch) < 0) {
+        /* name the remote, once: the backend's own errors already do */
+        char own[160];
+        snprintf(own, sizeof own, "remote %s: ", backend_name(b));
+        return strncmp(err_msg(), own, strlen(own)) == 0 ? -1 : err_prefix("%s", own);
+    }
+    res->archive_size = res->fetch.archive_size;
+    res->header_checked = m->format_version >= 2;
+    return 0;
 }
 
 int archives_load_verify_keys(char *const *paths, size_t n_paths, keys_public **out, size_t *n)

@@ -12,6 +12,7 @@
 #include "catalog.h"
 #include "keys.h"
 #include "manifest.h"
+#include "pipeline.h"
 
 typedef enum {
     ARCHIVE_COMPLETE,   /* archive and manifest present */
@@ -94,6 +95,37 @@ int archives_load_manifest(backend *b, const char *name, const keys_public *trus
  * the signed manifest promised it.  *RD is NULL on failure. */
 int archives_open_verified(backend *b, const char *name, const keys_public *trusted,
                            size_t n_trusted, manifest *m, backend_reader **rd);
+
+/* How far archives_check reads an archive. */
+typedef enum {
+    ARCHIVES_CHECK_HEADER, /* the object's size (a stat) and its header's BLAKE2b (format
+                              2): the first STREAM_HEADER_SIZE bytes only */
+    ARCHIVES_CHECK_DATA,   /* every ciphertext byte: size and BLAKE2b */
+    ARCHIVES_CHECK_DEEP,   /* decrypted (with SECRET) and the dump inside validated */
+} archives_check_level;
+
+typedef struct {
+    archives_check_level level;
+    const keys_secret *secret; /* ARCHIVES_CHECK_DEEP */
+    int progress;
+} archives_check_opts;
+
+typedef struct {
+    int manifest_verified;       /* M holds the verified manifest (also when the archive failed) */
+    uint64_t archive_size;       /* the archive's size as found */
+    int header_checked;          /* its header's BLAKE2b matched (format 2 archives) */
+    pipeline_fetch_result fetch; /* ARCHIVES_CHECK_DATA and _DEEP */
+} archives_check_result;
+
+/* The one verification of an archive that verify, audit and the search for
+ * an older archive share (fetch and restore run the same two steps with an
+ * output): NAME's manifest read from B and verified with TRUSTED
+ * (archives_open_verified), then the archive read as far as O->level says
+ * and checked against it.  M gets the verified manifest.  ERR_INTEGRITY for
+ * every finding (a bad or unknown signature, a missing, short, long or
+ * altered archive), ERR_FAIL when B fails. */
+int archives_check(backend *b, const char *name, const keys_public *trusted, size_t n_trusted,
+                   const archives_check_opts *o, manifest *m, archives_check_result *res);
 
 /* Load every [keys] verify_key file; *OUT is malloc'd. */
 int archives_load_verify_keys(char *const *paths, size_t n_paths, keys_public **out, size_t *n);

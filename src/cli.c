@@ -170,11 +170,35 @@ const cli_command cli_commands[] = {
      cmd_prune},
     {"audit", "audit [--remote NAME] [--read-data] [--max-age HOURS]",
      "prove with public keys only that archives are complete, signed and fresh",
-     "Per archive: manifest present, signature by a configured verify_key, size,\n"
-     "with --read-data the hash; overall: retention, freshness, stale uploads.\n"
+     "Needs only [keys] verify_key and read access to the remotes: no secret key,\n"
+     "no signing key, no [neo4j].  Changes nothing.  Per remote, from one listing:\n"
+     "  - each archive: its manifest present and signed by a verify_key, the\n"
+     "    archive present with the size the manifest records and (format 2) the\n"
+     "    header it names; with --read-data every ciphertext byte hashed\n"
+     "    (streamed: nothing is written, memory stays flat);\n"
+     "  - retention: an archive the policy would have deleted a day ago and still\n"
+     "    deletes now is kept past retention (prune runs after each nightly\n"
+     "    backup, so an archive may outlive its window by up to a day);\n"
+     "  - an upload without manifest older than 24 h;\n"
+     "  - the newest archive that verifies, per [neo4j] database, and its age.\n"
+     "Without --remote also [local] directory, when configured: each dump with its\n"
+     "age and validity (its first MiB; every byte with --read-data).\n"
      "\n"
-     "Not implemented yet: this command exits 2.\n",
-     NULL},
+     "  --remote NAME      only this remote\n"
+     "  --read-data        read every byte (remote archives and local dumps)\n"
+     "  --max-age HOURS    the allowed age of the newest backup (default 25)\n"
+     "  --json             (global) {checked, read_data, max_age_hours, policy,\n"
+     "                     targets: [{type, target, items: [{name, database, kind,\n"
+     "                     created, age_hours, size, result, read, signer?, format?,\n"
+     "                     retention?, problem?}], newest: [{database, name, created,\n"
+     "                     age_hours, state}], findings, error?}], findings, verdict,\n"
+     "                     error?}\n"
+     "\n"
+     "Exit: 0 clean; 4 any finding (bad or unknown signature, missing, short or\n"
+     "altered archive, kept past retention, stale upload, invalid local dump);\n"
+     "1 a target or object could not be read; 5 a newest backup is older than\n"
+     "the limit or there is none; 2 usage or config.  4 beats 1 beats 5.\n",
+     cmd_audit},
     {"status", "status [--max-age HOURS] [--nagios]",
      "age of the newest archive per remote and database",
      "Cheap, for monitoring: one listing per remote (an archive counts when its\n"

@@ -3,9 +3,7 @@
  * that is audit's work) and one scan of the local directory, for a
  * monitoring system to call often: a table, --json, or one Nagios plugin
  * line. */
-#include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,18 +18,14 @@
 #include "commands.h"
 #include "config.h"
 #include "err.h"
+#include "freshness.h"
 #include "local_dumps.h"
 #include "log.h"
 #include "remotes.h"
 #include "restore_record.h"
 #include "strbuf.h"
 
-#define DEFAULT_MAX_AGE_H 25.0
-#define WARN_FRACTION     0.8 /* --nagios: WARNING past this share of the limit */
-
-typedef enum { FRESH_OK, FRESH_STALE, FRESH_NONE, FRESH_FUTURE } freshness;
-static const char *const freshness_names[] = {"ok", "stale", "none", "future"};
-#define FUTURE_SKEW_H 1.0 /* a clock this far ahead is tolerated */
+#define WARN_FRACTION 0.8 /* --nagios: WARNING past this share of the limit */
 
 typedef struct {
     const char *type; /* "remote" or "local" */
@@ -99,18 +93,11 @@ static void judge(status_report *r, const char *type, const char *target, const 
     row->type = type;
     snprintf(row->target, sizeof row->target, "%s", target);
     snprintf(row->database, sizeof row->database, "%s", database);
-    if (!name) {
-        row->state = FRESH_NONE;
+    row->state = freshness_judge(name != NULL, created, now, max_age_h, &row->age_h);
+    if (!name)
         return;
-    }
     snprintf(row->newest, sizeof row->newest, "%s", name);
     row->created = created;
-    row->age_h = difftime(now, created) / 3600.0;
-    /* --max-age 0: anything is too old; a name dated ahead of the clock
-     * would look fresh forever and hide backups that stopped */
-    row->state = row->age_h < -FUTURE_SKEW_H ? FRESH_FUTURE
-                 : row->age_h >= max_age_h   ? FRESH_STALE
-                                             : FRESH_OK;
 }
 
 /* Each remote on its own: one that cannot be opened (its settings, or the
@@ -204,7 +191,7 @@ static void print_table(const status_report *r, double max_age_h)
             snprintf(age, sizeof age, "%.1f h", row->age_h);
         }
         printf("%-7s %-12s %-12s %-48s %-21s %9s  %s\n", row->type, row->target, row->database,
-               row->newest[0] ? row->newest : "(none)", created, age, freshness_names[row->state]);
+               row->newest[0] ? row->newest : "(none)", created, age, freshness_name(row->state));
     }
     for (size_t i = 0; i < r->n_err; i++)
         printf("%-7s %-12s cannot be read: %s\n", "error", r->err_target[i], r->err_msg[i]);
@@ -225,7 +212,7 @@ static void print_json(const status_report *r, double max_age_h, time_t now)
     for (size_t i = 0; i < r->n; i++) {
         const status_row *row = &r->rows[i];
         json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "type", row->type, "target", row->target,
-                              "database", row->database, "state", freshness_names[row->state]);
+                              "database", row->database, "state", freshness_name(row->state));
         if (row->state == FRESH_NONE) {
             json_object_set_new(o, "newest", json_null());
             json_object_set_new(o, "created", json_null());
@@ -311,17 +298,6 @@ static int print_nagios(const status_report *r, double max_age_h)
     return code;
 }
 
-static int parse_max_age(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = s ? strtod(s, &end) : DEFAULT_MAX_AGE_H;
-    if (s && (end == s || *end || errno || !isfinite(v) || v < 0 || v > 24 * 3650))
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int cmd_status(int argc, char **argv, const cli_globals *g)
 {
     const char *max_age_arg = NULL;
@@ -335,8 +311,8 @@ int cmd_status(int argc, char **argv, const cli_globals *g)
         nagios_seen |= strcmp(argv[i], "--nagios") == 0;
     int rc = cli_parse("status", argc, argv, opts, NULL, 0);
     nagios |= nagios_seen;
-    double max_age_h = DEFAULT_MAX_AGE_H;
-    if (rc == 0 && parse_max_age(max_age_arg, &max_age_h) < 0)
+    double max_age_h = FRESHNESS_DEFAULT_MAX_AGE_H;
+    if (rc == 0 && freshness_parse_max_age(max_age_arg, &max_age_h) < 0)
         rc = cli_usage_error("status", "--max-age %s: give the hours as a number, 0 or more",
                              max_age_arg);
     if (rc)

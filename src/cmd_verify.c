@@ -42,22 +42,13 @@ static err_kind verify_one(backend *b, const char *name, const keys_public *trus
                            json_t *rows)
 {
     manifest m;
-    pipeline_fetch_result res;
-    err_kind k = ERR_NONE;
+    archives_check_result res;
+    const archives_check_opts o = {.level = secret ? ARCHIVES_CHECK_DEEP : ARCHIVES_CHECK_DATA,
+                                   .secret = secret,
+                                   .progress = g->progress};
     char jmsg[2048];
-    backend_reader *rd;
-    if (archives_open_verified(b, name, trusted, n_trusted, &m, &rd) < 0) {
-        k = err_get_kind();
-    } else {
-        pipeline_fetch_job job = {.remote = b,
-                                  .m = &m,
-                                  .rd = rd,
-                                  .secret = secret,
-                                  .out_fd = -1,
-                                  .progress = g->progress};
-        if (pipeline_fetch(&job, &res) < 0)
-            k = err_get_kind();
-    }
+    err_kind k =
+        archives_check(b, name, trusted, n_trusted, &o, &m, &res) < 0 ? err_get_kind() : ERR_NONE;
     if (k == ERR_NONE && !g->json) {
         char a[32];
         printf("OK      %s: signed by %02x%02x..., %s, BLAKE2b matches%s\n", name,

@@ -13,6 +13,7 @@ int cmd_fetch(int argc, char **argv, const cli_globals *g);
 int cmd_prune(int argc, char **argv, const cli_globals *g);
 int cmd_push(int argc, char **argv, const cli_globals *g);
 int cmd_restore(int argc, char **argv, const cli_globals *g);
+int cmd_audit(int argc, char **argv, const cli_globals *g);
 int cmd_status(int argc, char **argv, const cli_globals *g);
 
 #endif
