@@ -139,8 +139,9 @@ static void print_table(const audit_run *r, const audit_opts *o)
         printf("AUDIT STALE: %zu newest backup%s older than %g h, missing or dated in the future\n",
                s, s == 1 ? " is" : "s are", o->max_age_h);
     else
-        printf("AUDIT OK: %zu objects on %zu target%s signed, complete, retained and fresh (%s)\n",
-               n, r->n, r->n == 1 ? "" : "s", how);
+        printf("AUDIT OK: %zu objects on %zu target%s, no finding, every newest backup younger "
+               "than %g h (%s)\n",
+               n, r->n, r->n == 1 ? "" : "s", o->max_age_h, how);
 }
 
 static json_t *rfc3339(time_t t)
@@ -160,7 +161,7 @@ static json_t *target_json(const audit_target *t)
     json_t *items = json_array(), *newest = json_array();
     for (size_t i = 0; i < t->n; i++) {
         const audit_item *it = &t->items[i];
-        json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:s, s:s, s:s?, s:s?, s:s?}", "name",
+        json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:s, s:s, s:s*, s:s*, s:s*}", "name",
                               it->name, "database", it->database, "kind", it->kind, "created",
                               rfc3339(it->created), "age_hours", hours(it->age_h), "size",
                               (json_int_t)it->size, "result", audit_outcome_name(it->outcome),
@@ -180,7 +181,7 @@ static json_t *target_json(const audit_target *t)
                                         "age_hours", none ? json_null() : hours(nw->age_h), "state",
                                         freshness_name(nw->state)));
     }
-    return json_pack("{s:s, s:s, s:o, s:o, s:I, s:s?}", "type", t->type, "target", t->target,
+    return json_pack("{s:s, s:s, s:o, s:o, s:I, s:s*}", "type", t->type, "target", t->target,
                      "items", items, "newest", newest, "findings", (json_int_t)t->findings, "error",
                      t->error);
 }
@@ -191,7 +192,7 @@ static void print_json(const audit_run *r, const audit_opts *o, const char *fata
     for (size_t i = 0; i < r->n; i++)
         json_array_append_new(targets, target_json(&r->t[i]));
     json_t *doc = json_pack(
-        "{s:o, s:b, s:f, s:{s:i, s:i, s:i, s:i}, s:o, s:I, s:s, s:s?}", "checked", rfc3339(o->now),
+        "{s:o, s:b, s:f, s:{s:i, s:i, s:i, s:i}, s:o, s:I, s:s, s:s*}", "checked", rfc3339(o->now),
         "read_data", o->read_data, "max_age_hours", o->max_age_h, "policy", "keep_days",
         o->policy.keep_days, "min_keep", o->policy.min_keep, "keep_weekly", o->policy.keep_weekly,
         "keep_monthly", o->policy.keep_monthly, "targets", targets, "findings",

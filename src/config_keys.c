@@ -154,11 +154,12 @@ const config_key config_key_table[] = {
 
     /* [neo4j] */
     {.section = CONFIG_SEC_NEO4J, .name = "database", .type = CONFIG_T_LIST, .def = "neo4j",
-     .need = CMD_WRITE | CFG_CMD_VERIFY | CFG_CMD_FETCH | CFG_CMD_RESTORE,
+     .need = CMD_WRITE | CFG_CMD_VERIFY | CFG_CMD_FETCH | CFG_CMD_RESTORE | CFG_CMD_AUDIT |
+             CFG_CMD_STATUS,
      .offset = F(neo4j.databases), .count_offset = F(neo4j.n_databases), .check = check_database,
      .help = "Database or comma-separated list of databases (\"neo4j, system\"); each gets its "
              "own archive, one stop/start around all. The first is the default of fetch, verify "
-             "and restore."},
+             "and restore; status and audit judge the freshness of each."},
     {.section = CONFIG_SEC_NEO4J, .name = "dump_command", .type = CONFIG_T_TEMPLATE,
      .def = "neo4j-admin database dump --to-stdout {database}",
      .need = CFG_CMD_BACKUP | CFG_CMD_RESTORE, .offset = F(neo4j.dump_command),
