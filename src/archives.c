@@ -426,11 +426,20 @@ int archives_check(backend *b, const char *name, const keys_public *trusted, siz
         return -1;
     }
     res->manifest_verified = 1;
+    if (o->expect && (sodium_memcmp(m->plaintext_blake2b, o->expect->plaintext_blake2b, 32) != 0 ||
+                      m->plaintext_size != o->expect->plaintext_size)) {
+        backend_reader_close(rd);
+        return err_set(ERR_INTEGRITY, "%s: its manifest changed on remote %s meanwhile", name,
+                       backend_name(b));
+    }
+    int deep = o->level == ARCHIVES_CHECK_DEEP;
     pipeline_fetch_job job = {.remote = b,
                               .m = m,
                               .rd = rd,
-                              .secret = o->level == ARCHIVES_CHECK_DEEP ? o->secret : NULL,
-                              .out_fd = -1,
+                              .secret = deep ? o->secret : NULL,
+                              .out_path = deep ? o->out_path : NULL,
+                              .out_fd = deep && o->out_fd ? *o->out_fd : -1,
+                              .skip_archive_hash = deep && o->skip_archive_hash,
                               .progress = o->progress};
     if (pipeline_fetch(&job, &res->fetch) < 0) {
         /* name the remote, once: the backend's own errors already do */

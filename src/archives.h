@@ -108,6 +108,14 @@ typedef struct {
     archives_check_level level;
     const keys_secret *secret; /* ARCHIVES_CHECK_DEEP */
     int progress;
+    /* ARCHIVES_CHECK_DEEP: where the dump goes, as pipeline_fetch_job's
+     * out_path, out_fd (here NULL: none) and skip_archive_hash */
+    const char *out_path;
+    const int *out_fd;
+    int skip_archive_hash;
+    /* A manifest verified earlier (restore): the one read now must record
+     * the same plaintext, else ERR_INTEGRITY (it changed meanwhile). */
+    const manifest *expect;
 } archives_check_opts;
 
 typedef struct {
@@ -117,11 +125,11 @@ typedef struct {
     pipeline_fetch_result fetch; /* ARCHIVES_CHECK_DATA and _DEEP */
 } archives_check_result;
 
-/* The one verification of an archive that verify, audit and the search for
- * an older archive share (fetch and restore run the same two steps with an
- * output): NAME's manifest read from B and verified with TRUSTED
- * (archives_open_verified), then the archive read as far as O->level says
- * and checked against it.  M gets the verified manifest.  ERR_INTEGRITY for
+/* The one verification of an archive that verify, fetch, restore, audit and
+ * the search for an older archive share: NAME's manifest read from B and
+ * verified with TRUSTED (archives_open_verified), then the archive read as
+ * far as O->level says and checked against it (pipeline_fetch, which also
+ * writes the dump where O says).  M gets the verified manifest.  ERR_INTEGRITY for
  * every finding (a bad or unknown signature, a missing, short, long or
  * altered archive), ERR_FAIL when B fails. */
 int archives_check(backend *b, const char *name, const keys_public *trusted, size_t n_trusted,

@@ -89,10 +89,8 @@ int cmd_fetch(int argc, char **argv, const cli_globals *g)
     keys_public *trusted = NULL;
     size_t n_trusted = 0;
     keys_secret *secret = NULL;
-    backend_reader *rd = NULL;
     err_kind outcome = ERR_NONE;
     manifest m;
-    pipeline_fetch_result res;
     config *cfg = config_load(g->config_path, CFG_CMD_FETCH);
     if (!cfg)
         goto fail;
@@ -110,20 +108,17 @@ int cmd_fetch(int argc, char **argv, const cli_globals *g)
     if (archives_resolve(set.b[0], prefix, remotes_object_path(set.cfgs[0]), o.archive, o.latest,
                          database, name) < 0)
         goto fail;
-    if (archives_open_verified(set.b[0], name, trusted, n_trusted, &m, &rd) < 0)
-        goto fail_latest;
     log_info("fetching %s from remote %s", name, set.names[0]);
-    pipeline_fetch_job job = {.remote = set.b[0],
-                              .m = &m,
-                              .rd = rd,
-                              .secret = secret,
-                              .out_path = to_stream ? NULL : o.output,
-                              .out_fd = out_fd,
-                              .skip_archive_hash = 1,
-                              .progress = g->progress};
-    rd = NULL; /* pipeline_fetch closes it */
-    if (pipeline_fetch(&job, &res) < 0)
+    const archives_check_opts co = {.level = ARCHIVES_CHECK_DEEP,
+                                    .secret = secret,
+                                    .progress = g->progress,
+                                    .out_path = to_stream ? NULL : o.output,
+                                    .out_fd = to_stream ? &out_fd : NULL,
+                                    .skip_archive_hash = 1};
+    archives_check_result checked;
+    if (archives_check(set.b[0], name, trusted, n_trusted, &co, &m, &checked) < 0)
         goto fail_latest;
+    const pipeline_fetch_result res = checked.fetch;
     char a[32], b[32], r[32];
     double rate = res.seconds > 0 ? (double)res.plain_size / res.seconds : 0;
     log_info("fetched %s: archive %s, dump %s (%s, Neo4j %s, %llu files), %.1f s, %s/s -> %s", name,
@@ -141,7 +136,6 @@ fail:
     outcome = err_get_kind() == ERR_NONE ? ERR_FAIL : err_get_kind();
     log_error("fetch: %s", err_msg());
 out:
-    backend_reader_close(rd);
     free(trusted);
     keys_secret_free(secret);
     remote_set_close(&set);

@@ -210,38 +210,27 @@ int restore_stage_fetch(restore_source *src, restore_item *it)
                  other, it->name, it->path);
     }
     backend *b = src->set.b[0];
-    manifest m;
-    backend_reader *rd = NULL;
-    if (archives_open_verified(b, it->name, src->trusted, src->n_trusted, &m, &rd) < 0)
-        return -1;
-    if (sodium_memcmp(m.plaintext_blake2b, it->m.plaintext_blake2b, 32) != 0 ||
-        m.plaintext_size != it->m.plaintext_size) {
-        backend_reader_close(rd);
-        return err_set(ERR_INTEGRITY,
-                       "%s: its manifest changed on remote %s while the restore was running",
-                       it->name, src->remote_used);
-    }
     log_info("downloading %s from remote %s into %s", it->name, src->remote_used, dir);
-    pipeline_fetch_job job = {.remote = b,
-                              .m = &m,
-                              .rd = rd,
-                              .secret = src->secret,
-                              .out_path = it->path,
-                              .out_fd = -1,
-                              .skip_archive_hash = 1,
-                              .progress = src->progress};
-    pipeline_fetch_result res;
-    if (pipeline_fetch(&job, &res) < 0) {
+    const archives_check_opts co = {.level = ARCHIVES_CHECK_DEEP,
+                                    .secret = src->secret,
+                                    .progress = src->progress,
+                                    .out_path = it->path,
+                                    .skip_archive_hash = 1,
+                                    .expect = &it->m};
+    manifest m;
+    archives_check_result checked;
+    if (archives_check(b, it->name, src->trusted, src->n_trusted, &co, &m, &checked) < 0) {
         /* the newest failed its checks: never a silent fallback, name the one to use */
         if (!src->archive && err_get_kind() == ERR_INTEGRITY)
             archives_suggest_older(b, src->cfg->local.name_prefix, it->database, it->name,
                                    src->trusted, src->n_trusted);
         return -1;
     }
+    const pipeline_fetch_result *res = &checked.fetch;
     char a[32];
     log_info("%s: verified (signature, hashes, dump %s, Neo4j %s, %llu files, %s) -> %s", it->name,
-             res.dump.format, res.dump.era, (unsigned long long)res.dump.files,
-             progress_human(res.plain_size, a), it->path);
+             res->dump.format, res->dump.era, (unsigned long long)res->dump.files,
+             progress_human(res->plain_size, a), it->path);
     return 0;
 }
 
