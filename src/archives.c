@@ -319,9 +319,9 @@ int archives_load_manifest(backend *b, const char *name, const keys_public *trus
 }
 
 /* 1 when a listing of B shows OBJECT as an object (what `list` sees: a
- * directory or a link in its place is not one), 0 when not, -1 when B
- * cannot be listed. */
-static int listed_object(backend *b, const char *object)
+ * directory or a link in its place is not one), with its size in *SIZE
+ * (may be NULL); 0 when not, -1 when B cannot be listed. */
+static int listed_object(backend *b, const char *object, uint64_t *size)
 {
     backend_entry *ents;
     size_t n;
@@ -329,10 +329,22 @@ static int listed_object(backend *b, const char *object)
         return -1;
     int found = 0;
     for (size_t i = 0; i < n; i++)
-        if (!ents[i].incomplete && strcmp(ents[i].name, object) == 0)
+        if (!ents[i].incomplete && strcmp(ents[i].name, object) == 0) {
             found = 1;
+            if (size)
+                *size = ents[i].size;
+        }
     backend_entries_free(ents, n);
     return found;
+}
+
+/* OBJECT, the archive M promises, is not on B: an integrity finding. */
+static int missing_archive(backend *b, const char *object, const manifest *m)
+{
+    return err_set(ERR_INTEGRITY,
+                   "remote %s: %s is missing although its signed manifest is there (it promises "
+                   "%llu bytes): deleted, or lost on the remote",
+                   backend_name(b), object, (unsigned long long)m->archive_size);
 }
 
 int archives_open_verified(backend *b, const char *name, const keys_public *trusted,
@@ -348,11 +360,8 @@ int archives_open_verified(backend *b, const char *name, const keys_public *trus
         return 0;
     char object[CATALOG_NAME_MAX + 32];
     snprintf(object, sizeof object, "%s%s", name, CATALOG_ARCHIVE_SUFFIX);
-    if (listed_object(b, object) == 0)
-        return err_set(ERR_INTEGRITY,
-                       "remote %s: %s is missing although its signed manifest is there (it "
-                       "promises %llu bytes): deleted, or lost on the remote",
-                       backend_name(b), object, (unsigned long long)m->archive_size);
+    if (listed_object(b, object, NULL) == 0)
+        return missing_archive(b, object, m);
     return err_set(open_kind, "%s", open_msg);
 fail:
     backend_reader_close(*rd);
@@ -365,22 +374,18 @@ static int check_header(backend *b, const char *name, const manifest *m, archive
 {
     char object[CATALOG_NAME_MAX + 32];
     snprintf(object, sizeof object, "%s%s", name, CATALOG_ARCHIVE_SUFFIX);
-    backend_entry e;
-    int found = backend_stat(b, object, &e);
+    uint64_t size = 0;
+    int found = listed_object(b, object, &size);
     if (found < 0)
         return -1;
     if (found == 0)
-        return err_set(ERR_INTEGRITY,
-                       "remote %s: %s is missing although its signed manifest is there (it "
-                       "promises %llu bytes): deleted, or lost on the remote",
-                       backend_name(b), object, (unsigned long long)m->archive_size);
-    free(e.name);
-    res->archive_size = e.size;
-    if (e.size != m->archive_size)
+        return missing_archive(b, object, m);
+    res->archive_size = size;
+    if (size != m->archive_size)
         return err_set(ERR_INTEGRITY, "remote %s: %s: %llu bytes, its signed manifest says %llu%s",
-                       backend_name(b), object, (unsigned long long)e.size,
+                       backend_name(b), object, (unsigned long long)size,
                        (unsigned long long)m->archive_size,
-                       e.size < m->archive_size ? " (truncated?)" : " (bytes appended?)");
+                       size < m->archive_size ? " (truncated?)" : " (bytes appended?)");
     if (m->format_version < 2)
         return 0; /* its header is not bound to the manifest: only reading it all tells */
     uint8_t header[STREAM_HEADER_SIZE], digest[STREAM_HEADER_HASH_BYTES];

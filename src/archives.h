@@ -98,7 +98,7 @@ int archives_open_verified(backend *b, const char *name, const keys_public *trus
 
 /* How far archives_check reads an archive. */
 typedef enum {
-    ARCHIVES_CHECK_HEADER, /* the object's size (a stat) and its header's BLAKE2b (format
+    ARCHIVES_CHECK_HEADER, /* the object's size as listed and its header's BLAKE2b (format
                               2): the first STREAM_HEADER_SIZE bytes only */
     ARCHIVES_CHECK_DATA,   /* every ciphertext byte: size and BLAKE2b */
     ARCHIVES_CHECK_DEEP,   /* decrypted (with SECRET) and the dump inside validated */

@@ -4,8 +4,10 @@
  * listing; archives_check_sizes; latest and resolve (ARCHIVE and --latest,
  * names with a directory part); reading and verifying a manifest (forged,
  * foreign, untrusted, describing another archive); an archive missing
- * although its signed manifest is there; the newest older archive that
- * verifies, and how it is suggested; loading verify keys. */
+ * although its signed manifest is there; archives_check at the header and
+ * data levels (body, header, size, missing, link, stranger); the newest
+ * older archive that verifies, and how it is suggested; loading verify
+ * keys. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -591,6 +593,79 @@ static void test_open_verified(void **state)
     backend_close(bk);
 }
 
+/* ---- archives_check: the one verification, at each level ------------------------ */
+
+/* archives_check of NAME at LEVEL: its return, the error kind and whether
+ * the manifest verified; MSG (may be NULL) must be in the error. */
+static void check_at(backend *bk, const char *name, archives_check_level level, int rc,
+                     int manifest_ok, const char *msg)
+{
+    manifest m;
+    archives_check_result res;
+    const archives_check_opts o = {.level = level};
+    err_clear();
+    assert_int_equal(archives_check(bk, name, &signing_pub, 1, &o, &m, &res), rc);
+    assert_int_equal(res.manifest_verified, manifest_ok);
+    if (rc == 0) {
+        assert_int_equal(res.header_checked, 1);
+        assert_int_equal(res.archive_size, m.archive_size);
+    } else {
+        assert_int_equal(err_get_kind(), ERR_INTEGRITY);
+    }
+    if (msg && !strstr(err_msg(), msg))
+        fail_msg("expected \"%s\" in \"%s\"", msg, err_msg());
+}
+
+static void test_check_levels(void **state)
+{
+    (void)state;
+    const char *a = name_of("neo4j", T0), *gone = name_of("neo4j", T0 + DAY),
+               *linked = name_of("neo4j", T0 + 2 * DAY);
+    publish(a, "neo4j", 5);
+    backend *bk = open_nas();
+    check_at(bk, a, ARCHIVES_CHECK_HEADER, 0, 1, NULL);
+    check_at(bk, a, ARCHIVES_CHECK_DATA, 0, 1, NULL);
+
+    /* a byte of the body: only reading every byte finds it */
+    flip_byte(a, ".dump.enc", 5000);
+    check_at(bk, a, ARCHIVES_CHECK_HEADER, 0, 1, NULL);
+    check_at(bk, a, ARCHIVES_CHECK_DATA, -1, 1, "remote nas: ");
+    check_at(bk, a, ARCHIVES_CHECK_DATA, -1, 1, "archive BLAKE2b mismatch");
+    flip_byte(a, ".dump.enc", 5000);
+    /* a byte of the header: the header level finds it */
+    flip_byte(a, ".dump.enc", 40);
+    check_at(bk, a, ARCHIVES_CHECK_HEADER, -1, 1,
+             "its header is not the one its signed manifest names");
+    check_at(bk, a, ARCHIVES_CHECK_DATA, -1, 1, NULL);
+    flip_byte(a, ".dump.enc", 40);
+    /* a byte appended: the size, before anything is read */
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s.dump.enc", nas, a);
+    FILE *f = fopen(p, "ab");
+    fputc('x', f);
+    fclose(f);
+    check_at(bk, a, ARCHIVES_CHECK_HEADER, -1, 1, "(bytes appended?)");
+    check_at(bk, a, ARCHIVES_CHECK_DATA, -1, 1, NULL);
+    assert_int_equal(truncate(p, 100), 0); /* and cut inside its header */
+    check_at(bk, a, ARCHIVES_CHECK_HEADER, -1, 1, "(truncated?)");
+
+    /* missing behind its signed manifest, or a link in its place */
+    put_manifest(gone, "neo4j", 777, NULL, signing_sec);
+    check_at(bk, gone, ARCHIVES_CHECK_HEADER, -1, 1, "is missing although its signed manifest");
+    check_at(bk, gone, ARCHIVES_CHECK_DATA, -1, 1, "is missing although its signed manifest");
+    put_manifest(linked, "neo4j", 5, NULL, signing_sec);
+    char lnk[512];
+    snprintf(lnk, sizeof lnk, "%s/%s.dump.enc", nas, linked);
+    assert_int_equal(symlink(p, lnk), 0);
+    check_at(bk, linked, ARCHIVES_CHECK_HEADER, -1, 1, "is missing");
+
+    /* a manifest signed by a stranger: not verified, nothing else read */
+    put_manifest(gone, "neo4j", 777, NULL, stranger_sec);
+    check_at(bk, gone, ARCHIVES_CHECK_HEADER, -1, 0, "unknown key");
+    check_at(bk, gone, ARCHIVES_CHECK_DATA, -1, 0, "unknown key");
+    backend_close(bk);
+}
+
 /* ---- the newest older archive that verifies ------------------------------------ */
 
 static void test_older_verified(void **state)
@@ -688,6 +763,7 @@ int main(void)
         cmocka_unit_test_setup(test_resolve, setup),
         cmocka_unit_test_setup(test_load_manifest, setup),
         cmocka_unit_test_setup(test_open_verified, setup),
+        cmocka_unit_test_setup(test_check_levels, setup),
         cmocka_unit_test_setup(test_older_verified, setup),
         cmocka_unit_test_setup(test_verify_keys, setup),
     };
